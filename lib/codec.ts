@@ -1,0 +1,102 @@
+/**
+ * The interface between the engine and a protocol. The engine (connections, backends, the cluster)
+ * moves bytes and keeps the FIFO of pending requests; a codec says what the bytes mean.
+ *
+ * A codec is pure: no sockets, timers or promises. Everything it is given has been validated by the
+ * layer above it (a typed client), so `encode` never fails.
+ *
+ * `Req` is the codec's request object, `Res` what a request resolves with, and `Frame` one decoded
+ * unit of the reply stream (for memcached, one status line with its value).
+ */
+import type { MemlineError } from './errors.js';
+import type { OutBuffer } from './out-buffer.js';
+
+/** Returned by {@link ProtocolCodec.onFrame}: the frame belongs to the request, which wants more. */
+export const MORE: unique symbol = Symbol('memline.more');
+/**
+ * Returned by {@link ProtocolCodec.onFrame}: the request got no reply of its own (a quiet request
+ * whose "no reply" default applies, e.g. a memcached `mg … q` miss). The engine settles it with
+ * {@link ProtocolCodec.noReply} and offers the same frame to the next request.
+ */
+export const SKIP: unique symbol = Symbol('memline.skip');
+
+/**
+ * Returned by {@link ProtocolCodec.onFrame} when the frame is an error for the request.
+ * `fatal`: the connection can no longer be trusted (out of sync, or the server said the request was
+ * malformed); the engine destroys it and rejects everything else in flight.
+ */
+export class FrameFailure {
+  constructor(
+    readonly error: MemlineError,
+    readonly fatal: boolean,
+  ) {}
+}
+
+/** What {@link ProtocolCodec.onFrame} decides. */
+export type FrameVerdict<Res> = Res | typeof MORE | typeof SKIP | FrameFailure;
+
+/** An incremental decoder: bytes in, frames out, resumable at any byte boundary. */
+export interface FrameDecoder<Frame> {
+  /**
+   * Decodes `chunk` (appended to whatever was left over) and calls `onFrame` for each complete
+   * frame, in order. The same frames come out however the stream is split into chunks.
+   *
+   * Throws a {@link MemlineError} (`ERR_PROTOCOL`, `ERR_RESPONSE_TOO_LARGE`) when the stream cannot
+   * be decoded; caps on line length and value size are checked before anything is allocated.
+   * After a throw the decoder is unusable (the connection is destroyed).
+   */
+  feed(chunk: Buffer, onFrame: (frame: Frame) => void): void;
+  /** Bytes held back waiting for the rest of a frame. */
+  readonly buffered: number;
+}
+
+/** What a connection tells the codec about itself (for handshakes and error messages). */
+export interface ConnectionInfo {
+  /** `"host:port"` */
+  readonly server: string;
+  readonly tls: boolean;
+}
+
+export interface ProtocolCodec<Req, Res, Frame> {
+  /** A short name for errors and diagnostics (`"memcached-meta"`). */
+  readonly name: string;
+
+  /** Appends the exact bytes of one request. */
+  encode(req: Req, out: OutBuffer): void;
+
+  /** A fresh decoder for a new connection. */
+  createDecoder(): FrameDecoder<Frame>;
+
+  /**
+   * Correlation: `frame` arrived while `req` is at the head of the FIFO. Return the value to resolve
+   * `req` with, {@link MORE} (the frame is part of `req`'s reply, which is not complete),
+   * {@link SKIP} (`req` got no reply; offer the frame to the next request), or a
+   * {@link FrameFailure}. A frame that belongs to no request in the FIFO is a fatal failure: the
+   * stream is out of sync.
+   *
+   * The engine calls this for a request whose caller already gave up (timeout, abort) too, so that
+   * its late reply is consumed and thrown away rather than given to the next request.
+   */
+  onFrame(req: Req, frame: Frame): FrameVerdict<Res>;
+
+  /** The value of a request settled by {@link SKIP}. */
+  noReply(req: Req): Res;
+
+  /** The error for a frame that arrived with no request pending. */
+  unsolicited(frame: Frame): MemlineError;
+
+  /** Whether `req` may be sent again on another connection after a failure. */
+  isIdempotent(req: Req): boolean;
+
+  /** The key a cluster routes `req` by; `undefined` for requests meant for one chosen server. */
+  routingKey(req: Req): string | undefined;
+
+  /** A short label for errors and diagnostics (`"mg"`); never includes values or secrets. */
+  describe(req: Req): string;
+
+  /**
+   * Requests to send, one at a time and alone, on every new connection before any other request
+   * (authentication). A failure of any of them fails the connection with the request's error.
+   */
+  handshake?(info: ConnectionInfo): Req[];
+}

@@ -1,0 +1,476 @@
+/**
+ * One socket to one server: a writer loop, a reader loop and a FIFO of pending requests.
+ *
+ * ```
+ *   send() ──► toWrite (denque) ──flush on nextTick──► socket ──► server
+ *                 queued: may be dropped                          │
+ *                                                                  ▼
+ *   caller ◄── settle ◄── inflight (denque, wire order) ◄── decoder ◄── 'data'
+ *                 written: never removed while the socket lives
+ * ```
+ *
+ * A request moves from `toWrite` to `inflight` in the same step as its bytes are handed to the
+ * socket, so `inflight` order is wire order. Replies are matched to the head of `inflight` by the
+ * codec. A request whose caller gave up (timeout, abort) stays in `inflight` as a tombstone and its
+ * late reply is consumed and thrown away; a fatal frame destroys the connection instead.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import Denque from 'denque';
+import { FrameFailure, MORE, SKIP, type FrameDecoder, type ProtocolCodec } from './codec.js';
+import {
+  ClientClosedError,
+  ConnectionError,
+  QueueFullError,
+  TimeoutError,
+  TlsError,
+  type MemlineError,
+  type TimeoutPhase,
+} from './errors.js';
+import { OutBuffer } from './out-buffer.js';
+import { EntryState, RequestEntry, type SendOptions } from './request-entry.js';
+import { channels } from './diagnostics.js';
+
+export interface ConnectionOptions<Req, Res, Frame> {
+  readonly host: string;
+  readonly port: number;
+  readonly codec: ProtocolCodec<Req, Res, Frame>;
+  /** TLS options; absent for plain TCP. */
+  readonly tls?: tls.ConnectionOptions | undefined;
+  /** ms to establish TCP (and TLS); the handshake requests count too. */
+  readonly connectTimeout: number;
+  /** TCP keepalive initial delay in ms; 0 turns keepalive off. */
+  readonly keepAlive: number;
+  /** Requests queued plus in flight on this connection; past it `ERR_QUEUE_FULL`. */
+  readonly maxPending: number;
+  /** Bytes encoded into one socket write before the writer yields to the socket. */
+  readonly maxWriteBytes?: number;
+}
+
+type State = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
+
+const TLS_ERROR = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+
+let nextId = 1;
+
+export class Connection<Req, Res, Frame> {
+  readonly id = nextId++;
+  /** `"host:port"` */
+  readonly server: string;
+  #options: ConnectionOptions<Req, Res, Frame>;
+  #codec: ProtocolCodec<Req, Res, Frame>;
+  #socket: net.Socket;
+  #decoder: FrameDecoder<Frame>;
+  #out = new OutBuffer();
+  #state: State = 'connecting';
+  /** close() was called: refuse new requests, end the socket once the issued ones are answered. */
+  #closing = false;
+  #tcpConnected = false;
+  #toWrite = new Denque<RequestEntry<Req, Res>>();
+  #inflight = new Denque<RequestEntry<Req, Res>>();
+  #flushScheduled = false;
+  #needDrain = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #socketError: NodeJS.ErrnoException | undefined;
+  #closeWaiters: (() => void)[] = [];
+  #onClose: ((conn: Connection<Req, Res, Frame>, error: MemlineError | undefined) => void) | undefined;
+  #onFrame = (frame: Frame): void => this.#handleFrame(frame);
+  #flush = (): void => this.#runFlush();
+
+  constructor(
+    options: ConnectionOptions<Req, Res, Frame>,
+    onClose?: (conn: Connection<Req, Res, Frame>, error: MemlineError | undefined) => void,
+  ) {
+    this.#options = options;
+    this.#codec = options.codec;
+    this.#onClose = onClose;
+    this.server = `${options.host}:${options.port}`;
+    this.#decoder = options.codec.createDecoder();
+    const keepAlive = options.keepAlive > 0;
+    const common = {
+      host: options.host,
+      port: options.port,
+      noDelay: true,
+      keepAlive,
+      keepAliveInitialDelay: options.keepAlive,
+    };
+    if (options.tls !== undefined) {
+      const servername = options.tls.servername ?? (net.isIP(options.host) === 0 ? options.host : undefined);
+      this.#socket = tls.connect({ ...options.tls, ...common, servername });
+      this.#socket.once('connect', () => (this.#tcpConnected = true));
+      this.#socket.once('secureConnect', () => this.#onConnected());
+    } else {
+      this.#socket = net.connect(common);
+      this.#socket.once('connect', () => {
+        this.#tcpConnected = true;
+        this.#onConnected();
+      });
+    }
+    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on('drain', () => {
+      this.#needDrain = false;
+      this.#runFlush();
+    });
+    this.#socket.on('error', (err) => {
+      this.#socketError ??= err;
+    });
+    this.#socket.on('close', () => this.#onSocketClose());
+    this.#socket.on('end', () => this.#onSocketClose());
+    this.#connectTimer = setTimeout(() => this.#onConnectTimeout(), options.connectTimeout);
+  }
+
+  /** Requests queued plus in flight (including ones whose caller gave up and whose reply is due). */
+  get pending(): number {
+    return this.#toWrite.length + this.#inflight.length;
+  }
+
+  /** Requests waiting to be written (held back while connecting or while the socket is full). */
+  get queued(): number {
+    return this.#toWrite.length;
+  }
+
+  /** Requests written and waiting for their reply. */
+  get inflight(): number {
+    return this.#inflight.length;
+  }
+
+  /** The connection can take requests. */
+  get usable(): boolean {
+    return !this.#closing && this.#state !== 'closed';
+  }
+
+  get ready(): boolean {
+    return this.#state === 'ready';
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Queues one request; the promise settles exactly once, by `options.deadline`. */
+  send(req: Req, options: SendOptions): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const entry = new RequestEntry<Req, Res>(req, options.deadline, options.timeout, resolve, reject);
+      if (!this.usable) {
+        entry.reject(new ClientClosedError('the connection is closed', { server: this.server }));
+        return;
+      }
+      if (this.pending >= this.#options.maxPending) {
+        entry.reject(
+          new QueueFullError(`${this.#options.maxPending} requests are already pending on ${this.server}`, {
+            server: this.server,
+          }),
+        );
+        return;
+      }
+      if (options.signal !== undefined) {
+        entry.watch(options.signal, this.server);
+        if (entry.settled) return; // already aborted
+      }
+      this.#toWrite.push(entry);
+      this.#armTimer(entry.deadline);
+      if (this.#state === 'ready' && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flush);
+      }
+    });
+  }
+
+  /**
+   * Graceful: requests already issued finish with their replies, new ones are refused, then the
+   * socket is closed. Requests whose caller gave up are not waited for.
+   */
+  close(): Promise<void> {
+    if (this.#state === 'closed') return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
+    this.#closing = true;
+    if (this.#state === 'ready') this.#state = 'closing';
+    this.#maybeFinishClose();
+    return done;
+  }
+
+  /** Immediate: every request still pending is rejected with `error` (or ERR_CLIENT_CLOSED). */
+  destroy(error?: MemlineError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    this.#timer = this.#connectTimer = undefined;
+    this.#socket.destroy();
+    this.#out.discard();
+    const reason = error ?? new ClientClosedError('the connection was destroyed', { server: this.server });
+    let entry: RequestEntry<Req, Res> | undefined;
+    while ((entry = this.#inflight.shift()) !== undefined) {
+      if (!entry.settled) entry.reject(this.#failureFor(reason, true));
+    }
+    while ((entry = this.#toWrite.shift()) !== undefined) {
+      if (!entry.settled) entry.reject(this.#failureFor(reason, false));
+    }
+    if (channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({ server: this.server, id: this.id, error });
+    }
+    const waiters = this.#closeWaiters;
+    this.#closeWaiters = [];
+    for (const w of waiters) w();
+    this.#onClose?.(this, error);
+  }
+
+  /** The error an entry gets when the connection dies for `reason`. */
+  #failureFor(reason: MemlineError, written: boolean): MemlineError {
+    const Ctor = reason.constructor as new (message: string, options: object) => MemlineError;
+    const err =
+      reason instanceof TimeoutError
+        ? new TimeoutError(reason.message, reason.phase, { server: this.server, mayHaveExecuted: written })
+        : new Ctor(reason.message, { server: this.server, mayHaveExecuted: written, cause: reason.cause });
+    return err;
+  }
+
+  #onConnected(): void {
+    if (this.#state !== 'connecting') return;
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({
+        server: this.server,
+        id: this.id,
+        tls: this.#options.tls !== undefined,
+      });
+    }
+    const handshake =
+      this.#codec.handshake?.({ server: this.server, tls: this.#options.tls !== undefined }) ?? [];
+    if (handshake.length === 0) {
+      this.#becomeReady();
+      return;
+    }
+    this.#state = 'handshaking';
+    void this.#runHandshake(handshake);
+  }
+
+  async #runHandshake(requests: Req[]): Promise<void> {
+    // Each handshake request goes alone and is answered before anything else is written
+    // (memcached's -Y login drops requests that arrive with it).
+    for (const req of requests) {
+      try {
+        await new Promise<Res>((resolve, reject) => {
+          const entry = new RequestEntry<Req, Res>(req, Infinity, 0, resolve, reject);
+          this.#inflight.push(entry);
+          entry.state = EntryState.Written;
+          this.#codec.encode(req, this.#out);
+          this.#write();
+        });
+      } catch (err) {
+        this.destroy(err as MemlineError);
+        return;
+      }
+      if (this.#state !== 'handshaking') return;
+    }
+    this.#becomeReady();
+  }
+
+  #becomeReady(): void {
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#state = this.#closing ? 'closing' : 'ready';
+    this.#runFlush();
+    this.#maybeFinishClose();
+  }
+
+  #runFlush(): void {
+    this.#flushScheduled = false;
+    if ((this.#state !== 'ready' && this.#state !== 'closing') || this.#needDrain) return;
+    const maxBytes = this.#options.maxWriteBytes ?? 256 * 1024;
+    const out = this.#out;
+    let entry: RequestEntry<Req, Res> | undefined;
+    while (!this.#needDrain && this.#toWrite.length > 0) {
+      while ((entry = this.#toWrite.shift()) !== undefined) {
+        if (entry.settled) continue; // gave up before being written: nothing to send
+        this.#codec.encode(entry.req, out);
+        entry.state = EntryState.Written;
+        this.#inflight.push(entry);
+        if (out.length >= maxBytes) break;
+      }
+      this.#write();
+    }
+  }
+
+  #write(): void {
+    const data = this.#out.take();
+    if (data === undefined) return;
+    let ok: boolean;
+    if (Buffer.isBuffer(data)) {
+      ok = this.#socket.write(data);
+    } else {
+      this.#socket.cork();
+      for (const piece of data) this.#socket.write(piece);
+      this.#socket.uncork();
+      ok = !this.#socket.writableNeedDrain;
+    }
+    if (!ok) this.#needDrain = true;
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.feed(chunk, this.#onFrame);
+    } catch (err) {
+      this.#fail(err as MemlineError);
+    }
+    this.#maybeFinishClose();
+  }
+
+  #handleFrame(frame: Frame): void {
+    if (this.#state === 'closed') return;
+    for (;;) {
+      const head = this.#inflight.peekFront();
+      if (head === undefined) {
+        this.#fail(this.#codec.unsolicited(frame));
+        return;
+      }
+      const verdict = this.#codec.onFrame(head.req, frame);
+      if (verdict === MORE) return;
+      this.#inflight.shift();
+      if (verdict === SKIP) {
+        head.resolve(this.#codec.noReply(head.req));
+        continue;
+      }
+      if (verdict instanceof FrameFailure) {
+        const error = verdict.error;
+        error.server ??= this.server;
+        error.mayHaveExecuted = true; // it was written: the server saw it
+        head.reject(error);
+        if (!verdict.fatal) return;
+        // A failed handshake (refused login) is what every queued request gets too.
+        if (this.#state === 'handshaking') this.destroy(error);
+        else this.#destroyAfter(error);
+        return;
+      }
+      head.resolve(verdict);
+      return;
+    }
+  }
+
+  /**
+   * The stream can no longer be trusted: the request at the head of the FIFO (whose reply was being
+   * read) gets `error`, everything else still waiting a connection error that names it as the cause.
+   */
+  #fail(error: MemlineError): void {
+    error.server ??= this.server;
+    error.mayHaveExecuted = true;
+    const head = this.#inflight.peekFront();
+    if (head !== undefined && !head.settled) head.reject(error);
+    this.#destroyAfter(error);
+  }
+
+  #destroyAfter(error: MemlineError): void {
+    this.destroy(
+      new ConnectionError(`connection to ${this.server} destroyed: ${error.message}`, {
+        server: this.server,
+        mayHaveExecuted: true,
+        cause: error,
+      }),
+    );
+  }
+
+  #onConnectTimeout(): void {
+    this.#connectTimer = undefined;
+    if (this.#state !== 'connecting' && this.#state !== 'handshaking') return;
+    const phase: TimeoutPhase = this.#state === 'connecting' ? 'connect' : 'handshake';
+    this.destroy(
+      new TimeoutError(
+        `${phase} to ${this.server} timed out after ${this.#options.connectTimeout} ms`,
+        phase,
+        {
+          server: this.server,
+        },
+      ),
+    );
+  }
+
+  #onSocketClose(): void {
+    if (this.#state === 'closed') return;
+    const err = this.#socketError;
+    // A TLS socket that connected over TCP but failed before or during the handshake failed at TLS.
+    const inTlsHandshake = this.#tcpConnected && this.#state === 'connecting';
+    let reason: MemlineError;
+    const code = err?.code;
+    if (
+      err !== undefined &&
+      this.#options.tls !== undefined &&
+      (TLS_ERROR.test(code ?? '') || inTlsHandshake)
+    ) {
+      reason = new TlsError(`TLS with ${this.server} failed: ${err.message}`, {
+        server: this.server,
+        cause: err,
+      });
+    } else if (err !== undefined) {
+      reason = new ConnectionError(`connection to ${this.server} failed: ${err.message}`, {
+        server: this.server,
+        cause: err,
+      });
+    } else {
+      reason = new ConnectionError(`connection to ${this.server} was closed by the server`, {
+        server: this.server,
+      });
+    }
+    this.destroy(reason);
+  }
+
+  /** Arms the deadline timer if `deadline` is earlier than the one it is armed for. */
+  #armTimer(deadline: number): void {
+    if (deadline >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, deadline - performance.now()));
+  }
+
+  /** Rejects every entry past its deadline and re-arms for the earliest one left. */
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#state === 'closed') return;
+    const now = performance.now() + 1; // a timer may fire a fraction of a ms early
+    let next = Infinity;
+    const phase: TimeoutPhase =
+      this.#state === 'connecting' ? 'connect' : this.#state === 'handshaking' ? 'handshake' : 'request';
+    const expire = (entry: RequestEntry<Req, Res>, written: boolean): void => {
+      if (entry.settled) return;
+      if (entry.deadline <= now) {
+        entry.reject(
+          new TimeoutError(
+            `${this.#codec.describe(entry.req)} to ${this.server} timed out after ${entry.timeout} ms`,
+            written ? 'request' : phase,
+            { server: this.server, mayHaveExecuted: written },
+          ),
+        );
+      } else if (entry.deadline < next) {
+        next = entry.deadline;
+      }
+    };
+    for (let i = 0; i < this.#inflight.length; i++) expire(this.#inflight.peekAt(i)!, true);
+    let dropped = 0;
+    for (let i = 0; i < this.#toWrite.length; i++) {
+      const entry = this.#toWrite.peekAt(i)!;
+      expire(entry, false);
+      if (entry.settled) dropped++;
+    }
+    if (dropped > 0) this.#compactQueue();
+    if (next !== Infinity) this.#armTimer(next);
+    this.#maybeFinishClose();
+  }
+
+  /** Drops settled entries that were never written (they hold a place in the pending bound). */
+  #compactQueue(): void {
+    const kept = new Denque<RequestEntry<Req, Res>>();
+    let entry: RequestEntry<Req, Res> | undefined;
+    while ((entry = this.#toWrite.shift()) !== undefined) if (!entry.settled) kept.push(entry);
+    this.#toWrite = kept;
+  }
+
+  /** Once closing and nothing a caller waits for is left, end the socket. */
+  #maybeFinishClose(): void {
+    if (!this.#closing || this.#state === 'closed') return;
+    if (this.#state !== 'closing' && this.pending > 0) return; // still connecting: flush first
+    for (let i = 0; i < this.#toWrite.length; i++) if (!this.#toWrite.peekAt(i)!.settled) return;
+    for (let i = 0; i < this.#inflight.length; i++) if (!this.#inflight.peekAt(i)!.settled) return;
+    this.destroy();
+  }
+}

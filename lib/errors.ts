@@ -1,0 +1,233 @@
+/**
+ * memline's errors. Every error the library produces is a {@link MemlineError} with a stable `code`;
+ * match on `code`, never on `message` (messages may be reworded in any release).
+ *
+ * `instanceof` works across duplicate installs of the package because the classes check a
+ * `Symbol.for` brand rather than their prototype chain.
+ */
+
+const kBrand = Symbol.for('memline.error');
+
+/** The stable error codes. */
+export type ErrorCode =
+  | 'ERR_INVALID_KEY'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_VALUE_TOO_LARGE'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_CONNECTION'
+  | 'ERR_PROTOCOL'
+  | 'ERR_CLIENT_ERROR'
+  | 'ERR_SERVER_ERROR'
+  | 'ERR_RESPONSE_TOO_LARGE'
+  | 'ERR_CIRCUIT_OPEN'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_TLS'
+  | 'ERR_AUTH'
+  | 'ERR_CLIENT_CLOSED'
+  | 'ERR_PARTIAL_RESULT'
+  | 'ERR_CAS_CONFLICT';
+
+export interface MemlineErrorOptions {
+  /** Whether the server may have received (and so executed) the request. */
+  mayHaveExecuted?: boolean;
+  /** The server involved, as `"host:port"`. */
+  server?: string;
+  cause?: unknown;
+}
+
+/** The base class of every error memline produces. */
+export class MemlineError extends Error {
+  /** A stable, documented identifier: match on this. */
+  readonly code: ErrorCode;
+  /**
+   * True when the request may have reached the server and been executed: a retry of a
+   * non-idempotent request (incr, append, cas…) may then apply it twice.
+   */
+  mayHaveExecuted: boolean;
+  /** The server involved, as `"host:port"`, when one is. */
+  server: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: MemlineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.mayHaveExecuted = options.mayHaveExecuted ?? false;
+    this.server = options.server;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  get [kBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    if ((value as Record<symbol, unknown>)[kBrand] !== true) return false;
+    // MemlineError matches every branded error; subclasses match by code.
+    if (this === MemlineError) return true;
+    const code = (this as unknown as { readonly CODE?: ErrorCode }).CODE;
+    return code !== undefined && (value as MemlineError).code === code;
+  }
+}
+
+/** A key memcached would refuse or misread; rejected before any I/O. */
+export class InvalidKeyError extends MemlineError {
+  static readonly CODE = 'ERR_INVALID_KEY';
+  constructor(message: string) {
+    super('ERR_INVALID_KEY', message);
+  }
+}
+
+/** A bad TTL, flags, delta, CAS, option…; rejected before any I/O. */
+export class InvalidArgumentError extends MemlineError {
+  static readonly CODE = 'ERR_INVALID_ARGUMENT';
+  constructor(message: string) {
+    super('ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** A value over `maxValueSize`; rejected before any I/O. */
+export class ValueTooLargeError extends MemlineError {
+  static readonly CODE = 'ERR_VALUE_TOO_LARGE';
+  constructor(message: string) {
+    super('ERR_VALUE_TOO_LARGE', message);
+  }
+}
+
+/** Which part of a request's life its deadline ran out in. */
+export type TimeoutPhase = 'connect' | 'handshake' | 'request';
+
+/** The request's deadline passed. */
+export class TimeoutError extends MemlineError {
+  static readonly CODE = 'ERR_TIMEOUT';
+  readonly phase: TimeoutPhase;
+  constructor(message: string, phase: TimeoutPhase, options?: MemlineErrorOptions) {
+    super('ERR_TIMEOUT', message, options);
+    this.phase = phase;
+  }
+}
+
+/** The caller's `AbortSignal` fired. */
+export class AbortedError extends MemlineError {
+  static readonly CODE = 'ERR_ABORTED';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_ABORTED', message, options);
+  }
+}
+
+/** Refused, reset, or closed with the request in flight. */
+export class ConnectionError extends MemlineError {
+  static readonly CODE = 'ERR_CONNECTION';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_CONNECTION', message, options);
+  }
+}
+
+/** The server sent something unparseable or out of sync; the connection was destroyed. */
+export class ProtocolError extends MemlineError {
+  static readonly CODE = 'ERR_PROTOCOL';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_PROTOCOL', message, options);
+  }
+}
+
+/** The server said the request was malformed (memcached `CLIENT_ERROR`/`ERROR`); connection destroyed. */
+export class ClientErrorReply extends MemlineError {
+  static readonly CODE = 'ERR_CLIENT_ERROR';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_CLIENT_ERROR', message, options);
+  }
+}
+
+/** The server could not do it (memcached `SERVER_ERROR`); the connection is kept. */
+export class ServerErrorReply extends MemlineError {
+  static readonly CODE = 'ERR_SERVER_ERROR';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_SERVER_ERROR', message, options);
+  }
+}
+
+/** A reply declared a value larger than the configured cap; connection destroyed. */
+export class ResponseTooLargeError extends MemlineError {
+  static readonly CODE = 'ERR_RESPONSE_TOO_LARGE';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_RESPONSE_TOO_LARGE', message, options);
+  }
+}
+
+/** The backend is marked down; nothing was sent. */
+export class CircuitOpenError extends MemlineError {
+  static readonly CODE = 'ERR_CIRCUIT_OPEN';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_CIRCUIT_OPEN', message, options);
+  }
+}
+
+/** A pending-request or queued-bytes bound was hit; nothing was sent. */
+export class QueueFullError extends MemlineError {
+  static readonly CODE = 'ERR_QUEUE_FULL';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_QUEUE_FULL', message, options);
+  }
+}
+
+/** The TLS handshake or certificate verification failed. */
+export class TlsError extends MemlineError {
+  static readonly CODE = 'ERR_TLS';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_TLS', message, options);
+  }
+}
+
+/** The server refused the credentials. */
+export class AuthError extends MemlineError {
+  static readonly CODE = 'ERR_AUTH';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_AUTH', message, options);
+  }
+}
+
+/** The client (or connection) was closed or destroyed. */
+export class ClientClosedError extends MemlineError {
+  static readonly CODE = 'ERR_CLIENT_CLOSED';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_CLIENT_CLOSED', message, options);
+  }
+}
+
+/** A compare-and-swap loop (`update`) lost the race more often than its retry budget allows. */
+export class CasConflictError extends MemlineError {
+  static readonly CODE = 'ERR_CAS_CONFLICT';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_CAS_CONFLICT', message, options);
+  }
+}
+
+/**
+ * A bulk call in which some keys failed. `results` holds what succeeded, `errors` maps each failed
+ * key to its error.
+ */
+export class PartialResultError<R = unknown> extends MemlineError {
+  static readonly CODE = 'ERR_PARTIAL_RESULT';
+  readonly results: R;
+  readonly errors: Map<string, MemlineError>;
+  constructor(message: string, results: R, errors: Map<string, MemlineError>) {
+    let mayHaveExecuted = false;
+    for (const e of errors.values()) mayHaveExecuted ||= e.mayHaveExecuted;
+    super('ERR_PARTIAL_RESULT', message, { mayHaveExecuted });
+    this.results = results;
+    this.errors = errors;
+  }
+}
+
+/** Wraps anything thrown by non-memline code (a socket, a callback) as a connection error. */
+export function toMemlineError(err: unknown, fallback: (message: string) => MemlineError): MemlineError {
+  if (err instanceof MemlineError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const wrapped = fallback(message);
+  if (err !== undefined) Object.defineProperty(wrapped, 'cause', { value: err, configurable: true });
+  return wrapped;
+}

@@ -1,0 +1,16 @@
+/**
+ * The engine: connections, backends and the cluster, for any request/response protocol that
+ * implements {@link ProtocolCodec}. Import it as `memline/engine`.
+ */
+export * from './errors.js';
+export { MORE, SKIP, FrameFailure } from './codec.js';
+export type { ProtocolCodec, FrameDecoder, FrameVerdict, ConnectionInfo } from './codec.js';
+export { OutBuffer } from './out-buffer.js';
+export { Connection } from './connection.js';
+export type { ConnectionOptions } from './connection.js';
+export type { SendOptions } from './request-entry.js';
+export { Backend } from './backend.js';
+export type { BackendOptions, BackendStats, ServerAddress } from './backend.js';
+export { Cluster, parseServer } from './cluster.js';
+export type { ServerSpec } from './cluster.js';
+export { channels } from './diagnostics.js';

@@ -1,0 +1,117 @@
+/**
+ * Collects the bytes of the requests written in one tick so the connection can hand them to the
+ * socket in one write.
+ *
+ * Bytes are written into a slab. `take()` hands out the part of the slab written since the last
+ * `take()` (no copy) and later writes continue after it, so memory already handed to the socket is
+ * never written again; when a slab is full a new one is allocated and the old one is freed by the GC
+ * once the socket is done with it.
+ *
+ * ```
+ *  slab: [ handed to the socket | current batch |      free      ]
+ *                               ^start          ^pos
+ * ```
+ *
+ * Values above `copyThreshold` bytes are not copied: the batch references the caller's Buffer.
+ */
+/**
+ * Node's Buffer has `latin1Write`/`utf8Write` (the methods behind `buf.write(s, offset, encoding)`)
+ * without the encoding lookup; they are not in the type definitions.
+ */
+interface RawWrite {
+  latin1Write(s: string, offset: number): number;
+  utf8Write(s: string, offset: number): number;
+}
+
+export class OutBuffer {
+  #slabSize: number;
+  #copyThreshold: number;
+  #slab: Buffer;
+  #start = 0;
+  #pos = 0;
+  /** Finished pieces of the current batch, in order, when it spans slabs or references values. */
+  #pieces: Buffer[] = [];
+  #piecesLength = 0;
+
+  constructor(slabSize = 64 * 1024, copyThreshold = 16 * 1024) {
+    this.#slabSize = slabSize;
+    this.#copyThreshold = copyThreshold;
+    this.#slab = Buffer.allocUnsafe(slabSize);
+  }
+
+  /** Bytes in the current batch. */
+  get length(): number {
+    return this.#piecesLength + this.#pos - this.#start;
+  }
+
+  /** Writes a string whose characters are all below U+0100, one byte each. */
+  latin1(s: string): void {
+    this.#ensure(s.length);
+    this.#pos += (this.#slab as unknown as RawWrite).latin1Write(s, this.#pos);
+  }
+
+  /** Writes a string as UTF-8. */
+  utf8(s: string): void {
+    this.#ensure(s.length * 3);
+    this.#pos += (this.#slab as unknown as RawWrite).utf8Write(s, this.#pos);
+  }
+
+  /** Writes a non-negative integer (or bigint) in decimal. */
+  decimal(n: number | bigint): void {
+    this.latin1(String(n));
+  }
+
+  /** Writes bytes; large ones are referenced, not copied. */
+  bytes(b: Uint8Array): void {
+    if (b.length > this.#copyThreshold) {
+      this.#seal();
+      this.#pieces.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+      this.#piecesLength += b.length;
+      return;
+    }
+    this.#ensure(b.length);
+    this.#slab.set(b, this.#pos);
+    this.#pos += b.length;
+  }
+
+  /**
+   * Ends the current batch and returns its bytes as one Buffer, or several when it spans slabs or
+   * references large values. Returns `undefined` when the batch is empty.
+   */
+  take(): Buffer | Buffer[] | undefined {
+    if (this.#pieces.length === 0) {
+      if (this.#pos === this.#start) return undefined;
+      const out = this.#slab.subarray(this.#start, this.#pos);
+      this.#start = this.#pos;
+      return out;
+    }
+    this.#seal();
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    this.#piecesLength = 0;
+    return pieces;
+  }
+
+  /** Forgets the current batch (its bytes are never handed out). */
+  discard(): void {
+    this.#pos = this.#start;
+    this.#pieces = [];
+    this.#piecesLength = 0;
+  }
+
+  #seal(): void {
+    if (this.#pos > this.#start) {
+      this.#pieces.push(this.#slab.subarray(this.#start, this.#pos));
+      this.#piecesLength += this.#pos - this.#start;
+      this.#start = this.#pos;
+    }
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n <= this.#slab.length) return;
+    this.#seal();
+    this.#slab = Buffer.allocUnsafe(Math.max(this.#slabSize, n));
+    this.#start = 0;
+    this.#pos = 0;
+  }
+}

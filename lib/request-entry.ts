@@ -1,0 +1,81 @@
+/**
+ * One request's place in a connection: the caller's promise, its deadline and its abort signal.
+ *
+ * An entry settles exactly once. After it settles (timeout, abort) it may stay in the connection's
+ * FIFO as a tombstone until its reply arrives and is thrown away: removing it would hand that reply to
+ * the next request.
+ */
+import { AbortedError, type MemlineError } from './errors.js';
+
+/** Per-request options the engine understands. */
+export interface SendOptions {
+  /** Absolute deadline on the `performance.now()` clock, fixed when the caller made the call. */
+  readonly deadline: number;
+  /** The timeout the deadline came from, in ms (for the error message). */
+  readonly timeout: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export enum EntryState {
+  /** Waiting to be written; can be dropped without a trace. */
+  Queued = 0,
+  /** Written: its reply will come and must be consumed. */
+  Written = 1,
+}
+
+export class RequestEntry<Req, Res> {
+  state: EntryState = EntryState.Queued;
+  settled = false;
+  #resolve: (value: Res) => void;
+  #reject: (error: MemlineError) => void;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(
+    readonly req: Req,
+    readonly deadline: number,
+    readonly timeout: number,
+    resolve: (value: Res) => void,
+    reject: (error: MemlineError) => void,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Rejects with ERR_ABORTED when `signal` fires; the listener is removed when the entry settles. */
+  watch(signal: AbortSignal, server: string): void {
+    this.#signal = signal;
+    this.#onAbort = () => {
+      this.reject(
+        new AbortedError('the request was aborted', {
+          server,
+          mayHaveExecuted: this.state === EntryState.Written,
+          cause: signal.reason,
+        }),
+      );
+    };
+    if (signal.aborted) this.#onAbort();
+    else signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  resolve(value: Res): void {
+    if (this.settled) return;
+    this.#settle();
+    this.#resolve(value);
+  }
+
+  reject(error: MemlineError): void {
+    if (this.settled) return;
+    this.#settle();
+    this.#reject(error);
+  }
+
+  #settle(): void {
+    this.settled = true;
+    if (this.#onAbort !== undefined) {
+      this.#signal!.removeEventListener('abort', this.#onAbort);
+      this.#onAbort = undefined;
+      this.#signal = undefined;
+    }
+  }
+}

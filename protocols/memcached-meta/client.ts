@@ -1,0 +1,477 @@
+/**
+ * MemcacheClient: the typed API over the meta protocol. Every method validates its arguments before
+ * any I/O and returns a promise; bad input rejects it with ERR_INVALID_KEY / ERR_INVALID_ARGUMENT /
+ * ERR_VALUE_TOO_LARGE (nothing is thrown synchronously). The per-call options object is always last.
+ */
+import type { BackendStats } from '../../lib/backend.js';
+import { Cluster } from '../../lib/cluster.js';
+import type { MemlineError } from '../../lib/errors.js';
+import {
+  ClientClosedError,
+  InvalidArgumentError,
+  PartialResultError,
+  ServerErrorReply,
+} from '../../lib/errors.js';
+import type { SendOptions } from '../../lib/request-entry.js';
+import { MetaCodec } from './codec.js';
+import type { MetaFrame } from './frame.js';
+import { renderFlags } from './flags.js';
+import { wireKey } from './keys.js';
+import { resolveOptions, type MemcacheClientOptions, type ResolvedOptions } from './options.js';
+import {
+  getOrSet,
+  lock,
+  update,
+  type GetOrSetOptions,
+  type LockHandle,
+  type UpdateOptions,
+} from './recipes.js';
+import { MetaRequest, type MetaCommand, type WireKey } from './request.js';
+import {
+  toCounter,
+  toItem,
+  toMetaResult,
+  valueBytes,
+  type Item,
+  type MetaResult,
+  type Value,
+} from './results.js';
+import * as validate from './validate.js';
+import type { MetaFlags } from './commands.js';
+
+/** Options every call takes, always as its last argument. */
+export interface CallOptions {
+  /** Rejects the call with ERR_ABORTED when it fires. */
+  signal?: AbortSignal;
+  /** ms for this call, counted from the call. @default the client's `timeout` */
+  timeout?: number;
+}
+
+export interface StoreOptions extends CallOptions {
+  /** Seconds to live (up to 30 days; larger values are a Unix time). @default 0 (never expires) */
+  ttl?: number;
+  /** Client flags stored with the item (u32). @default 0 */
+  flags?: number;
+}
+
+export interface CounterOptions extends CallOptions {
+  /** Stored and returned (the delta not applied) when the key is missing. */
+  initial?: number | bigint;
+  /** TTL of the item created from `initial`. @default 0 */
+  ttl?: number;
+}
+
+/** A low-level meta request. */
+export interface MetaRequestSpec {
+  command: MetaCommand;
+  /** Required by every command but `mn`. */
+  key?: string | Uint8Array;
+  /** Flags, e.g. `{ v: true, t: true, T: 30 }`; sent in the protocol's canonical order. */
+  flags?: MetaFlags;
+  /** The data block of an `ms`. */
+  value?: Value;
+}
+
+type Codec = MetaCodec;
+
+export class MemcacheClient {
+  #options: ResolvedOptions;
+  #cluster: Cluster<MetaRequest, unknown, MetaFrame>;
+  #closed = false;
+
+  constructor(options: MemcacheClientOptions) {
+    this.#options = resolveOptions(options);
+    const o = this.#options;
+    const codec: Codec = new MetaCodec({
+      maxValueSize: o.maxValueSize,
+      maxLineLength: o.maxLineLength,
+      auth: o.auth,
+    });
+    this.#cluster = new Cluster<MetaRequest, unknown, MetaFrame>(o.servers, {
+      codec,
+      tls: o.tls,
+      connectTimeout: o.connectTimeout,
+      keepAlive: o.keepAlive,
+      maxPending: o.maxPending,
+      connections: o.connectionsPerServer,
+    });
+  }
+
+  // ---- single-key commands -------------------------------------------------------------------
+
+  /** The item, or `null` on a miss. */
+  get(key: string, options?: CallOptions): Promise<Item | null> {
+    return this.#run(options, (send) => {
+      const wk = this.#key(key);
+      return send(MetaRequest.meta('mg', wk, ' v f c', undefined, true)).then((f) => toItem(wk.original, f));
+    });
+  }
+
+  /** Get and touch: the item with its TTL set to `ttl`, or `null` on a miss. */
+  gat(key: string, ttl: number, options?: CallOptions): Promise<Item | null> {
+    return this.#run(options, (send) => {
+      const wk = this.#key(key);
+      const t = validate.ttl(ttl);
+      return send(MetaRequest.meta('mg', wk, ` T${t} v f c`, undefined, true)).then((f) =>
+        toItem(wk.original, f),
+      );
+    });
+  }
+
+  /** Sets the TTL; `false` when the key does not exist. */
+  touch(key: string, ttl: number, options?: CallOptions): Promise<boolean> {
+    return this.#run(options, (send) => {
+      const req = MetaRequest.meta('mg', this.#key(key), ` T${validate.ttl(ttl)}`, undefined, true);
+      return send(req).then((f) => f.status === 'HD');
+    });
+  }
+
+  /** Stores the value unconditionally. */
+  set(key: string, value: Value, options?: StoreOptions): Promise<void> {
+    return this.#store(key, value, options, '', undefined).then((f) => {
+      if (f.status !== 'HD') throw notStored(f);
+    });
+  }
+
+  /** Stores only if the key does not exist; `false` when it does. */
+  add(key: string, value: Value, options?: StoreOptions): Promise<boolean> {
+    return this.#store(key, value, options, ' ME', undefined).then(stored);
+  }
+
+  /** Stores only if the key exists; `false` when it does not. */
+  replace(key: string, value: Value, options?: StoreOptions): Promise<boolean> {
+    return this.#store(key, value, options, ' MR', undefined).then(stored);
+  }
+
+  /** Appends to an existing value (TTL and flags unchanged); `false` when the key does not exist. */
+  append(key: string, value: Value, options?: CallOptions): Promise<boolean> {
+    return this.#store(key, value, options, ' MA', undefined, false).then(stored);
+  }
+
+  /** Prepends to an existing value (TTL and flags unchanged); `false` when the key does not exist. */
+  prepend(key: string, value: Value, options?: CallOptions): Promise<boolean> {
+    return this.#store(key, value, options, ' MP', undefined, false).then(stored);
+  }
+
+  /** Stores only if the item's CAS is still `cas`; `false` when it changed or is gone. */
+  cas(key: string, value: Value, cas: bigint | number, options?: StoreOptions): Promise<boolean> {
+    return this.#store(key, value, options, '', cas).then(stored);
+  }
+
+  /** `false` when the key was not found. */
+  delete(key: string, options?: CallOptions): Promise<boolean> {
+    return this.#run(options, (send) =>
+      send(MetaRequest.meta('md', this.#key(key), '', undefined, true)).then((f) => f.status === 'HD'),
+    );
+  }
+
+  /** Marks the item stale (`md I`): it is served stale while one `getOrSet` caller recomputes. */
+  invalidate(key: string, options?: CallOptions & { staleTtl?: number }): Promise<boolean> {
+    return this.#run(options, (send) => {
+      const t = validate.ttl(options?.staleTtl ?? 30, 'staleTtl');
+      return send(MetaRequest.meta('md', this.#key(key), ` I T${t}`, undefined, true)).then(
+        (f) => f.status === 'HD',
+      );
+    });
+  }
+
+  /** Adds `delta` (default 1); `null` when the key is missing and no `initial` was given. Wraps at 2^64. */
+  incr(key: string, delta?: number | bigint, options?: CounterOptions): Promise<bigint | null> {
+    return this.#counter(key, delta, options, '');
+  }
+
+  /** Subtracts `delta` (default 1), stopping at 0; `null` when the key is missing and no `initial`. */
+  decr(key: string, delta?: number | bigint, options?: CounterOptions): Promise<bigint | null> {
+    return this.#counter(key, delta, options, ' MD');
+  }
+
+  // ---- bulk commands: quiet requests with opaques, fenced by mn ------------------------------
+
+  /** The items found; misses are absent from the map. */
+  getMulti(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, Item>> {
+    return this.#run(options, (send) => {
+      const wks = this.#uniqueKeys(keys);
+      const result = new Map<string, Item>();
+      if (wks.length === 0) return Promise.resolve(result);
+      const req = MetaRequest.batch(wks.map((wk) => MetaRequest.meta('mg', wk, ' v f c', undefined, true)));
+      return this.#sendBatch(send, req).then((replies) => {
+        for (let i = 0; i < wks.length; i++) {
+          const frame = replies[i];
+          const item = frame === undefined ? null : toItem(wks[i].original, frame);
+          if (item !== null) result.set(item.key, item);
+        }
+        return result;
+      });
+    });
+  }
+
+  /** Stores every entry; rejects with ERR_PARTIAL_RESULT naming the keys the server did not store. */
+  setMulti(
+    entries: Map<string, Value> | Iterable<readonly [string, Value]>,
+    options?: StoreOptions,
+  ): Promise<void> {
+    return this.#run(options, (send) => {
+      const flags = this.#storeFlags(options);
+      const items: MetaRequest[] = [];
+      const keys: string[] = [];
+      for (const [key, value] of entries) {
+        const wk = this.#key(key);
+        keys.push(wk.original);
+        items.push(MetaRequest.meta('ms', wk, flags, valueBytes(value, this.#options.maxValueSize), true));
+      }
+      if (items.length === 0) return Promise.resolve();
+      return this.#sendBatch(send, MetaRequest.batch(items)).then((replies) => {
+        const errors = new Map<string, MemlineError>();
+        const results = new Map<string, boolean>();
+        replies.forEach((f, i) => {
+          if (f === undefined || f.status === 'HD') results.set(keys[i], true);
+          else errors.set(keys[i], notStored(f));
+        });
+        if (errors.size > 0)
+          throw new PartialResultError(`${errors.size} keys were not stored`, results, errors);
+      });
+    });
+  }
+
+  /** Deletes every key: `true` for each deleted, `false` for each not found. */
+  deleteMulti(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, boolean>> {
+    return this.#run(options, (send) => {
+      const wks = this.#uniqueKeys(keys);
+      const result = new Map<string, boolean>();
+      if (wks.length === 0) return Promise.resolve(result);
+      const req = MetaRequest.batch(wks.map((wk) => MetaRequest.meta('md', wk, '', undefined, true)));
+      return this.#sendBatch(send, req).then((replies) => {
+        wks.forEach((wk, i) =>
+          result.set(wk.original, replies[i] === undefined || replies[i].status === 'HD'),
+        );
+        return result;
+      });
+    });
+  }
+
+  // ---- per-server commands -------------------------------------------------------------------
+
+  /** Each server's version (`"1.6.18"`), keyed by its address as given. */
+  version(options?: CallOptions): Promise<Map<string, string>> {
+    return this.#eachServer(options, () => MetaRequest.version()) as Promise<Map<string, string>>;
+  }
+
+  /** Each server's `stats [group]`, keyed by its address as given. */
+  stats(group?: string, options?: CallOptions): Promise<Map<string, Record<string, string>>> {
+    return this.#eachServer(options, () =>
+      MetaRequest.stats(group === undefined ? undefined : validate.statsGroup(group)),
+    ) as Promise<Map<string, Record<string, string>>>;
+  }
+
+  /** Invalidates every item on every server, now or after `delay` seconds. */
+  async flushAll(delay?: number, options?: CallOptions): Promise<void> {
+    await this.#eachServer(options, () =>
+      MetaRequest.flushAll(
+        delay === undefined ? undefined : validate.nonNegativeInt(delay, 'delay', 2 ** 31 - 1),
+      ),
+    );
+  }
+
+  // ---- recipes (recipes.ts) --------------------------------------------------------------------
+
+  /** The cached value, or on a miss the loader's, computed by one caller across all clients. */
+  getOrSet(key: string, loader: () => Promise<Value> | Value, options?: GetOrSetOptions): Promise<Buffer> {
+    return this.#guard(() => getOrSet(this, key, loader, options ?? {}));
+  }
+
+  /** CAS read-modify-write with bounded retries; returns the value written (or `null` if `fn` declined). */
+  update(
+    key: string,
+    fn: (current: Item | null) => Promise<Value | undefined> | Value | undefined,
+    options?: UpdateOptions,
+  ): Promise<Buffer | null> {
+    return this.#guard(() => update(this, key, fn, options ?? {}));
+  }
+
+  /** An advisory lock held until `release()` or `ttl` seconds; `null` if someone else holds it. */
+  lock(key: string, options: CallOptions & { ttl: number }): Promise<LockHandle | null> {
+    return this.#guard(() => lock(this, key, options));
+  }
+
+  // ---- low level -------------------------------------------------------------------------------
+
+  /** Sends any meta request (validated against the command table) and returns its parsed reply. */
+  meta(request: MetaRequestSpec, options?: CallOptions): Promise<MetaResult> {
+    return this.#run(options, (send) => {
+      if (typeof request !== 'object' || request === null)
+        throw new InvalidArgumentError('request must be an object');
+      const { command, key, flags = {}, value } = request;
+      const rendered = renderFlags(command, flags);
+      const wk = command === 'mn' ? undefined : this.#key(key as string);
+      let bytes: Buffer | undefined;
+      if (command === 'ms') bytes = valueBytes(value, this.#options.maxValueSize);
+      else if (value !== undefined) throw new InvalidArgumentError(`value is only for ms, not ${command}`);
+      const idempotent = command === 'mg' || command === 'mn' || command === 'me' || command === 'md';
+      return send(MetaRequest.meta(command, wk, rendered, bytes, idempotent)).then(toMetaResult);
+    });
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  /** Lets the requests already issued finish, then closes every connection. Later calls reject. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#cluster.close();
+  }
+
+  /** Closes every connection now; requests in flight reject with ERR_CLIENT_CLOSED. */
+  destroy(): void {
+    this.#closed = true;
+    this.#cluster.destroy(new ClientClosedError('the client was destroyed'));
+  }
+
+  /** Connection and pending counts per server. */
+  get serverStats(): BackendStats[] {
+    return this.#cluster.stats;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #key(key: string | Uint8Array): WireKey {
+    return wireKey(key, this.#options.keyPrefix, this.#options.binaryKeys);
+  }
+
+  #uniqueKeys(keys: Iterable<string>): WireKey[] {
+    if (keys === null || typeof keys !== 'object' || typeof keys[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError('keys must be an iterable of strings');
+    }
+    const seen = new Set<string>();
+    const out: WireKey[] = [];
+    for (const key of keys) {
+      const wk = this.#key(key);
+      if (seen.has(wk.token)) continue;
+      seen.add(wk.token);
+      out.push(wk);
+    }
+    return out;
+  }
+
+  #storeFlags(options: StoreOptions | undefined): string {
+    const ttl = options?.ttl === undefined ? 0 : validate.ttl(options.ttl);
+    const flags = options?.flags === undefined ? 0 : validate.clientFlags(options.flags);
+    return (ttl === 0 ? '' : ` T${ttl}`) + (flags === 0 ? '' : ` F${flags}`);
+  }
+
+  #store(
+    key: string,
+    value: Value,
+    options: StoreOptions | undefined,
+    mode: string,
+    cas: bigint | number | undefined,
+    withTtlAndFlags = true,
+  ): Promise<MetaFrame> {
+    return this.#run(options, (send) => {
+      const wk = this.#key(key);
+      const bytes = valueBytes(value, this.#options.maxValueSize);
+      let flags = mode + (withTtlAndFlags ? this.#storeFlags(options) : '');
+      if (cas !== undefined) flags = ` C${validate.cas(cas)}` + flags;
+      // Only a plain set may be replayed: add/replace/append/prepend/cas could apply twice.
+      return send(MetaRequest.meta('ms', wk, flags, bytes, mode === '' && cas === undefined));
+    });
+  }
+
+  #counter(
+    key: string,
+    delta: number | bigint | undefined,
+    options: CounterOptions | undefined,
+    mode: string,
+  ) {
+    return this.#run(options, (send) => {
+      const wk = this.#key(key);
+      let flags = mode;
+      const d = delta === undefined ? 1n : validate.u64(delta, 'delta');
+      if (d !== 1n) flags += ` D${d}`;
+      if (options?.initial !== undefined) {
+        const ttl = options.ttl === undefined ? 0 : validate.ttl(options.ttl);
+        flags = ` N${ttl} J${validate.u64(options.initial, 'initial')}` + flags;
+      } else if (options?.ttl !== undefined) {
+        throw new InvalidArgumentError('ttl applies to the item created from `initial`; give `initial` too');
+      }
+      return send(MetaRequest.meta('ma', wk, flags + ' v', undefined, false)).then(toCounter);
+    });
+  }
+
+  #sendBatch(
+    send: (req: MetaRequest) => Promise<MetaFrame>,
+    req: MetaRequest,
+  ): Promise<(MetaFrame | undefined)[]> {
+    return send(req) as unknown as Promise<(MetaFrame | undefined)[]>;
+  }
+
+  async #eachServer(
+    options: CallOptions | undefined,
+    make: () => MetaRequest,
+  ): Promise<Map<string, unknown>> {
+    const send = this.#prepare(options);
+    const req = make(); // validates before any I/O
+    const backends = this.#cluster.backends;
+    const settled = await Promise.allSettled(backends.map((b) => b.send(req, send)));
+    const results = new Map<string, unknown>();
+    const errors = new Map<string, MemlineError>();
+    settled.forEach((s, i) => {
+      const server = backends[i].server;
+      if (s.status === 'fulfilled') results.set(server, s.value);
+      else errors.set(server, s.reason as MemlineError);
+    });
+    if (errors.size === 0) return results;
+    if (results.size === 0 && errors.size === 1) throw errors.values().next().value!;
+    throw new PartialResultError(`${errors.size} of ${backends.length} servers failed`, results, errors);
+  }
+
+  /** Validates the per-call options and fixes the deadline (counted from the call). */
+  #prepare(options: CallOptions | undefined): SendOptions {
+    if (this.#closed) throw new ClientClosedError('the client is closed');
+    if (options === undefined) {
+      const timeout = this.#options.timeout;
+      return { deadline: performance.now() + timeout, timeout, signal: undefined };
+    }
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options must be an object');
+    const timeout = options.timeout ?? this.#options.timeout;
+    if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new InvalidArgumentError('timeout must be a positive number of ms');
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError('signal must be an AbortSignal');
+    }
+    return { deadline: performance.now() + timeout, timeout, signal };
+  }
+
+  /** Runs `body` with a `send` bound to the call's deadline; anything it throws becomes a rejection. */
+  #run<T>(
+    options: CallOptions | undefined,
+    body: (send: (req: MetaRequest) => Promise<MetaFrame>) => Promise<T>,
+  ) {
+    try {
+      const sendOptions = this.#prepare(options);
+      return body((req) => this.#cluster.send(req, sendOptions) as Promise<MetaFrame>);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #guard<T>(body: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new ClientClosedError('the client is closed'));
+    try {
+      return body();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}
+
+function stored(frame: MetaFrame): boolean {
+  return frame.status === 'HD';
+}
+
+function notStored(frame: MetaFrame): MemlineError {
+  return new ServerErrorReply(`the server did not store the item (${frame.status})`, {
+    mayHaveExecuted: true,
+  });
+}

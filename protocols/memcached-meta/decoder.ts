@@ -1,0 +1,274 @@
+/**
+ * The incremental reply decoder: bytes in, {@link MetaFrame}s out, the same frames however the
+ * stream is split.
+ *
+ * ```
+ *  chunk 1: [ HD\r\n | VA 5 t3\r\n | hel ]    chunk 2: [ lo\r\n | EN\r\n | NF k ]
+ *                                  ^^^ value: 5 bytes      ^^ fills it: VA out   ^^^^ partial line,
+ *                                      allocated once                                 kept until LF
+ * ```
+ *
+ * A line is kept only while it is incomplete, and never beyond the line cap; a value is allocated
+ * once at its declared size (after the size cap is checked) and filled as its bytes arrive, so
+ * decoding is linear in the input and memory is bounded by the caps.
+ */
+import type { FrameDecoder } from '../../lib/codec.js';
+import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
+import { MetaFrame, wellFormedFlags } from './frame.js';
+
+/** Caps checked before anything is buffered or allocated. */
+export interface DecoderLimits {
+  /** The largest value a `VA` may declare, in bytes. */
+  maxValueSize: number;
+  /** The longest reply line, in bytes, without its CRLF. */
+  maxLineLength: number;
+}
+
+/** `latin1Slice` is the method behind `toString('latin1', …)`, without the encoding lookup. */
+interface RawSlice {
+  latin1Slice(start: number, end: number): string;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+/** A partial-line buffer larger than this is released once its line is done. */
+const KEEP_LINE_BUFFER = 4096;
+
+/** Decodes memcached replies (meta statuses and the legacy lines a meta client meets). */
+export class MetaDecoder implements FrameDecoder<MetaFrame> {
+  readonly #maxValue: number;
+  readonly #maxLine: number;
+  /** The bytes of a line that has not ended yet. */
+  #partial: Buffer | undefined = undefined;
+  #partialLength = 0;
+  /** The `VA` whose data block is being read, if any. */
+  #value: Buffer | undefined = undefined;
+  #valueLine = '';
+  /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
+  #filled = 0;
+
+  constructor({ maxValueSize, maxLineLength }: DecoderLimits) {
+    this.#maxValue = maxValueSize;
+    this.#maxLine = maxLineLength;
+  }
+
+  /** Bytes held back waiting for the rest of a frame. */
+  get buffered(): number {
+    return this.#partialLength + (this.#value === undefined ? 0 : this.#filled);
+  }
+
+  feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
+    const length = chunk.length;
+    let pos = 0;
+    if (this.#value !== undefined) {
+      pos = this.#fill(chunk, 0, onFrame);
+      if (pos === length) return;
+    }
+    if (this.#partialLength > 0) {
+      const nl = chunk.indexOf(LF, pos);
+      if (nl === -1) {
+        this.#keep(chunk, pos);
+        return;
+      }
+      this.#keep(chunk, pos, nl);
+      const frame = this.#line(this.#partial as Buffer, 0, this.#partialLength);
+      this.#partialLength = 0;
+      if ((this.#partial as Buffer).length > KEEP_LINE_BUFFER) this.#partial = undefined;
+      pos = nl + 1;
+      if (frame !== undefined) onFrame(frame);
+      else pos = this.#fill(chunk, pos, onFrame);
+    }
+    while (pos < length) {
+      const nl = chunk.indexOf(LF, pos);
+      if (nl === -1) {
+        this.#keep(chunk, pos);
+        return;
+      }
+      const frame = this.#line(chunk, pos, nl);
+      pos = nl + 1;
+      if (frame !== undefined) onFrame(frame);
+      else pos = this.#fill(chunk, pos, onFrame);
+    }
+  }
+
+  /** Appends `chunk[from, to)` to the partial line, refusing to hold more than a line may have. */
+  #keep(chunk: Buffer, from: number, to = chunk.length): void {
+    const total = this.#partialLength + (to - from);
+    // +1: the CR of a line of exactly maxLineLength may already be here.
+    if (total > this.#maxLine + 1) throw this.#tooLong();
+    let buf = this.#partial;
+    if (buf === undefined || buf.length < total) {
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(256, total * 2), this.#maxLine + 1));
+      if (buf !== undefined) buf.copy(grown, 0, 0, this.#partialLength);
+      this.#partial = buf = grown;
+    }
+    chunk.copy(buf, this.#partialLength, from, to);
+    this.#partialLength = total;
+  }
+
+  /**
+   * Reads the line `buf[start, nl)` (`nl`: where its LF is). Returns its frame, or `undefined` for a
+   * `VA` header, whose data block is then expected.
+   */
+  #line(buf: Buffer, start: number, nl: number): MetaFrame | undefined {
+    if (nl - start > this.#maxLine + 1) throw this.#tooLong();
+    // Lines end with CRLF; a bare LF or a CR elsewhere means we are not reading memcached (§2.2).
+    if (nl === start || buf[nl - 1] !== CR) {
+      throw new ProtocolError(
+        `reply line not ended by CRLF: ${quote((buf as unknown as RawSlice).latin1Slice(start, nl))}`,
+      );
+    }
+    if (nl - start === 3) {
+      // A bare two-letter status (`HD`, `EN`, `MN`…: the usual reply to a write) needs no slicing.
+      const status = shortStatus(buf[start], buf[start + 1]);
+      if (status !== undefined && status !== 'VA') return new MetaFrame(status, status, undefined);
+    }
+    const line = (buf as unknown as RawSlice).latin1Slice(start, nl - 1);
+    if (line.includes('\r')) throw new ProtocolError(`reply line contains a bare CR: ${quote(line)}`);
+
+    if (line.length === 2 || line.charCodeAt(2) === SPACE) {
+      const status = shortStatus(line.charCodeAt(0), line.charCodeAt(1));
+      if (status === 'VA') {
+        this.#startValue(line);
+        return undefined;
+      }
+      if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined);
+      if (status !== undefined) {
+        if (!wellFormedFlags(line, 2)) throw malformed(line);
+        return new MetaFrame(status, line, undefined);
+      }
+    }
+    const status = wordStatus(line);
+    if (status === undefined) throw new ProtocolError(`unknown reply ${quote(line)}`);
+    return new MetaFrame(status, line, undefined);
+  }
+
+  /** `VA <size> <flags>*`: checks the size against the cap, then allocates the value once (§2.2). */
+  #startValue(line: string): void {
+    let i = 3;
+    let size = 0;
+    for (; i < line.length; i++) {
+      const d = line.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      size = size * 10 + d;
+    }
+    const digits = i - 3;
+    if (digits < 1 || digits > 20 || (i < line.length && line.charCodeAt(i) !== SPACE)) throw malformed(line);
+    // Checked before the flags and before any allocation: a hostile size must cost nothing (I5).
+    if (size > this.#maxValue) {
+      throw new ResponseTooLargeError(
+        `reply declares a value of ${digits > 15 ? `${digits} digits of` : size} bytes, over maxValueSize ${this.#maxValue}`,
+      );
+    }
+    if (!wellFormedFlags(line, i)) throw malformed(line);
+    this.#value = Buffer.allocUnsafe(size);
+    this.#valueLine = line;
+    this.#filled = 0;
+  }
+
+  /** Copies what `chunk` holds of the pending data block; emits the frame once its CRLF is read. */
+  #fill(chunk: Buffer, pos: number, onFrame: (frame: MetaFrame) => void): number {
+    const value = this.#value as Buffer;
+    const size = value.length;
+    let filled = this.#filled;
+    if (filled < size) {
+      const n = Math.min(size - filled, chunk.length - pos);
+      if (n > 32) {
+        chunk.copy(value, filled, pos, pos + n);
+      } else {
+        // Buffer#copy costs a view allocation; a loop is faster for the many small values.
+        for (let i = 0; i < n; i++) value[filled + i] = chunk[pos + i];
+      }
+      filled += n;
+      pos += n;
+    }
+    // The block is read by length; only its CRLF is checked (values may contain CRLF, §2.2).
+    while (filled < size + 2 && pos < chunk.length) {
+      if (chunk[pos] !== (filled === size ? CR : LF)) {
+        throw new ProtocolError(`value of ${quote(this.#valueLine)} not followed by CRLF`);
+      }
+      filled++;
+      pos++;
+    }
+    if (filled < size + 2) {
+      this.#filled = filled;
+      return pos;
+    }
+    this.#value = undefined;
+    this.#filled = 0;
+    onFrame(new MetaFrame('VA', this.#valueLine, value));
+    return pos;
+  }
+
+  #tooLong(): ProtocolError {
+    return new ProtocolError(`reply line longer than maxLineLength ${this.#maxLine}`);
+  }
+}
+
+/** The two-letter statuses (§2.3), as constants so frames share one string each. */
+function shortStatus(c0: number, c1: number): string | undefined {
+  switch ((c0 << 8) | c1) {
+    case 0x5641:
+      return 'VA';
+    case 0x4844:
+      return 'HD';
+    case 0x454e:
+      return 'EN';
+    case 0x4e46:
+      return 'NF';
+    case 0x4e53:
+      return 'NS';
+    case 0x4558:
+      return 'EX';
+    case 0x4d4e:
+      return 'MN';
+    case 0x4d45:
+      return 'ME';
+    case 0x4f4b:
+      return 'OK';
+    default:
+      return undefined;
+  }
+}
+
+/** The legacy statuses a meta client meets (§2.3, §11). Any line starting with `ERROR` is an error. */
+function wordStatus(line: string): string | undefined {
+  if (line.startsWith('ERROR')) return 'ERROR';
+  const sp = line.indexOf(' ');
+  switch (sp === -1 ? line : line.slice(0, sp)) {
+    case 'CLIENT_ERROR':
+      return 'CLIENT_ERROR';
+    case 'SERVER_ERROR':
+      return 'SERVER_ERROR';
+    case 'STAT':
+      return 'STAT';
+    case 'END':
+      return 'END';
+    case 'VERSION':
+      return 'VERSION';
+    case 'STORED':
+      return 'STORED';
+    case 'RESET':
+      return 'RESET';
+    case 'PREFIX':
+      return 'PREFIX';
+    default:
+      return undefined;
+  }
+}
+
+function malformed(line: string): ProtocolError {
+  return new ProtocolError(`malformed reply line ${quote(line)}`);
+}
+
+/** At most 64 characters of a reply line, with anything unprintable escaped, for an error message. */
+export function quote(line: string): string {
+  const cut = line.length > 64 ? line.slice(0, 64) : line;
+  let out = '';
+  for (let i = 0; i < cut.length; i++) {
+    const c = cut.charCodeAt(i);
+    out += c < 0x20 || c >= 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : cut[i];
+  }
+  return `"${out}"${cut === line ? '' : '…'}`;
+}

@@ -1,0 +1,226 @@
+/**
+ * One decoded reply: a status line and, after `VA`, its data block. Returned flags are read from
+ * the line on demand, so a frame costs one string and (for `VA`) one Buffer; their syntax was
+ * checked once by the decoder ({@link wellFormedFlags}), so reading them cannot fail.
+ */
+
+/** A reply line and its value. */
+export class MetaFrame {
+  constructor(
+    /**
+     * The first token of the line: `VA HD EN NF NS EX MN ME VERSION OK STAT END STORED RESET PREFIX
+     * ERROR CLIENT_ERROR SERVER_ERROR` (every line starting with `ERROR` has status `ERROR`).
+     */
+    readonly status: string,
+    /** The whole line without its CRLF, one character per byte (latin1). */
+    readonly line: string,
+    /** The data block of a `VA`, without its CRLF; `undefined` for every other status. */
+    readonly value: Buffer | undefined,
+  ) {}
+}
+
+/** The returned flags of a meta reply, parsed. */
+export interface ReturnedFlags {
+  /** `f`: client flags. */
+  f?: number;
+  /** `c`: CAS, as a bigint (a Number loses precision past 2^53: reliability.md J1). */
+  c?: bigint;
+  /**
+   * `t`: remaining TTL in seconds; -1 = never expires; -2 = already expired (the server prints a
+   * negative remaining TTL unsigned, so a value ≥ 2^31 means expired: meta-protocol.md §7).
+   */
+  t?: number;
+  /** `s`: value size in bytes. */
+  s?: number;
+  /** `k`: the key token as sent by the server (latin1; see `decodeReturnedKey`). */
+  k?: string;
+  /** A bare `b` followed `k`: the key token is base64 (§2.2). */
+  kBase64: boolean;
+  /** `O`: the opaque (may be empty). */
+  O?: string;
+  /** `h`: whether the item had been fetched before this request. */
+  h?: boolean;
+  /** `l`: seconds since the last access, before this request. */
+  l?: number;
+  /** `W`: this client won the right to recache. */
+  W: boolean;
+  /** `X`: the item is stale. */
+  X: boolean;
+  /** `Z`: another client already won the right to recache. */
+  Z: boolean;
+}
+
+/** Where the returned flags of `frame` start (after the status, and after the size for `VA`). */
+function flagsStart(frame: MetaFrame): number {
+  const line = frame.line;
+  if (line.length <= 2 || !isMetaStatus(frame.status)) return line.length;
+  if (frame.status !== 'VA') return 2;
+  const sp = line.indexOf(' ', 3);
+  return sp === -1 ? line.length : sp;
+}
+
+/** Statuses whose line carries returned flags (`ME` carries `k=v` pairs instead). */
+function isMetaStatus(status: string): boolean {
+  switch (status) {
+    case 'VA':
+    case 'HD':
+    case 'EN':
+    case 'NF':
+    case 'NS':
+    case 'EX':
+    case 'MN':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The token of returned flag `ch` (`"30"` for `t30`, `""` for a bare `W`), or `undefined` when the
+ * reply does not carry it.
+ */
+export function flagToken(frame: MetaFrame, ch: string): string | undefined {
+  const at = flagIndex(frame, ch);
+  return at === -1 ? undefined : frame.line.slice(at, nextSpace(frame.line, at));
+}
+
+/** Where the token of returned flag `ch` starts in `frame.line` (just after the letter), or -1. */
+export function flagIndex(frame: MetaFrame, ch: string): number {
+  const line = frame.line;
+  const code = ch.charCodeAt(0);
+  // Tokens are separated by single spaces (the decoder checked): " t30 c5".
+  for (let i = flagsStart(frame); i < line.length; i = nextSpace(line, i + 1)) {
+    if (line.charCodeAt(i + 1) === code) return i + 2;
+  }
+  return -1;
+}
+
+/**
+ * All returned flags of a meta reply. Numeric tokens were checked by the decoder (digits only,
+ * bounded length), so parsing them cannot fail.
+ */
+export function returnedFlags(frame: MetaFrame): ReturnedFlags {
+  const out: ReturnedFlags = { kBase64: false, W: false, X: false, Z: false };
+  const line = frame.line;
+  for (let i = flagsStart(frame); i < line.length;) {
+    const end = nextSpace(line, i + 1);
+    const token = line.slice(i + 2, end);
+    switch (line.charCodeAt(i + 1)) {
+      case 0x66 /* f */:
+        out.f = Number(token);
+        break;
+      case 0x63 /* c */:
+        // Through a Number when exact (up to 15 digits): parsing a BigInt from a string is slow.
+        out.c = token.length <= 15 ? BigInt(Number(token)) : BigInt(token);
+        break;
+      case 0x74 /* t */: {
+        const t = Number(token);
+        out.t = t >= 2 ** 31 ? -2 : t;
+        break;
+      }
+      case 0x73 /* s */:
+        out.s = Number(token);
+        break;
+      case 0x6b /* k */:
+        out.k = token;
+        break;
+      case 0x62 /* b */:
+        out.kBase64 = true;
+        break;
+      case 0x4f /* O */:
+        out.O = token;
+        break;
+      case 0x68 /* h */:
+        out.h = token === '1';
+        break;
+      case 0x6c /* l */:
+        out.l = Number(token);
+        break;
+      case 0x57 /* W */:
+        out.W = true;
+        break;
+      case 0x58 /* X */:
+        out.X = true;
+        break;
+      case 0x5a /* Z */:
+        out.Z = true;
+        break;
+    }
+    i = end;
+  }
+  return out;
+}
+
+/** The index of the next space at or after `from`, or the line's length. */
+export function nextSpace(line: string, from: number): number {
+  const sp = line.indexOf(' ', from);
+  return sp === -1 ? line.length : sp;
+}
+
+/**
+ * Checks the returned flags of a meta line from `i` on: single-space separated tokens, each a letter
+ * seen once, with a well-formed number for the numeric ones. `k` and `O` tokens are free-form (a key
+ * is echoed raw, §2.2). One pass of `charCodeAt`: this runs for every reply.
+ */
+export function wellFormedFlags(line: string, i: number): boolean {
+  let upper = 0;
+  let lower = 0;
+  const n = line.length;
+  while (i < n) {
+    if (line.charCodeAt(i) !== 0x20 || i + 1 >= n) return false;
+    const c = line.charCodeAt(i + 1);
+    if (c >= 0x41 && c <= 0x5a) {
+      const bit = 1 << (c - 0x41);
+      if ((upper & bit) !== 0) return false;
+      upper |= bit;
+    } else if (c >= 0x61 && c <= 0x7a) {
+      const bit = 1 << (c - 0x61);
+      if ((lower & bit) !== 0) return false;
+      lower |= bit;
+    } else {
+      return false;
+    }
+    const from = i + 2;
+    switch (c) {
+      case 0x66 /* f */:
+      case 0x63 /* c */:
+      case 0x73 /* s */:
+      case 0x6c /* l */:
+        i = digitsEnd(line, from, n);
+        break;
+      case 0x74 /* t */:
+        // `t-1`: no expiry (§4.1).
+        i =
+          line.charCodeAt(from) === 0x2d && line.charCodeAt(from + 1) === 0x31
+            ? from + 2
+            : digitsEnd(line, from, n);
+        break;
+      case 0x68 /* h */:
+        i = line.charCodeAt(from) === 0x30 || line.charCodeAt(from) === 0x31 ? from + 1 : -1;
+        break;
+      case 0x62 /* b */:
+      case 0x57 /* W */:
+      case 0x58 /* X */:
+      case 0x5a /* Z */:
+        i = from;
+        break;
+      default:
+        i = nextSpace(line, from);
+        continue;
+    }
+    // The token must end here.
+    if (i === -1 || (i < n && line.charCodeAt(i) !== 0x20)) return false;
+  }
+  return true;
+}
+
+/** The end of 1 to 20 decimal digits starting at `from` (an unsigned 64-bit number), or -1. */
+function digitsEnd(line: string, from: number, n: number): number {
+  let i = from;
+  while (i < n) {
+    const c = line.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  return i === from || i - from > 20 ? -1 : i;
+}

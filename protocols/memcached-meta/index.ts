@@ -1,0 +1,20 @@
+/**
+ * memline: a memcached meta-protocol client.
+ *
+ * ```ts
+ * import { MemcacheClient } from 'memline';
+ * const client = new MemcacheClient({ servers: ['127.0.0.1:11211'] });
+ * ```
+ */
+export { MemcacheClient } from './client.js';
+export type { CallOptions, StoreOptions, CounterOptions, MetaRequestSpec } from './client.js';
+export type { MemcacheClientOptions, TlsOptions, Logger } from './options.js';
+export { DEFAULTS } from './options.js';
+export type { Item, MetaResult, Value } from './results.js';
+export type { GetOrSetOptions, UpdateOptions, LockHandle } from './recipes.js';
+export type { ReturnedFlags } from './frame.js';
+export type { MetaFlags } from './commands.js';
+export type { MetaCommand } from './request.js';
+export { MetaCodec } from './codec.js';
+export * from '../../lib/errors.js';
+export type { ServerSpec } from '../../lib/cluster.js';

@@ -1,0 +1,143 @@
+/**
+ * The options of {@link MemcacheClient}: typed, documented, with frozen defaults, validated in the
+ * constructor with an error that names the option.
+ */
+import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import type { ServerSpec } from '../../lib/cluster.js';
+
+/** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
+export interface TlsOptions {
+  /** CA certificates to trust instead of the system's. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** Client certificate, for servers that require one (mutual TLS). */
+  cert?: string | Buffer;
+  /** Private key of `cert`. */
+  key?: string | Buffer;
+  /** Name to verify the server's certificate against. @default the host, when it is not an IP address */
+  servername?: string;
+  /** Lowest TLS version to accept. @default 'TLSv1.2' */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /**
+   * Accept any certificate, including forged ones: the connection is then open to interception.
+   * For tests against self-signed servers only. @default false
+   */
+  dangerouslyDisableCertificateVerification?: boolean;
+}
+
+/** A pino-compatible logger; memline logs nothing when absent. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface MemcacheClientOptions {
+  /** The servers, as `"host:port"` or `{ host, port, weight? }`. */
+  servers: readonly ServerSpec[];
+  /** How keys map to servers. @default 'ketama' */
+  distribution?: 'ketama';
+  /** ms per request, counted from the call (queueing and connecting included). @default 1000 */
+  timeout?: number;
+  /** ms to open a connection (TCP, TLS and authentication). @default 1000 */
+  connectTimeout?: number;
+  /** TLS: `true` for the system's CAs, or settings. @default undefined (plain TCP) */
+  tls?: boolean | TlsOptions;
+  /** memcached `-Y` credentials, sent first on every new connection. @default undefined */
+  auth?: { username: string; password: string };
+  /** Prepended to every key (and counted in its 250-byte limit). @default '' */
+  keyPrefix?: string;
+  /**
+   * Send every key base64-encoded with the `b` flag, so any string (spaces, newlines, any length
+   * up to 186 bytes) is a valid key. Such keys are different items from their text form.
+   * @default false
+   */
+  binaryKeys?: boolean;
+  /** Largest value accepted for writing and reading, in bytes (memcached's `-I`). @default 1048576 */
+  maxValueSize?: number;
+  /** Longest reply line accepted before the connection is considered broken. @default 16384 */
+  maxLineLength?: number;
+  /** Connections per server. @default 1 */
+  connectionsPerServer?: number;
+  /** Requests queued plus in flight per connection; past it calls fail with ERR_QUEUE_FULL. @default 16384 */
+  maxPending?: number;
+  /** TCP keepalive initial delay in ms; 0 turns keepalive off. @default 30000 */
+  keepAlive?: number;
+  /** A pino logger. @default undefined (silent) */
+  logger?: Logger;
+}
+
+export const DEFAULTS = Object.freeze({
+  distribution: 'ketama' as const,
+  timeout: 1000,
+  connectTimeout: 1000,
+  keyPrefix: '',
+  binaryKeys: false,
+  maxValueSize: 1024 * 1024,
+  maxLineLength: 16 * 1024,
+  connectionsPerServer: 1,
+  maxPending: 16384,
+  keepAlive: 30_000,
+});
+
+export type ResolvedOptions = Required<Omit<MemcacheClientOptions, 'tls' | 'auth' | 'logger'>> &
+  Pick<MemcacheClientOptions, 'auth' | 'logger'> & { tls: TlsConnectOptions | undefined };
+
+function positiveInt(options: MemcacheClientOptions, name: keyof typeof DEFAULTS, min = 1): number {
+  const value = options[name] ?? DEFAULTS[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  }
+  return value;
+}
+
+function resolveTls(tls: MemcacheClientOptions['tls']): TlsConnectOptions | undefined {
+  if (tls === undefined || tls === false) return undefined;
+  if (tls === true) return {};
+  if (typeof tls !== 'object' || tls === null)
+    throw new InvalidArgumentError('tls must be true or an object');
+  const { dangerouslyDisableCertificateVerification, ...rest } = tls;
+  return {
+    minVersion: 'TLSv1.2',
+    ...rest,
+    rejectUnauthorized: dangerouslyDisableCertificateVerification !== true,
+  };
+}
+
+/** Fills in the defaults and validates; throws ERR_INVALID_ARGUMENT naming the option. */
+export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options must be an object with at least `servers`');
+  }
+  const distribution = options.distribution ?? DEFAULTS.distribution;
+  if (distribution !== 'ketama')
+    throw new InvalidArgumentError(`distribution "${String(distribution)}" is unknown`);
+  const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
+  if (typeof keyPrefix !== 'string') throw new InvalidArgumentError('keyPrefix must be a string');
+  const auth = options.auth;
+  if (auth !== undefined) {
+    if (typeof auth?.username !== 'string' || typeof auth.password !== 'string' || auth.username === '') {
+      throw new InvalidArgumentError('auth must be { username, password } with string values');
+    }
+    if (/[\s]/.test(auth.username) || /[\r\n]/.test(auth.password)) {
+      throw new InvalidArgumentError(
+        'auth: the username may not contain whitespace, nor the password a newline',
+      );
+    }
+  }
+  return {
+    servers: options.servers,
+    distribution,
+    timeout: positiveInt(options, 'timeout'),
+    connectTimeout: positiveInt(options, 'connectTimeout'),
+    keyPrefix,
+    binaryKeys: options.binaryKeys === true,
+    maxValueSize: positiveInt(options, 'maxValueSize'),
+    maxLineLength: positiveInt(options, 'maxLineLength', 1024),
+    connectionsPerServer: positiveInt(options, 'connectionsPerServer'),
+    maxPending: positiveInt(options, 'maxPending'),
+    keepAlive: positiveInt(options, 'keepAlive', 0),
+    tls: resolveTls(options.tls),
+    auth,
+    logger: options.logger,
+  };
+}

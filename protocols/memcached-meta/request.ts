@@ -1,0 +1,119 @@
+/**
+ * The request objects the meta codec encodes and correlates. They are built by the client after
+ * validation (keys by `keys.ts`, flags by `flags.ts`), so everything in them is safe to put on the
+ * wire as is.
+ */
+import type { MetaFrame } from './frame.js';
+
+/** The meta commands. */
+export type MetaCommand = 'mg' | 'ms' | 'md' | 'ma' | 'mn' | 'me';
+
+/** What a request is, which decides how it is encoded and how its replies are read. */
+export enum RequestKind {
+  /** One meta command; resolves with its {@link MetaFrame}. */
+  Meta = 0,
+  /**
+   * Several meta commands sent quiet (`q`) with opaques `O0…On-1`, fenced by `mn`; resolves with an
+   * array holding, at each command's index, its reply frame or `undefined` when it had none.
+   */
+  Batch = 1,
+  /** `version`; resolves with the version string. */
+  Version = 2,
+  /** `stats [group]`; resolves with a null-prototype record of the STAT lines. */
+  Stats = 3,
+  /** `flush_all [delay]`; resolves with `true`. */
+  FlushAll = 4,
+  /** `verbosity <n>`; resolves with `true`. */
+  Verbosity = 5,
+  /** memcached `-Y` login (`set` with "user pass" as the value); resolves with `true`. */
+  Auth = 6,
+}
+
+/** A key as it goes on the wire. */
+export interface WireKey {
+  /** The key token: the text key, or its base64 form when `base64`. */
+  readonly token: string;
+  /** The token is base64 (sent with the `b` flag). */
+  readonly base64: boolean;
+  /** Every character of `token` is ASCII (so it can be written one byte per character). */
+  readonly ascii: boolean;
+  /** The key as the caller gave it (with the client's prefix), for routing and results. */
+  readonly original: string;
+}
+
+export class MetaRequest {
+  /** Batch bookkeeping: the last opaque index seen, replies so far, an error seen mid-batch. */
+  lastIndex = -1;
+  replies: (MetaFrame | undefined)[] | undefined = undefined;
+  batchError: Error | undefined = undefined;
+  /** Stats bookkeeping. */
+  stats: Record<string, string> | undefined = undefined;
+
+  private constructor(
+    readonly kind: RequestKind,
+    /** The meta command, for {@link RequestKind.Meta}. */
+    readonly command: MetaCommand | undefined,
+    /** The key, for meta commands other than `mn`. */
+    readonly key: WireKey | undefined,
+    /**
+     * The flags, already validated and rendered in wire order, each preceded by a space
+     * (`" v f c T30"`); for legacy commands, their arguments (`" 10"`, `" settings"`).
+     */
+    readonly flags: string,
+    /** The data block of an `ms`, or the credentials of an auth request. */
+    readonly value: Buffer | undefined,
+    /** The commands of a batch. */
+    readonly items: readonly MetaRequest[] | undefined,
+    /** Whether the request may be sent again after a failure. */
+    readonly idempotent: boolean,
+  ) {}
+
+  static meta(
+    command: MetaCommand,
+    key: WireKey | undefined,
+    flags: string,
+    value: Buffer | undefined,
+    idempotent: boolean,
+  ): MetaRequest {
+    return new MetaRequest(RequestKind.Meta, command, key, flags, value, undefined, idempotent);
+  }
+
+  /** Items are plain meta requests without `q` or `O`; the encoder adds both. */
+  static batch(items: readonly MetaRequest[]): MetaRequest {
+    let idempotent = true;
+    for (const item of items) idempotent &&= item.idempotent;
+    return new MetaRequest(RequestKind.Batch, undefined, undefined, '', undefined, items, idempotent);
+  }
+
+  static version(): MetaRequest {
+    return new MetaRequest(RequestKind.Version, undefined, undefined, '', undefined, undefined, true);
+  }
+
+  /** `group` was validated (`[a-z_]` words). */
+  static stats(group: string | undefined): MetaRequest {
+    const args = group === undefined ? '' : ` ${group}`;
+    return new MetaRequest(RequestKind.Stats, undefined, undefined, args, undefined, undefined, true);
+  }
+
+  static flushAll(delay: number | undefined): MetaRequest {
+    const args = delay === undefined ? '' : ` ${delay}`;
+    return new MetaRequest(RequestKind.FlushAll, undefined, undefined, args, undefined, undefined, true);
+  }
+
+  static verbosity(level: number): MetaRequest {
+    return new MetaRequest(
+      RequestKind.Verbosity,
+      undefined,
+      undefined,
+      ` ${level}`,
+      undefined,
+      undefined,
+      true,
+    );
+  }
+
+  /** `credentials` is `"<user> <pass>"` as bytes. */
+  static auth(credentials: Buffer): MetaRequest {
+    return new MetaRequest(RequestKind.Auth, undefined, undefined, '', credentials, undefined, true);
+  }
+}

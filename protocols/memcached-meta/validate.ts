@@ -1,0 +1,106 @@
+/**
+ * Argument validators. Each one throws {@link InvalidArgumentError} naming the argument, before any
+ * I/O, and returns the value in the form the encoder writes.
+ *
+ * memcached 1.6.18 range-checks numbers poorly (`F4294967296` is silently stored as 0, a negative
+ * TTL expires the item at once: meta-protocol.md §2.1, §7), so every range is enforced here.
+ */
+import { InvalidArgumentError } from '../../lib/errors.js';
+
+const MAX_I32 = 2 ** 31 - 1;
+const MAX_U32 = 2 ** 32 - 1;
+const MAX_U64 = 2n ** 64n - 1n;
+/** The server's opaque token holds 32 bytes including the `O` (meta-protocol.md §9). */
+const MAX_OPAQUE = 31;
+/** Room for `stats detail dump`, and short enough never to approach the line cap. */
+const MAX_STATS_GROUP = 64;
+
+/** A short, printable rendering of a bad value for an error message (never a whole long string). */
+export function show(value: unknown): string {
+  switch (typeof value) {
+    case 'string': {
+      const cut = value.length > 40 ? value.slice(0, 40) : value;
+      return JSON.stringify(cut).replace(/[\x7f-\x9f]/g, escapeChar) + (cut === value ? '' : '…');
+    }
+    case 'bigint':
+      return `${value}n`;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    default:
+      return value === null ? 'null' : `a value of type ${typeof value}`;
+  }
+}
+
+function escapeChar(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+function fail(name: string, expected: string, value: unknown): never {
+  throw new InvalidArgumentError(`${name} must be ${expected} (got ${show(value)})`);
+}
+
+/**
+ * A TTL in seconds: an integer from 0 to 2^31-1. 0 means "never expires"; 1 to 2,592,000 are
+ * relative, larger values an absolute Unix time (meta-protocol.md §7).
+ */
+export function ttl(value: unknown, name = 'ttl'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_I32) {
+    fail(name, `an integer from 0 to ${MAX_I32}`, value);
+  }
+  return value;
+}
+
+/** Client flags: a 32-bit unsigned integer (1.6.18 truncates larger values, §2.1). */
+export function clientFlags(value: unknown, name = 'flags'): number {
+  return nonNegativeInt(value, name, MAX_U32);
+}
+
+/** An integer from 0 to `max` (at most `Number.MAX_SAFE_INTEGER`). */
+export function nonNegativeInt(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    fail(name, `an integer from 0 to ${max}`, value);
+  }
+  return value;
+}
+
+/**
+ * An unsigned 64-bit integer (a delta, an initial value): a safe non-negative integer number, or a
+ * bigint from 0 to 2^64-1. Numbers beyond 2^53 are refused: they have already lost precision.
+ */
+export function u64(value: unknown, name: string): bigint {
+  if (typeof value === 'bigint') {
+    if (value >= 0n && value <= MAX_U64) return value;
+  } else if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+    return BigInt(value);
+  }
+  return fail(name, 'a safe non-negative integer or a bigint from 0 to 2^64-1', value);
+}
+
+/** A CAS token: an unsigned 64-bit integer of at least 1 (0 means "no CAS", §9). */
+export function cas(value: unknown, name = 'cas'): bigint {
+  const n = u64(value, name);
+  if (n === 0n) fail(name, 'at least 1', value);
+  return n;
+}
+
+/** An opaque: 1 to 31 bytes of printable ASCII (0x21–0x7E), so it is one token (§2.1, §9). */
+export function opaque(value: unknown, name = 'opaque'): string {
+  if (typeof value !== 'string' || value.length < 1 || value.length > MAX_OPAQUE) {
+    fail(name, `a string of 1 to ${MAX_OPAQUE} printable ASCII characters`, value);
+  }
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) fail(name, 'printable ASCII without spaces', value);
+  }
+  return value;
+}
+
+/** A `stats` group: one or two words of `[a-z_]` (`settings`, `items`, `detail dump`). */
+export function statsGroup(value: unknown, name = 'group'): string {
+  if (typeof value !== 'string' || value.length > MAX_STATS_GROUP || !/^[a-z_]+(?: [a-z_]+)?$/.test(value)) {
+    fail(name, 'one or two words of lower-case letters and underscores', value);
+  }
+  return value;
+}

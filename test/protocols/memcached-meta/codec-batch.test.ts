@@ -1,0 +1,88 @@
+/** Batches: quiet items tagged `O<i>`, fenced by `mn` (meta-protocol.md §6). */
+import { expect } from 'chai';
+import { MORE } from '../../../lib/codec.js';
+import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
+import { batch, failure, meta, verdicts } from './codec-helpers.js';
+
+describe('MetaCodec batches', () => {
+  it('collects replies by opaque, undefined where there was none, and ends at MN', () => {
+    const req = batch(meta('mg', 'p1', ' v k'), meta('mg', 'p2', ' v k'), meta('mg', 'p3', ' v k'));
+    const out = verdicts(req, 'VA 2 kp1 O0\r\nv1\r\nVA 2 kp3 O2\r\nv3\r\nMN\r\n');
+    expect(out.slice(0, 2)).to.deep.equal([MORE, MORE]);
+    const replies = out[2] as (MetaFrame | undefined)[];
+    expect(replies).to.have.length(3);
+    expect(replies[0]?.value?.toString()).to.equal('v1');
+    expect(replies[1]).to.equal(undefined);
+    expect(replies[2]?.value?.toString()).to.equal('v3');
+    expect(Object.keys(replies)).to.deep.equal(['0', '1', '2']);
+  });
+
+  it('resolves an all-quiet batch at MN', () => {
+    const out = verdicts(batch(meta('mg'), meta('ms'), meta('md')), 'MN\r\n');
+    expect(out[0]).to.deep.equal([undefined, undefined, undefined]);
+    expect(verdicts(batch(), 'MN\r\n')[0]).to.deep.equal([]);
+  });
+
+  it('checks each reply against its own command', () => {
+    const req = batch(meta('ms', 'a'), meta('md', 'b'), meta('mg', 'c'));
+    const out = verdicts(req, 'NS O0\r\nNF O1\r\nHD O2\r\nMN\r\n');
+    expect(out.slice(0, 3)).to.deep.equal([MORE, MORE, MORE]);
+    expect((out[3] as MetaFrame[]).map((f) => f.status)).to.deep.equal(['NS', 'NF', 'HD']);
+    const bad = batch(meta('mg', 'a'), meta('md', 'b'));
+    failure(verdicts(bad, 'NS O0\r\n')[0], 'ERR_PROTOCOL', true);
+  });
+
+  it('checks returned keys in a batch', () => {
+    const req = batch(meta('mg', 'p1', ' v k'), meta('mg', 'p2', ' v k'));
+    failure(verdicts(req, 'VA 2 kp2 O0\r\nv2\r\n')[0], 'ERR_PROTOCOL', true);
+  });
+
+  const outOfSync: [string, string][] = [
+    ['a reply without an opaque', 'VA 1\r\nx\r\n'],
+    ['an opaque past the end', 'HD O3\r\n'],
+    ['a non-numeric opaque', 'HD Oa\r\n'],
+    ['a non-canonical opaque', 'HD O01\r\n'],
+    ['a negative opaque', 'HD O-1\r\n'],
+    ['an empty opaque', 'HD O\r\n'],
+    ['out of order', 'HD O2\r\nHD O1\r\n'],
+    ['a repeated opaque', 'HD O1\r\nHD O1\r\n'],
+    ['a status for no meta command', 'VERSION 1.6.18\r\n'],
+    ['an ME', 'ME k a=1\r\n'],
+  ];
+  for (const [what, wire] of outOfSync) {
+    it(`${what} is fatal`, () => {
+      const out = verdicts(batch(meta('mg'), meta('mg'), meta('mg')), wire);
+      const last = out[out.length - 1];
+      failure(last, 'ERR_PROTOCOL', true);
+      expect(out.slice(0, -1).every((v) => v === MORE)).to.equal(true);
+    });
+  }
+
+  it('holds a SERVER_ERROR until MN, then fails the batch without dropping the connection', () => {
+    const req = batch(meta('ms', 'a'), meta('ms', 'b'), meta('ms', 'c'));
+    const out = verdicts(req, 'SERVER_ERROR out of memory storing object\r\nNS O2\r\nMN\r\n');
+    expect(out.slice(0, 2)).to.deep.equal([MORE, MORE]);
+    const f = failure(out[2], 'ERR_SERVER_ERROR', false);
+    expect(f.error.message).to.include('out of memory');
+  });
+
+  it('CLIENT_ERROR poisons the batch and the connection (§6)', () => {
+    const req = batch(meta('mg'), meta('mg'), meta('mg'));
+    const out = verdicts(req, 'VA 2 O0\r\nv1\r\nCLIENT_ERROR duplicate flag\r\n');
+    failure(out[1], 'ERR_CLIENT_ERROR', true);
+  });
+
+  it('follows a 2000-item pipeline with 857 hits in increasing opaque order (§6)', () => {
+    const items = Array.from({ length: 2000 }, (_, i) => meta('mg', `p${i % 7}`, ' v'));
+    const hits = items.map((_, i) => i).filter((i) => [1, 3, 5].includes(i % 7));
+    expect(hits).to.have.length(857);
+    const wire = hits.map((i) => `VA 2 O${i}\r\nv${i % 7}\r\n`).join('') + 'MN\r\n';
+    const out = verdicts(batch(...items), wire);
+    expect(out.slice(0, -1).every((v) => v === MORE)).to.equal(true);
+    const replies = out[out.length - 1] as (MetaFrame | undefined)[];
+    expect(replies).to.have.length(2000);
+    expect(replies.filter((r) => r !== undefined)).to.have.length(857);
+    expect(replies[3]?.value?.toString()).to.equal('v3');
+    expect(replies[7]).to.equal(undefined);
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * Shared pieces of the codec tests: requests built the way the client builds them, and verdicts of
+ * a codec for the frames a wire string decodes to.
+ */
+import { expect } from 'chai';
+import { FrameFailure } from '../../../lib/codec.js';
+import type { FrameVerdict } from '../../../lib/codec.js';
+import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
+import { wireKey } from '../../../protocols/memcached-meta/keys.js';
+import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
+import type { MetaCommand } from '../../../protocols/memcached-meta/request.js';
+import { LIMITS, frames } from './helpers.js';
+
+export const codec = new MetaCodec(LIMITS);
+
+/** A meta request on a text key (`ms` gets a one-byte value). */
+export function meta(command: MetaCommand, key = 'k', flags = ''): MetaRequest {
+  const value = command === 'ms' ? Buffer.from('v') : undefined;
+  const wk = command === 'mn' ? undefined : wireKey(key, '', false);
+  return MetaRequest.meta(command, wk, flags, value, true);
+}
+
+export function batch(...items: MetaRequest[]): MetaRequest {
+  return MetaRequest.batch(items);
+}
+
+/** Feeds every frame of `wire` to `req`, returning each verdict. */
+export function verdicts(req: MetaRequest, wire: string, c = codec): FrameVerdict<unknown>[] {
+  return frames(wire).map((f) => c.onFrame(req, f));
+}
+
+/** Expects a FrameFailure with `code`, fatal or not; returns it. */
+export function failure(verdict: unknown, code: string, fatal: boolean): FrameFailure {
+  expect(verdict).to.be.instanceOf(FrameFailure);
+  const f = verdict as FrameFailure;
+  expect(f.error.code).to.equal(code);
+  expect(f.fatal).to.equal(fatal);
+  return f;
+}

@@ -1,0 +1,159 @@
+/**
+ * Property tests of the decoder (reliability.md B1, B8). fast-check prints the seed and the shrunk
+ * counterexample of a failure; replay it with `{ seed, path }` in `fc.assert`'s options.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { cutAt, decode, latin1 } from './helpers.js';
+import type { FrameData } from './helpers.js';
+
+const SMALL = { maxValueSize: 64, maxLineLength: 128 };
+const RUNS = { numRuns: 300 };
+
+/** Returned flags as the server writes them: each letter at most once, in any order. */
+const flagTokens: fc.Arbitrary<string> = fc
+  .record(
+    {
+      s: fc.nat().map((n) => `s${n}`),
+      f: fc.nat({ max: 2 ** 32 - 1 }).map((n) => `f${n}`),
+      t: fc.oneof(
+        fc.constant('t-1'),
+        fc.nat().map((n) => `t${n}`),
+      ),
+      c: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((n) => `c${n}`),
+      k: fc.stringMatching(/^[!-~]{1,20}$/).map((k) => `k${k}`),
+      b: fc.constant('b'),
+      O: fc.stringMatching(/^[!-~]{0,31}$/).map((o) => `O${o}`),
+      h: fc.constantFrom('h0', 'h1'),
+      l: fc.nat().map((n) => `l${n}`),
+      W: fc.constant('W'),
+      X: fc.constant('X'),
+      Z: fc.constant('Z'),
+    },
+    { requiredKeys: [] },
+  )
+  .chain((flags) => {
+    const tokens = Object.values(flags);
+    return fc.shuffledSubarray(tokens, { minLength: tokens.length, maxLength: tokens.length });
+  })
+  .map((tokens) => tokens.map((t) => ' ' + t).join(''));
+
+/** Values as latin1 strings, biased towards bytes that look like protocol. */
+const values: fc.Arbitrary<string> = fc.oneof(
+  fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('latin1')),
+  fc.constantFrom('', '\r\n', 'EN\r\n', 'MN\r\n', 'ERROR\r\n', 'VA 5 O1\r\n', '\x00\r', '\n'),
+);
+
+interface Reply {
+  wire: string;
+  frame: FrameData;
+}
+
+const reply: fc.Arbitrary<Reply> = fc.oneof(
+  fc.tuple(values, flagTokens).map(([value, flags]) => {
+    const line = `VA ${value.length}${flags}`;
+    return { wire: `${line}\r\n${value}\r\n`, frame: { status: 'VA', line, value } };
+  }),
+  fc.tuple(fc.constantFrom('HD', 'EN', 'NF', 'NS', 'EX', 'MN'), flagTokens).map(([status, flags]) => {
+    const line = status + flags;
+    return { wire: `${line}\r\n`, frame: { status, line, value: undefined } };
+  }),
+  fc
+    .constantFrom(
+      ['STAT', 'STAT pid 1'],
+      ['END', 'END'],
+      ['VERSION', 'VERSION 1.6.18'],
+      ['OK', 'OK'],
+      ['STORED', 'STORED'],
+      ['RESET', 'RESET'],
+      ['ERROR', 'ERROR'],
+      ['ERROR', 'ERROR Too many open connections'],
+      ['CLIENT_ERROR', 'CLIENT_ERROR bad data chunk'],
+      ['SERVER_ERROR', 'SERVER_ERROR out of memory storing object'],
+      ['ME', 'ME k exp=-1 la=0 cas=1 fetch=no cls=1 size=63'],
+    )
+    .map(([status, line]) => ({ wire: `${line}\r\n`, frame: { status, line, value: undefined } })),
+);
+
+/** Cut points for a stream of `length` bytes. */
+const cuts = fc.array(fc.nat(), { maxLength: 12 });
+
+function chunksOf(wire: Buffer, points: number[]): Buffer[] {
+  const sorted = [...new Set(points.map((p) => p % (wire.length + 1)))].sort((a, b) => a - b);
+  return cutAt(wire, sorted);
+}
+
+describe('MetaDecoder properties', () => {
+  it('gives the same frames however a stream of valid replies is split', () => {
+    fc.assert(
+      fc.property(fc.array(reply, { maxLength: 20 }), cuts, (replies, points) => {
+        const wire = latin1(replies.map((r) => r.wire).join(''));
+        const out = decode(chunksOf(wire, points));
+        expect(out.error).to.equal(undefined);
+        expect(out.frames).to.deep.equal(replies.map((r) => r.frame));
+      }),
+      RUNS,
+    );
+  });
+
+  const fragments = fc.array(
+    fc.oneof(
+      fc.constantFrom(
+        'VA ',
+        'VA 3',
+        'HD',
+        'EN',
+        'MN',
+        'STAT x',
+        'ERROR',
+        ' c1',
+        ' k',
+        ' b',
+        ' O',
+        ' t-1',
+        ' W',
+      ),
+      fc.constantFrom('\r\n', '\r', '\n', ' ', '5', '99999999999999999999', 'abc'),
+      fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b).toString('latin1')),
+    ),
+    { maxLength: 40 },
+  );
+
+  it('only ever throws memline errors on arbitrary bytes, the same however they are split', () => {
+    fc.assert(
+      fc.property(fragments, cuts, (parts, points) => {
+        const wire = latin1(parts.join(''));
+        const whole = decode([wire], SMALL);
+        if (whole.error !== undefined) {
+          expect(['ERR_PROTOCOL', 'ERR_RESPONSE_TOO_LARGE']).to.include(whole.error.code);
+        }
+        const split = decode(chunksOf(wire, points), SMALL);
+        expect(split.frames).to.deep.equal(whole.frames);
+        expect(split.error?.code).to.equal(whole.error?.code);
+      }),
+      RUNS,
+    );
+  });
+
+  it('handles structured VA fuzz: any declared size, any data length, any terminator (B8)', () => {
+    const header = fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n }), flagTokens);
+    const tail = fc.tuple(values, fc.constantFrom('\r\n', '\n', '\r', '', 'xx', '\r\nHD\r\n'));
+    fc.assert(
+      fc.property(header, tail, cuts, ([size, flags], [value, end], points) => {
+        const line = `VA ${size}${flags}`;
+        const wire = latin1(`${line}\r\n${value}${end}`);
+        const whole = decode([wire], SMALL);
+        if (size > BigInt(SMALL.maxValueSize) && line.length <= SMALL.maxLineLength) {
+          expect(whole.error?.code).to.equal('ERR_RESPONSE_TOO_LARGE');
+        }
+        if (whole.error !== undefined) {
+          expect(['ERR_PROTOCOL', 'ERR_RESPONSE_TOO_LARGE']).to.include(whole.error.code);
+        }
+        if (whole.frames.length > 0) expect(whole.frames[0]?.value?.length).to.equal(Number(size));
+        const split = decode(chunksOf(wire, points), SMALL);
+        expect(split).to.deep.equal(whole);
+      }),
+      RUNS,
+    );
+  });
+});

@@ -1,0 +1,213 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { MetaDecoder } from '../../../protocols/memcached-meta/decoder.js';
+import { ALL_REPLIES } from './fixtures.js';
+import { LIMITS, byteByByte, decode, frames, latin1, serialize, splittings } from './helpers.js';
+
+describe('MetaDecoder', () => {
+  describe('section 15 fixtures', () => {
+    for (const wire of ALL_REPLIES) {
+      it(`decodes ${JSON.stringify(wire).slice(0, 70)} the same however it is split`, () => {
+        const bytes = latin1(wire);
+        const whole = decode([bytes]);
+        expect(whole.error).to.equal(undefined);
+        // The frames are the stream: written back, they give the same bytes.
+        expect(serialize(whole.frames)).to.equal(wire);
+        for (const { name, chunks } of splittings(bytes)) {
+          expect(decode(chunks), name).to.deep.equal(whole);
+        }
+      });
+    }
+  });
+
+  describe('frames', () => {
+    it('reads statuses, lines and values', () => {
+      const out = frames('VA 2 s2 f0 t-1 c1 kfoo O123 h1 l0\r\nhi\r\nEN kfoo Oabc\r\nHD\r\nMN\r\n');
+      expect(out.map((f) => f.status)).to.deep.equal(['VA', 'EN', 'HD', 'MN']);
+      expect(out[0]?.line).to.equal('VA 2 s2 f0 t-1 c1 kfoo O123 h1 l0');
+      expect(out[0]?.value?.toString()).to.equal('hi');
+      expect(out[1]?.value).to.equal(undefined);
+    });
+
+    it('gives every line starting with ERROR the status ERROR', () => {
+      const out = frames('ERROR\r\nERROR Too many open connections\r\nERROR: shutdown not enabled\r\n');
+      expect(out.map((f) => f.status)).to.deep.equal(['ERROR', 'ERROR', 'ERROR']);
+      expect(out[1]?.line).to.equal('ERROR Too many open connections');
+    });
+
+    it('reads the legacy lines', () => {
+      const wire = 'VERSION 1.6.18\r\nOK\r\nSTAT pid 1\r\nEND\r\nSTORED\r\nRESET\r\nPREFIX a get 1\r\n';
+      expect(frames(wire).map((f) => f.status)).to.deep.equal([
+        'VERSION',
+        'OK',
+        'STAT',
+        'END',
+        'STORED',
+        'RESET',
+        'PREFIX',
+      ]);
+    });
+
+    it('reads values by length, whatever they contain (A10)', () => {
+      const values = ['ERROR\r\n', 'EN\r\n', 'MN\r\n', 'VA 5 O1\r\n', '\r\n\r\n', 'a\x00b\r', '\n', ''];
+      const wire = values.map((v) => `VA ${v.length} O1\r\n${v}\r\n`).join('') + 'MN\r\n';
+      for (const { name, chunks } of splittings(latin1(wire))) {
+        const out = decode(chunks);
+        expect(out.error, name).to.equal(undefined);
+        expect(
+          out.frames.map((f) => f.value),
+          name,
+        ).to.deep.equal([...values, undefined]);
+      }
+    });
+
+    it('copies values into their own memory', () => {
+      const chunk = latin1('VA 3\r\nabc\r\n' + 'HD\r\n'.repeat(3000));
+      const got: Buffer[] = [];
+      new MetaDecoder(LIMITS).feed(chunk, (f) => got.push(f.value as Buffer));
+      expect(got[0]?.toString()).to.equal('abc');
+      expect(got[0]?.buffer).to.not.equal(chunk.buffer);
+    });
+
+    it('accepts values up to maxValueSize and lines up to maxLineLength', () => {
+      const limits = { maxValueSize: 10, maxLineLength: 20 };
+      const wire = `VA 10\r\n${'v'.repeat(10)}\r\nSTAT ${'n'.repeat(15)}\r\n`;
+      for (const { name, chunks } of splittings(latin1(wire))) {
+        expect(decode(chunks, limits).error, name).to.equal(undefined);
+        expect(decode(chunks, limits).frames, name).to.have.length(2);
+      }
+    });
+
+    it('reports what it holds back', () => {
+      const decoder = new MetaDecoder(LIMITS);
+      const none = (): void => {};
+      decoder.feed(latin1('HD\r\nVA 4 t1\r\nab'), none);
+      expect(decoder.buffered).to.equal(2);
+      decoder.feed(latin1('cd\r\nEN k'), none);
+      expect(decoder.buffered).to.equal(4);
+      decoder.feed(latin1('x\r\n'), none);
+      expect(decoder.buffered).to.equal(0);
+    });
+  });
+
+  describe('large values', () => {
+    afterEach(() => sinon.restore());
+
+    it('allocates a value once at its size and fills it in linear time', () => {
+      const size = 8 * 1024 * 1024;
+      const value = Buffer.alloc(size, 0x61);
+      value.write('\r\nEN\r\n', 1000);
+      const wire = Buffer.concat([latin1(`VA ${size} c9\r\n`), value, latin1('\r\nMN\r\n')]);
+      const alloc = sinon.spy(Buffer, 'allocUnsafe');
+      const decoder = new MetaDecoder({ maxValueSize: size, maxLineLength: 1024 });
+      const got: Buffer[] = [];
+      for (let i = 0; i < wire.length; i += 1000) {
+        decoder.feed(wire.subarray(i, i + 1000), (f) => got.push(f.value ?? Buffer.alloc(0)));
+      }
+      expect(alloc.getCalls().filter((c) => c.args[0] >= size)).to.have.length(1);
+      expect(got).to.have.length(2);
+      expect(got[0]?.equals(value)).to.equal(true);
+    });
+  });
+
+  describe('hostile and malformed replies', () => {
+    const cases: [string, string, string][] = [
+      // B2: malformed header lines
+      ['VA without size', 'VA\r\nhi\r\n', 'ERR_PROTOCOL'],
+      ['VA with a space and no size', 'VA \r\n', 'ERR_PROTOCOL'],
+      ['non-numeric size', 'VA x\r\nhi\r\n', 'ERR_PROTOCOL'],
+      ['negative size', 'VA -1\r\n', 'ERR_PROTOCOL'],
+      ['size with trailing garbage', 'VA 5abc\r\nhello\r\n', 'ERR_PROTOCOL'],
+      ['21-digit size', 'VA 999999999999999999999\r\n', 'ERR_PROTOCOL'],
+      ['lower-case status', 'va 2\r\nhi\r\n', 'ERR_PROTOCOL'],
+      ['duplicated flags', 'HD c1 c2\r\n', 'ERR_PROTOCOL'],
+      ['duplicated flags on VA', 'VA 1 t1 t2\r\nx\r\n', 'ERR_PROTOCOL'],
+      ['bare LF', 'HD\n', 'ERR_PROTOCOL'],
+      ['bare LF after a good line', 'HD\r\nEN\nMN\r\n', 'ERR_PROTOCOL'],
+      ['CR without LF', 'HD\rEN\r\n', 'ERR_PROTOCOL'],
+      ['leading space', ' HD\r\n', 'ERR_PROTOCOL'],
+      ['double space', 'HD  c1\r\n', 'ERR_PROTOCOL'],
+      ['trailing space', 'HD c1 \r\n', 'ERR_PROTOCOL'],
+      ['unknown code', 'XX\r\n', 'ERR_PROTOCOL'],
+      ['empty line', '\r\n', 'ERR_PROTOCOL'],
+      ['non-numeric CAS', 'HD c12x\r\n', 'ERR_PROTOCOL'],
+      ['empty CAS', 'HD c\r\n', 'ERR_PROTOCOL'],
+      ['CAS of 21 digits', 'HD c123456789012345678901\r\n', 'ERR_PROTOCOL'],
+      ['bad TTL', 'HD t-5\r\n', 'ERR_PROTOCOL'],
+      ['bad h', 'HD h2\r\n', 'ERR_PROTOCOL'],
+      ['b with a token', 'HD kfoo bx\r\n', 'ERR_PROTOCOL'],
+      ['flag that is not a letter', 'HD 1\r\n', 'ERR_PROTOCOL'],
+      // B3: bad value terminator
+      ['value followed by garbage', 'VA 3\r\nabcXY', 'ERR_PROTOCOL'],
+      ['value followed by LF only', 'VA 3\r\nabc\nHD\r\n', 'ERR_PROTOCOL'],
+      ['value followed by CR only', 'VA 3\r\nabc\rHD\r\n', 'ERR_PROTOCOL'],
+      ['value longer than declared', 'VA 2\r\nhello\r\n', 'ERR_PROTOCOL'],
+      // B6: garbage
+      ['garbage', 'foobarbaz\r\n', 'ERR_PROTOCOL'],
+      ['HTTP', 'HTTP/1.1 400 Bad Request\r\n', 'ERR_PROTOCOL'],
+      ['binary', '\x00\x01\x02\r\n', 'ERR_PROTOCOL'],
+      ['error after good frames', 'VA 2 O1\r\nv1\r\nHD\r\nNOPE\r\n', 'ERR_PROTOCOL'],
+      // I5: giant size claims
+      ['2^32-1 bytes', 'VA 4294967295\r\n', 'ERR_RESPONSE_TOO_LARGE'],
+      ['2^31 bytes', 'VA 2147483648 t1\r\n', 'ERR_RESPONSE_TOO_LARGE'],
+      ['20 digits', 'VA 99999999999999999999\r\n', 'ERR_RESPONSE_TOO_LARGE'],
+      ['one byte over', `VA ${LIMITS.maxValueSize + 1}\r\n`, 'ERR_RESPONSE_TOO_LARGE'],
+    ];
+    for (const [what, wire, code] of cases) {
+      it(`${what}: ${code} however it is split`, () => {
+        const whole = decode([latin1(wire)]);
+        expect(whole.error?.code).to.equal(code);
+        expect(whole.error?.message).to.not.include('abcXY').and.not.include('hello');
+        for (const { name, chunks } of splittings(latin1(wire))) {
+          const out = decode(chunks);
+          expect(out.frames, name).to.deep.equal(whole.frames);
+          expect(out.error?.code, name).to.equal(code);
+        }
+      });
+    }
+
+    it('refuses a giant size from its header alone, before any value byte, allocating nothing', () => {
+      const alloc = sinon.spy(Buffer, 'allocUnsafe');
+      try {
+        for (const header of ['VA 4294967295\r\n', 'VA 99999999999999999999\r\n']) {
+          const out = decode(byteByByte(latin1(header)));
+          expect(out.error?.code).to.equal('ERR_RESPONSE_TOO_LARGE');
+        }
+        expect(alloc.getCalls().filter((c) => c.args[0] > 1024)).to.have.length(0);
+      } finally {
+        sinon.restore();
+      }
+    });
+
+    it('refuses an endless line at the cap, holding at most the cap (B5)', () => {
+      const limits = { maxValueSize: 1024, maxLineLength: 8192 };
+      const decoder = new MetaDecoder(limits);
+      const chunk = Buffer.alloc(1000, 0x41);
+      let fed = 0;
+      let error: unknown;
+      try {
+        for (; fed < 10_000_000; fed += chunk.length) {
+          decoder.feed(chunk, () => expect.fail('no frame expected'));
+          expect(decoder.buffered).to.be.at.most(limits.maxLineLength + 1);
+        }
+      } catch (err) {
+        error = err;
+      }
+      expect((error as { code?: string }).code).to.equal('ERR_PROTOCOL');
+      expect(fed).to.equal(8000);
+    });
+
+    it('refuses a line one byte over the cap however it is split', () => {
+      const limits = { maxValueSize: 10, maxLineLength: 20 };
+      const wire = latin1(`STAT ${'n'.repeat(16)}\r\n`);
+      for (const { name, chunks } of splittings(wire)) {
+        expect(decode(chunks, limits).error?.code, name).to.equal('ERR_PROTOCOL');
+      }
+    });
+
+    it('quotes at most 64 characters of a bad line', () => {
+      const out = decode([latin1(`NOPE ${'z'.repeat(500)}\r\n`)]);
+      expect(out.error?.message.length).to.be.below(120);
+    });
+  });
+});

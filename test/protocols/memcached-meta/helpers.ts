@@ -1,0 +1,114 @@
+/**
+ * Test helpers for the meta codec: feeding a decoder in chunks and comparing what comes out as
+ * plain data, so runs over different splittings can be compared with deep equality.
+ */
+import { MemlineError } from '../../../lib/errors.js';
+import { OutBuffer } from '../../../lib/out-buffer.js';
+import { MetaDecoder } from '../../../protocols/memcached-meta/decoder.js';
+import type { DecoderLimits } from '../../../protocols/memcached-meta/decoder.js';
+import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
+
+export const LIMITS: DecoderLimits = { maxValueSize: 1024 * 1024, maxLineLength: 8 * 1024 };
+
+/** Bytes from a string written one byte per character. */
+export function latin1(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+/** A frame as plain data: the value as a latin1 string. */
+export interface FrameData {
+  status: string;
+  line: string;
+  value: string | undefined;
+}
+
+/** What decoding a stream gave: its frames, then the error it stopped at, if any. */
+export interface Outcome {
+  frames: FrameData[];
+  error: { code: string; message: string } | undefined;
+}
+
+export function frameData(frame: MetaFrame): FrameData {
+  return { status: frame.status, line: frame.line, value: frame.value?.toString('latin1') };
+}
+
+/** Feeds `chunks` to a fresh decoder and records everything that comes out. */
+export function decode(chunks: readonly Buffer[], limits: DecoderLimits = LIMITS): Outcome {
+  const decoder = new MetaDecoder(limits);
+  const frames: FrameData[] = [];
+  try {
+    for (const chunk of chunks) decoder.feed(chunk, (frame) => frames.push(frameData(frame)));
+  } catch (err) {
+    if (!(err instanceof MemlineError)) throw err;
+    return { frames, error: { code: err.code, message: err.message } };
+  }
+  return { frames, error: undefined };
+}
+
+/** Decodes frames that must come out cleanly, as MetaFrame objects. */
+export function frames(wire: string, limits: DecoderLimits = LIMITS): MetaFrame[] {
+  const decoder = new MetaDecoder(limits);
+  const out: MetaFrame[] = [];
+  decoder.feed(latin1(wire), (frame) => out.push(frame));
+  if (decoder.buffered !== 0) throw new Error(`fixture ${JSON.stringify(wire)} is incomplete`);
+  return out;
+}
+
+/** The one frame `wire` decodes to. */
+export function frame(wire: string): MetaFrame {
+  const out = frames(wire);
+  if (out.length !== 1) throw new Error(`expected one frame in ${JSON.stringify(wire)}`);
+  return out[0];
+}
+
+/** `buf` one byte per chunk. */
+export function byteByByte(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < buf.length; i++) out.push(buf.subarray(i, i + 1));
+  return out;
+}
+
+/** `buf` cut at the given sorted positions. */
+export function cutAt(buf: Buffer, points: readonly number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const p of points) {
+    out.push(buf.subarray(from, p));
+    from = p;
+  }
+  out.push(buf.subarray(from));
+  return out;
+}
+
+/** Every way of delivering `buf` the tests use: whole, byte by byte, and in two at every position. */
+export function* splittings(buf: Buffer): Generator<{ name: string; chunks: Buffer[] }> {
+  yield { name: 'one chunk', chunks: [buf] };
+  yield { name: 'byte by byte', chunks: byteByByte(buf) };
+  for (let i = 0; i <= buf.length; i++) yield { name: `split at ${i}`, chunks: cutAt(buf, [i]) };
+}
+
+/** The wire form of frames: each line with its CRLF, and the value with its CRLF after a VA. */
+export function serialize(frames: readonly FrameData[]): string {
+  let out = '';
+  for (const f of frames) out += f.line + '\r\n' + (f.value === undefined ? '' : f.value + '\r\n');
+  return out;
+}
+
+/** Runs the encoder-side `write` on a fresh OutBuffer and returns every byte written. */
+export function written(write: (out: OutBuffer) => void, out = new OutBuffer(256, 64)): Buffer {
+  write(out);
+  const taken = out.take();
+  if (taken === undefined) return Buffer.alloc(0);
+  return Array.isArray(taken) ? Buffer.concat(taken) : Buffer.from(taken);
+}
+
+/** Expects `fn` to throw a memline error with `code`; returns it. */
+export function thrown(fn: () => unknown): MemlineError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MemlineError) return err;
+    throw err;
+  }
+  throw new Error('expected a memline error, nothing was thrown');
+}
