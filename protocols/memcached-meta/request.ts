@@ -37,7 +37,7 @@ export interface WireKey {
   readonly base64: boolean;
   /** Every character of `token` is ASCII (so it can be written one byte per character). */
   readonly ascii: boolean;
-  /** The key as the caller gave it (with the client's prefix), for routing and results. */
+  /** The key as the caller gave it (without the client's prefix; base64 for a byte key), for results. */
   readonly original: string;
 }
 
