@@ -10,9 +10,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
+import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
 import type { CallOptions, MemcacheClient } from './client.js';
-import type { Item, Value } from './results.js';
+import { valueBytes, type Item, type Value } from './results.js';
 import * as validate from './validate.js';
 
 export interface GetOrSetOptions extends CallOptions {
@@ -56,11 +56,9 @@ function callOptions(options: CallOptions): CallOptions {
   return out;
 }
 
+/** The bytes of a value; its size is checked by the request that stores it. */
 function toBuffer(value: Value): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  throw new InvalidArgumentError('the value must be a Buffer, a Uint8Array or a string');
+  return valueBytes(value, Number.MAX_SAFE_INTEGER);
 }
 
 export async function getOrSet(
@@ -106,7 +104,14 @@ export async function getOrSet(
     if (performance.now() - started + backoff > waitTimeout) {
       throw new TimeoutError(`waited ${waitTimeout} ms for another caller's loader`, 'request');
     }
-    await sleep(backoff, undefined, options.signal === undefined ? undefined : { signal: options.signal });
+    if (options.signal?.aborted === true) throw new AbortedError('getOrSet was aborted while waiting');
+    await sleep(
+      backoff,
+      undefined,
+      options.signal === undefined ? undefined : { signal: options.signal },
+    ).catch((err: unknown) => {
+      throw new AbortedError('getOrSet was aborted while waiting', { cause: err });
+    });
     backoff = Math.min(backoff * 2, 100);
   }
 }

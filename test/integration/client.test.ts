@@ -242,6 +242,18 @@ describe('MemcacheClient against real memcached (one server)', function () {
       expect(value.toString()).to.equal('second try');
     });
 
+    it('a caller waiting on another loader gives up with ERR_TIMEOUT, or ERR_ABORTED when aborted', async () => {
+      // Someone else holds the lease: a placeholder created with N and never filled.
+      const lease = await client.meta({ command: 'mg', key: 'held', flags: { N: 30, c: true } });
+      expect(lease.flags.W).to.equal(true);
+      const timedOut = await rejection(client.getOrSet('held', () => 'x', { waitTimeout: 50 }));
+      expect(timedOut.code).to.equal('ERR_TIMEOUT');
+      const ac = new AbortController();
+      const waiting = client.getOrSet('held', () => 'x', { signal: ac.signal });
+      ac.abort();
+      expect((await rejection(waiting)).code).to.equal('ERR_ABORTED');
+    });
+
     it('invalidate serves the stale value while one caller recomputes', async () => {
       await client.set('inv', 'old', { ttl: 100 });
       expect(await client.invalidate('inv')).to.equal(true);
