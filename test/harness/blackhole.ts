@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import { startMemcached } from './memcached.js';
-import { waitFor } from './resources.js';
 
 /** A loopback port where a TCP connect neither completes nor fails. */
 export interface Blackhole {
@@ -25,8 +23,7 @@ const FILLERS = 4;
  */
 export async function startBlackhole(): Promise<Blackhole> {
   const listener = await startMemcached({ args: ['-b', '0'] });
-  listener.pause();
-  await waitFor(() => isStopped(listener.pid), 1000);
+  await listener.pause();
 
   const fillers: net.Socket[] = [];
   for (let i = 0; i < FILLERS; i++) {
@@ -49,13 +46,4 @@ export async function startBlackhole(): Promise<Blackhole> {
       return closing;
     },
   };
-}
-
-/** True once the kernel reports the process as stopped ('T'); true where /proc is unavailable. */
-function isStopped(pid: number): boolean {
-  try {
-    return /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
 }

@@ -96,7 +96,7 @@ describe('test harness', () => {
     it('pause() leaves a request unanswered until resume()', async () => {
       const m = track(await startMemcached());
       const socket = await client(m.port);
-      m.pause();
+      await m.pause();
       socket.write('mg nothing v\r\n');
       expect(await eventWithin(socket, ['data'], 300)).to.equal('timeout');
       const reply = once(socket, 'data');
@@ -124,7 +124,7 @@ describe('test harness', () => {
 
     it('stop() is idempotent and works on a paused process', async () => {
       const m = track(await startMemcached());
-      m.pause();
+      await m.pause();
       await Promise.all([m.stop(), m.stop()]);
       await m.stop();
       expect(pidAlive(m.pid)).to.equal(false);

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { waitFor } from './resources.js';
 import net from 'node:net';
 
 /** Options for {@link startMemcached}. */
@@ -84,9 +86,14 @@ export class MemcachedProcess {
     await this.#waitExit();
   }
 
-  /** SIGSTOP: the process keeps its sockets but answers nothing until {@link resume}. */
-  pause(): void {
+  /**
+   * SIGSTOP: the process keeps its sockets but answers nothing until {@link resume}. Resolves once
+   * every thread has stopped (the signal is delivered asynchronously, so a request sent right after
+   * `kill()` returned could still be answered).
+   */
+  async pause(): Promise<void> {
     signal(this.pid, 'SIGSTOP');
+    await waitFor(() => isStopped(this.pid), 2000);
   }
 
   /** SIGCONT, undoing {@link pause}. */
@@ -288,5 +295,16 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** Whether every thread of `pid` is stopped (state `T` in /proc/<pid>/task/<tid>/stat). */
+export function isStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) =>
+      /\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')),
+    );
+  } catch {
+    return false;
   }
 }

@@ -48,7 +48,7 @@ describe('MemcacheClient lifecycle and deadlines against real memcached', functi
     const baseline = await snapshotResources();
     const client = new MemcacheClient({ servers: [mc.address] });
     await client.version();
-    mc.pause();
+    await mc.pause();
     try {
       const pending = [client.get('a'), client.set('b', 'x')];
       await waitFor(() => client.serverStats[0].pending === 2);
@@ -68,7 +68,7 @@ describe('MemcacheClient lifecycle and deadlines against real memcached', functi
     try {
       await client.set('A', 'value-of-A');
       await client.set('B', 'value-of-B');
-      mc.pause();
+      await mc.pause();
       const a = client.get('A', { timeout: 50 });
       const aErr = await rejection(a);
       expect(aErr.code).to.equal('ERR_TIMEOUT');
@@ -86,7 +86,7 @@ describe('MemcacheClient lifecycle and deadlines against real memcached', functi
     const client = new MemcacheClient({ servers: [mc.address], timeout: 100 });
     try {
       await client.version();
-      mc.pause();
+      await mc.pause();
       const started = performance.now();
       const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => client.get(`k${i}`)));
       const elapsed = performance.now() - started;
