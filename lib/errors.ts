@@ -222,12 +222,3 @@ export class PartialResultError<R = unknown> extends MemlineError {
     this.errors = errors;
   }
 }
-
-/** Wraps anything thrown by non-memline code (a socket, a callback) as a connection error. */
-export function toMemlineError(err: unknown, fallback: (message: string) => MemlineError): MemlineError {
-  if (err instanceof MemlineError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  const wrapped = fallback(message);
-  if (err !== undefined) Object.defineProperty(wrapped, 'cause', { value: err, configurable: true });
-  return wrapped;
-}

@@ -72,8 +72,6 @@ export interface MetaRequestSpec {
   value?: Value;
 }
 
-type Codec = MetaCodec;
-
 export class MemcacheClient {
   #options: ResolvedOptions;
   #cluster: Cluster<MetaRequest, unknown, MetaFrame>;
@@ -82,7 +80,7 @@ export class MemcacheClient {
   constructor(options: MemcacheClientOptions) {
     this.#options = resolveOptions(options);
     const o = this.#options;
-    const codec: Codec = new MetaCodec({
+    const codec = new MetaCodec({
       maxValueSize: o.maxValueSize,
       maxLineLength: o.maxLineLength,
       auth: o.auth,
