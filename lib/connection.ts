@@ -47,7 +47,7 @@ export interface ConnectionOptions<Req, Res, Frame> {
   readonly maxWriteBytes?: number;
 }
 
-type State = 'connecting' | 'handshaking' | 'ready' | 'closing' | 'closed';
+type State = 'connecting' | 'handshaking' | 'ready' | 'closed';
 
 const TLS_ERROR = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 
@@ -186,7 +186,6 @@ export class Connection<Req, Res, Frame> {
     if (this.#state === 'closed') return Promise.resolve();
     const done = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
     this.#closing = true;
-    if (this.#state === 'ready') this.#state = 'closing';
     this.#maybeFinishClose();
     return done;
   }
@@ -270,14 +269,14 @@ export class Connection<Req, Res, Frame> {
   #becomeReady(): void {
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
-    this.#state = this.#closing ? 'closing' : 'ready';
+    this.#state = 'ready';
     this.#runFlush();
     this.#maybeFinishClose();
   }
 
   #runFlush(): void {
     this.#flushScheduled = false;
-    if ((this.#state !== 'ready' && this.#state !== 'closing') || this.#needDrain) return;
+    if (this.#state !== 'ready' || this.#needDrain) return;
     const maxBytes = this.#options.maxWriteBytes ?? 256 * 1024;
     const out = this.#out;
     let entry: RequestEntry<Req, Res> | undefined;
@@ -468,7 +467,7 @@ export class Connection<Req, Res, Frame> {
   /** Once closing and nothing a caller waits for is left, end the socket. */
   #maybeFinishClose(): void {
     if (!this.#closing || this.#state === 'closed') return;
-    if (this.#state !== 'closing' && this.pending > 0) return; // still connecting: flush first
+    if (this.#state !== 'ready' && this.pending > 0) return; // still connecting: flush first
     for (let i = 0; i < this.#toWrite.length; i++) if (!this.#toWrite.peekAt(i)!.settled) return;
     for (let i = 0; i < this.#inflight.length; i++) if (!this.#inflight.peekAt(i)!.settled) return;
     this.destroy();
