@@ -1,10 +1,14 @@
 /**
  * The servers of a client and the routing of requests to them by key.
  *
- * This version routes to a single server; consistent hashing over many servers (ketama, jump,
- * modula) and bulk requests split by backend build on the same `backendFor()` seam.
+ * A distribution (ketama by default) maps a routing key to a backend. Bulk requests are split with
+ * {@link Cluster.partition}: one part per backend, sent in parallel by the layer above. The server
+ * list can change at runtime ({@link Cluster.setServers}): backends whose address stays are kept
+ * (with their connections), new ones are added, removed ones finish what they have in flight and
+ * close; only the keys whose owner changed move.
  */
 import { Backend, type BackendOptions, type BackendStats, type ServerAddress } from './backend.js';
+import { createDistribution, type Distribution, type DistributionKind } from './distribution/index.js';
 import { InvalidArgumentError, type MemlineError } from './errors.js';
 import type { SendOptions } from './request-entry.js';
 
@@ -36,40 +40,119 @@ function checkPort(address: ServerAddress): ServerAddress {
   return address;
 }
 
-export class Cluster<Req, Res, Frame> {
-  readonly backends: readonly Backend<Req, Res, Frame>[];
+/** Parses a whole server list: non-empty, no address twice. */
+export function parseServers(servers: readonly ServerSpec[]): ServerAddress[] {
+  const given: unknown = servers;
+  if (!Array.isArray(given) || given.length === 0) {
+    throw new InvalidArgumentError('servers: at least one server is required');
+  }
+  const parsed = servers.map(parseServer);
+  const seen = new Set<string>();
+  for (const s of parsed) {
+    if (seen.has(s.address)) throw new InvalidArgumentError(`servers: "${s.address}" is listed twice`);
+    seen.add(s.address);
+  }
+  return parsed;
+}
 
-  constructor(servers: readonly ServerSpec[], options: BackendOptions<Req, Res, Frame>) {
-    const given: unknown = servers;
-    if (!Array.isArray(given) || given.length === 0) {
-      throw new InvalidArgumentError('servers: at least one server is required');
-    }
-    if (servers.length > 1) {
-      throw new InvalidArgumentError('servers: this version supports one server; distribution comes next');
-    }
-    this.backends = servers.map((spec) => new Backend<Req, Res, Frame>(parseServer(spec), options));
+export interface ClusterOptions<Req, Res, Frame> extends BackendOptions<Req, Res, Frame> {
+  /** How keys map to servers. */
+  readonly distribution: DistributionKind;
+}
+
+/** What a server-list change did. */
+export interface ServerListChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+export class Cluster<Req, Res, Frame> {
+  #options: ClusterOptions<Req, Res, Frame>;
+  #backends: Backend<Req, Res, Frame>[];
+  #distribution: Distribution;
+  #closed = false;
+  /** Backends removed from the list that are finishing their requests. */
+  #draining = new Set<Backend<Req, Res, Frame>>();
+
+  constructor(servers: readonly ServerSpec[], options: ClusterOptions<Req, Res, Frame>) {
+    this.#options = options;
+    const addresses = parseServers(servers);
+    this.#distribution = createDistribution(options.distribution, addresses);
+    this.#backends = addresses.map((a) => new Backend<Req, Res, Frame>(a, options));
   }
 
-  /** The backend that owns `key`. */
-  backendFor(_key: string | undefined): Backend<Req, Res, Frame> {
-    return this.backends[0];
+  /** The backends, in the order of the server list. */
+  get backends(): readonly Backend<Req, Res, Frame>[] {
+    return this.#backends;
+  }
+
+  /** The backend that owns `key` (the first one for requests without a key). */
+  backendFor(key: string | undefined): Backend<Req, Res, Frame> {
+    const backends = this.#backends;
+    if (key === undefined || backends.length === 1) return backends[0];
+    return backends[this.#distribution.pick(key)];
   }
 
   /** Sends `req` to the backend its routing key maps to. */
   send(req: Req, options: SendOptions): Promise<Res> {
-    const backend = this.backendFor(this.backends[0].codec.routingKey(req));
-    return backend.send(req, options);
+    return this.backendFor(this.#options.codec.routingKey(req)).send(req, options);
+  }
+
+  /**
+   * Splits items by the backend that owns each one's key: for each backend, the indexes (into
+   * `keys`) it owns, in their original order.
+   */
+  partition(keys: readonly string[]): Map<Backend<Req, Res, Frame>, number[]> {
+    const parts = new Map<Backend<Req, Res, Frame>, number[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const backend = this.backendFor(keys[i]);
+      const part = parts.get(backend);
+      if (part === undefined) parts.set(backend, [i]);
+      else part.push(i);
+    }
+    return parts;
+  }
+
+  /**
+   * Replaces the server list. Backends whose address stays keep their connections; removed ones
+   * finish what they have in flight, then close. Throws ERR_INVALID_ARGUMENT (and changes nothing)
+   * on a bad list.
+   */
+  setServers(servers: readonly ServerSpec[]): ServerListChange {
+    if (this.#closed) return { added: [], removed: [] };
+    const addresses = parseServers(servers);
+    const distribution = createDistribution(this.#options.distribution, addresses);
+    const current = new Map(this.#backends.map((b) => [b.server, b]));
+    const added: string[] = [];
+    const next = addresses.map((a) => {
+      const kept = current.get(a.address);
+      if (kept !== undefined && kept.address.weight === a.weight) {
+        current.delete(a.address);
+        return kept;
+      }
+      added.push(a.address);
+      return new Backend<Req, Res, Frame>(a, this.#options);
+    });
+    this.#backends = next;
+    this.#distribution = distribution;
+    for (const gone of current.values()) {
+      this.#draining.add(gone);
+      void gone.close().then(() => this.#draining.delete(gone));
+    }
+    return { added, removed: [...current.keys()] };
   }
 
   get stats(): BackendStats[] {
-    return this.backends.map((b) => b.stats);
+    return this.#backends.map((b) => b.stats);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.backends.map((b) => b.close()));
+    this.#closed = true;
+    await Promise.all([...this.#backends, ...this.#draining].map((b) => b.close()));
   }
 
   destroy(error?: MemlineError): void {
-    for (const b of this.backends) b.destroy(error);
+    this.#closed = true;
+    for (const b of [...this.#backends, ...this.#draining]) b.destroy(error);
   }
 }

@@ -45,6 +45,16 @@ export interface ConnectionOptions<Req, Res, Frame> {
   readonly maxPending: number;
   /** Bytes encoded into one socket write before the writer yields to the socket. */
   readonly maxWriteBytes?: number;
+  /** Shared counters this connection adds its failures to (a backend's). */
+  readonly counters?: RequestCounters;
+}
+
+/** Failures counted per backend. */
+export interface RequestCounters {
+  /** Requests that failed with an error that is not a result (connection, protocol, server errors…). */
+  errors: number;
+  /** Requests whose deadline passed. */
+  timeouts: number;
 }
 
 type State = 'connecting' | 'handshaking' | 'ready' | 'closed';
@@ -78,6 +88,9 @@ export class Connection<Req, Res, Frame> {
   #onClose: ((conn: Connection<Req, Res, Frame>, error: MemlineError | undefined) => void) | undefined;
   #onFrame = (frame: Frame): void => this.#handleFrame(frame);
   #flush = (): void => this.#runFlush();
+  #counters: RequestCounters;
+  #createdAt = performance.now();
+  #lastUsedAt = performance.now();
 
   constructor(
     options: ConnectionOptions<Req, Res, Frame>,
@@ -85,6 +98,7 @@ export class Connection<Req, Res, Frame> {
   ) {
     this.#options = options;
     this.#codec = options.codec;
+    this.#counters = options.counters ?? { errors: 0, timeouts: 0 };
     this.#onClose = onClose;
     this.server = `${options.host}:${options.port}`;
     this.#decoder = options.codec.createDecoder();
@@ -136,6 +150,16 @@ export class Connection<Req, Res, Frame> {
     return this.#inflight.length;
   }
 
+  /** ms since the connection was created. */
+  get age(): number {
+    return performance.now() - this.#createdAt;
+  }
+
+  /** ms since the last request was sent on it. */
+  get idleFor(): number {
+    return performance.now() - this.#lastUsedAt;
+  }
+
   /** The connection can take requests. */
   get usable(): boolean {
     return !this.#closing && this.#state !== 'closed';
@@ -170,6 +194,7 @@ export class Connection<Req, Res, Frame> {
         if (entry.settled) return; // already aborted
       }
       this.#toWrite.push(entry);
+      this.#lastUsedAt = options.deadline - options.timeout;
       this.#armTimer(entry.deadline);
       if (this.#state === 'ready' && !this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -201,11 +226,16 @@ export class Connection<Req, Res, Frame> {
     this.#out.discard();
     const reason = error ?? new ClientClosedError('the connection was destroyed', { server: this.server });
     let entry: RequestEntry<Req, Res> | undefined;
+    const counts = !(reason instanceof ClientClosedError);
     while ((entry = this.#inflight.shift()) !== undefined) {
-      if (!entry.settled) entry.reject(this.#failureFor(reason, true));
+      if (entry.settled) continue;
+      if (counts) this.#counters.errors++;
+      entry.reject(this.#failureFor(reason, true));
     }
     while ((entry = this.#toWrite.shift()) !== undefined) {
-      if (!entry.settled) entry.reject(this.#failureFor(reason, false));
+      if (entry.settled) continue;
+      if (counts) this.#counters.errors++;
+      entry.reject(this.#failureFor(reason, false));
     }
     if (channels.connectionClose.hasSubscribers) {
       channels.connectionClose.publish({ server: this.server, id: this.id, error });
@@ -335,6 +365,7 @@ export class Connection<Req, Res, Frame> {
         const error = verdict.error;
         error.server ??= this.server;
         error.mayHaveExecuted = true; // it was written: the server saw it
+        if (!head.settled) this.#counters.errors++;
         head.reject(error);
         if (!verdict.fatal) return;
         // A failed handshake (refused login) is what every queued request gets too.
@@ -355,7 +386,10 @@ export class Connection<Req, Res, Frame> {
     error.server ??= this.server;
     error.mayHaveExecuted = true;
     const head = this.#inflight.peekFront();
-    if (head !== undefined && !head.settled) head.reject(error);
+    if (head !== undefined && !head.settled) {
+      this.#counters.errors++;
+      head.reject(error);
+    }
     this.#destroyAfter(error);
   }
 
@@ -433,6 +467,7 @@ export class Connection<Req, Res, Frame> {
     const expire = (entry: RequestEntry<Req, Res>, written: boolean): void => {
       if (entry.settled) return;
       if (entry.deadline <= now) {
+        this.#counters.timeouts++;
         entry.reject(
           new TimeoutError(
             `${this.#codec.describe(entry.req)} to ${this.server} timed out after ${entry.timeout} ms`,

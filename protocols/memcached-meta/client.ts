@@ -4,7 +4,8 @@
  * ERR_VALUE_TOO_LARGE (nothing is thrown synchronously). The per-call options object is always last.
  */
 import type { BackendStats } from '../../lib/backend.js';
-import { Cluster } from '../../lib/cluster.js';
+import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
+import type { Backend } from '../../lib/backend.js';
 import type { MemlineError } from '../../lib/errors.js';
 import {
   ClientClosedError,
@@ -45,6 +46,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** ms for this call, counted from the call. @default the client's `timeout` */
   timeout?: number;
+  /**
+   * Route by this key instead of the item's own, so that related keys land on one server
+   * (for bulk calls: every key of the call goes to that server).
+   */
+  routingKey?: string;
 }
 
 export interface StoreOptions extends CallOptions {
@@ -72,6 +78,14 @@ export interface MetaRequestSpec {
   value?: Value;
 }
 
+/** What {@link MemcacheClient.metrics} returns. */
+export interface ClientMetrics {
+  /** Sums over every server. */
+  total: Omit<BackendStats, 'server'>;
+  /** One entry per server, in the order of the server list. */
+  servers: BackendStats[];
+}
+
 export class MemcacheClient {
   #options: ResolvedOptions;
   #cluster: Cluster<MetaRequest, unknown, MetaFrame>;
@@ -87,32 +101,44 @@ export class MemcacheClient {
     });
     this.#cluster = new Cluster<MetaRequest, unknown, MetaFrame>(o.servers, {
       codec,
+      distribution: o.distribution,
       tls: o.tls,
       connectTimeout: o.connectTimeout,
       keepAlive: o.keepAlive,
       maxPending: o.maxPending,
       connections: o.connectionsPerServer,
+      maxConnectionAge: o.maxConnectionAge,
+      idleTimeout: o.idleTimeout,
     });
+    o.discovery?.start(
+      (servers) => {
+        try {
+          const change = this.setServers(servers);
+          o.logger?.debug({ ...change }, 'memline: server list changed');
+        } catch (err) {
+          o.logger?.warn({ err }, 'memline: discovery gave an unusable server list');
+        }
+      },
+      (err) => o.logger?.warn({ code: err.code, server: err.server }, 'memline: discovery failed'),
+    );
   }
 
   // ---- single-key commands -------------------------------------------------------------------
 
   /** The item, or `null` on a miss. */
   get(key: string, options?: CallOptions): Promise<Item | null> {
-    return this.#run(options, (send) => {
+    return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
-      return send(MetaRequest.meta('mg', wk, ' v f c', undefined, true)).then((f) => toItem(wk.original, f));
+      return this.#read(MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, options);
     });
   }
 
   /** Get and touch: the item with its TTL set to `ttl`, or `null` on a miss. */
   gat(key: string, ttl: number, options?: CallOptions): Promise<Item | null> {
-    return this.#run(options, (send) => {
+    return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
       const t = validate.ttl(ttl);
-      return send(MetaRequest.meta('mg', wk, ` T${t} v f c`, undefined, true)).then((f) =>
-        toItem(wk.original, f),
-      );
+      return this.#read(MetaRequest.meta('mg', wk, ` T${t} v f c`, undefined, true), wk, so, options);
     });
   }
 
@@ -185,65 +211,85 @@ export class MemcacheClient {
 
   // ---- bulk commands: quiet requests with opaques, fenced by mn ------------------------------
 
-  /** The items found; misses are absent from the map. */
+  /** The items found; misses are absent from the map. Keys are split by server and sent in parallel. */
   getMulti(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, Item>> {
-    return this.#run(options, (send) => {
+    return this.#readMulti(keys, ' v f c', options);
+  }
+
+  /** Get and touch many: the items found, each with its TTL set to `ttl`. */
+  gatMulti(keys: Iterable<string>, ttl: number, options?: CallOptions): Promise<Map<string, Item>> {
+    return this.#run(options, () => this.#readMulti(keys, ` T${validate.ttl(ttl)} v f c`, options));
+  }
+
+  /** Sets the TTL of many keys: `true` for each key found, `false` for each missing. */
+  touchMulti(keys: Iterable<string>, ttl: number, options?: CallOptions): Promise<Map<string, boolean>> {
+    return this.#run(options, (_send, so) => {
+      const flags = ` T${validate.ttl(ttl)}`;
       const wks = this.#uniqueKeys(keys);
-      const result = new Map<string, Item>();
-      if (wks.length === 0) return Promise.resolve(result);
-      const req = MetaRequest.batch(wks.map((wk) => MetaRequest.meta('mg', wk, ' v f c', undefined, true)));
-      return this.#sendBatch(send, req).then((replies) => {
-        for (let i = 0; i < wks.length; i++) {
-          const frame = replies[i];
-          const item = frame === undefined ? null : toItem(wks[i].original, frame);
-          if (item !== null) result.set(item.key, item);
-        }
-        return result;
-      });
+      const result = new Map<string, boolean>();
+      // mg q suppresses only the miss (EN): a touched key answers HD.
+      return this.#bulk(
+        wks,
+        so,
+        options,
+        (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
+        (_b, wk, f) => {
+          result.set(wk.original, f !== undefined);
+        },
+      ).then((errors) => finishBulk(result, errors, wks.length));
     });
   }
 
-  /** Stores every entry; rejects with ERR_PARTIAL_RESULT naming the keys the server did not store. */
+  /** Stores every entry; rejects with ERR_PARTIAL_RESULT naming the keys that were not stored. */
   setMulti(
     entries: Map<string, Value> | Iterable<readonly [string, Value]>,
     options?: StoreOptions,
   ): Promise<void> {
-    return this.#run(options, (send) => {
+    return this.#run(options, (_send, so) => {
       const flags = this.#storeFlags(options);
-      const items: MetaRequest[] = [];
-      const keys: string[] = [];
+      const wks: WireKey[] = [];
+      const values = new Map<WireKey, Buffer>();
+      const given: unknown = entries;
+      if (typeof given !== 'object' || given === null || !(Symbol.iterator in given)) {
+        throw new InvalidArgumentError('entries must be a Map or an iterable of [key, value]');
+      }
       for (const [key, value] of entries) {
         const wk = this.#key(key);
-        keys.push(wk.original);
-        items.push(MetaRequest.meta('ms', wk, flags, valueBytes(value, this.#options.maxValueSize), true));
+        wks.push(wk);
+        values.set(wk, valueBytes(value, this.#options.maxValueSize));
       }
-      if (items.length === 0) return Promise.resolve();
-      return this.#sendBatch(send, MetaRequest.batch(items)).then((replies) => {
-        const errors = new Map<string, MemlineError>();
-        const results = new Map<string, boolean>();
-        replies.forEach((f, i) => {
-          if (f === undefined || f.status === 'HD') results.set(keys[i], true);
-          else errors.set(keys[i], notStored(f));
-        });
-        if (errors.size > 0)
-          throw new PartialResultError(`${errors.size} keys were not stored`, results, errors);
+      const ok = new Map<string, boolean>();
+      const refused = new Map<string, MemlineError>();
+      return this.#bulk(
+        wks,
+        so,
+        options,
+        (wk) => MetaRequest.meta('ms', wk, flags, values.get(wk), true),
+        (_b, wk, f) => {
+          if (f === undefined || f.status === 'HD') ok.set(wk.original, true);
+          else refused.set(wk.original, notStored(f));
+        },
+      ).then((errors) => {
+        for (const [key, err] of refused) errors.set(key, err);
+        finishBulk(ok, errors, wks.length);
       });
     });
   }
 
   /** Deletes every key: `true` for each deleted, `false` for each not found. */
   deleteMulti(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, boolean>> {
-    return this.#run(options, (send) => {
+    return this.#run(options, (_send, so) => {
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, boolean>();
-      if (wks.length === 0) return Promise.resolve(result);
-      const req = MetaRequest.batch(wks.map((wk) => MetaRequest.meta('md', wk, '', undefined, true)));
-      return this.#sendBatch(send, req).then((replies) => {
-        wks.forEach((wk, i) =>
-          result.set(wk.original, replies[i] === undefined || replies[i].status === 'HD'),
-        );
-        return result;
-      });
+      return this.#bulk(
+        wks,
+        so,
+        options,
+        (wk) => MetaRequest.meta('md', wk, '', undefined, true),
+        (_b, wk, f) => {
+          result.set(wk.original, f === undefined || f.status === 'HD');
+        },
+      ).then((errors) => finishBulk(result, errors, wks.length));
     });
   }
 
@@ -314,18 +360,53 @@ export class MemcacheClient {
   /** Lets the requests already issued finish, then closes every connection. Later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#cluster.close();
+    await Promise.all([this.#options.discovery?.stop(), this.#cluster.close()]);
   }
 
   /** Closes every connection now; requests in flight reject with ERR_CLIENT_CLOSED. */
   destroy(): void {
     this.#closed = true;
+    void this.#options.discovery?.stop();
     this.#cluster.destroy(new ClientClosedError('the client was destroyed'));
   }
 
-  /** Connection and pending counts per server. */
-  get serverStats(): BackendStats[] {
-    return this.#cluster.stats;
+  /**
+   * Counters per server and for the whole client: connections, pending, in flight, created,
+   * reconnects, errors, timeouts, hits, misses. (Named `metrics` because `stats()` is memcached's
+   * own `stats` command.)
+   */
+  get metrics(): ClientMetrics {
+    const servers = this.#cluster.stats;
+    const total: Omit<BackendStats, 'server'> = {
+      connections: 0,
+      pending: 0,
+      inflight: 0,
+      created: 0,
+      reconnects: 0,
+      errors: 0,
+      timeouts: 0,
+      hits: 0,
+      misses: 0,
+    };
+    const sum = total as unknown as Record<string, number>;
+    for (const s of servers) {
+      for (const k of Object.keys(sum)) sum[k] += (s as unknown as Record<string, number>)[k];
+    }
+    return { total, servers };
+  }
+
+  /**
+   * Replaces the server list at runtime. Servers that stay keep their connections; removed ones
+   * finish what they have in flight, then close; only the keys whose owner changed move. Throws
+   * ERR_INVALID_ARGUMENT (and changes nothing) on a bad list.
+   */
+  setServers(servers: readonly ServerSpec[]): ServerListChange {
+    return this.#cluster.setServers(servers);
+  }
+
+  /** The server a key maps to under the configured distribution (`"host:port"` as given). */
+  serverFor(key: string, options?: Pick<CallOptions, 'routingKey'>): string {
+    return this.#backendFor(this.#key(key), options).server;
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -394,11 +475,91 @@ export class MemcacheClient {
     });
   }
 
-  #sendBatch(
-    send: (req: MetaRequest) => Promise<MetaFrame>,
+  /** getMulti / gatMulti: reads whose hits are items, counted per backend. */
+  #readMulti(keys: Iterable<string>, flags: string, options: CallOptions | undefined) {
+    return this.#run(options, (_send, so) => {
+      const wks = this.#uniqueKeys(keys);
+      const result = new Map<string, Item>();
+      return this.#bulk(
+        wks,
+        so,
+        options,
+        (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
+        (b, wk, f) => {
+          const item = f === undefined ? null : toItem(wk.original, f);
+          if (item === null) b.counters.misses++;
+          else {
+            b.counters.hits++;
+            result.set(item.key, item);
+          }
+        },
+      ).then((errors) => finishBulk(result, errors, wks.length));
+    });
+  }
+
+  /**
+   * Splits `wks` by the backend that owns each key, sends each part as one quiet batch fenced by
+   * `mn`, in parallel, and hands every reply (`undefined`: no reply, the quiet default) to
+   * `onReply`. Resolves with the errors of the parts that failed, by key; a sick backend fails only
+   * its own keys and does not delay the others beyond the shared deadline.
+   */
+  async #bulk(
+    wks: WireKey[],
+    so: SendOptions,
+    options: CallOptions | undefined,
+    make: (wk: WireKey) => MetaRequest,
+    onReply: (
+      backend: Backend<MetaRequest, unknown, MetaFrame>,
+      wk: WireKey,
+      frame: MetaFrame | undefined,
+    ) => void,
+  ): Promise<Map<string, MemlineError>> {
+    const errors = new Map<string, MemlineError>();
+    if (wks.length === 0) return errors;
+    const parts =
+      options?.routingKey !== undefined
+        ? new Map([[this.#cluster.backendFor(options.routingKey), wks.map((_, i) => i)]])
+        : this.#cluster.partition(wks.map((wk) => this.#route(wk)));
+    await Promise.all(
+      [...parts].map(([backend, indexes]) =>
+        backend.send(MetaRequest.batch(indexes.map((i) => make(wks[i]))), so).then(
+          (replies) => {
+            const frames = replies as (MetaFrame | undefined)[];
+            indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
+          },
+          (err: MemlineError) => {
+            for (const i of indexes) errors.set(wks[i].original, err);
+          },
+        ),
+      ),
+    );
+    return errors;
+  }
+
+  /** The key a request is routed by. */
+  #route(wk: WireKey): string {
+    return this.#options.hashKeyPrefix ? wk.token : wk.original;
+  }
+
+  #backendFor(wk: WireKey | undefined, options: CallOptions | undefined) {
+    const route = options?.routingKey ?? (wk === undefined ? undefined : this.#route(wk));
+    return this.#cluster.backendFor(route);
+  }
+
+  /** A single read: the item or null, counted as a hit or miss of its backend. */
+  #read(
     req: MetaRequest,
-  ): Promise<(MetaFrame | undefined)[]> {
-    return send(req) as unknown as Promise<(MetaFrame | undefined)[]>;
+    wk: WireKey,
+    so: SendOptions,
+    options: CallOptions | undefined,
+  ): Promise<Item | null> {
+    const backend = this.#backendFor(wk, options);
+    return backend.send(req, so).then((frame) => {
+      const item = toItem(wk.original, frame as MetaFrame);
+      if (item === null) backend.counters.misses++;
+      else backend.counters.hits++;
+      return item;
+    });
   }
 
   async #eachServer(
@@ -444,11 +605,13 @@ export class MemcacheClient {
   /** Runs `body` with a `send` bound to the call's deadline; anything it throws becomes a rejection. */
   #run<T>(
     options: CallOptions | undefined,
-    body: (send: (req: MetaRequest) => Promise<MetaFrame>) => Promise<T>,
-  ) {
+    body: (send: (req: MetaRequest) => Promise<MetaFrame>, so: SendOptions) => Promise<T>,
+  ): Promise<T> {
     try {
-      const sendOptions = this.#prepare(options);
-      return body((req) => this.#cluster.send(req, sendOptions) as Promise<MetaFrame>);
+      const so = this.#prepare(options);
+      const send = (req: MetaRequest): Promise<MetaFrame> =>
+        this.#backendFor(req.key, options).send(req, so) as Promise<MetaFrame>;
+      return body(send, so);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -462,6 +625,17 @@ export class MemcacheClient {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
+}
+
+/**
+ * Ends a bulk call: the result, or ERR_PARTIAL_RESULT when some keys failed (the error itself when
+ * every key failed for one reason, e.g. the only server is down).
+ */
+function finishBulk<R>(result: R, errors: Map<string, MemlineError>, total: number): R {
+  if (errors.size === 0) return result;
+  const distinct = new Set(errors.values());
+  if (errors.size === total && distinct.size === 1) throw distinct.values().next().value!;
+  throw new PartialResultError(`${errors.size} of ${total} keys failed`, result, errors);
 }
 
 function stored(frame: MetaFrame): boolean {

@@ -118,8 +118,9 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     return req.idempotent;
   }
 
+  /** The key as it goes on the wire (prefix included); the client may route by another. */
   routingKey(req: MetaRequest): string | undefined {
-    return req.kind === RequestKind.Meta ? req.key?.original : undefined;
+    return req.kind === RequestKind.Meta ? req.key?.token : undefined;
   }
 
   describe(req: MetaRequest): string {

@@ -5,6 +5,8 @@
 import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import type { ServerSpec } from '../../lib/cluster.js';
+import type { DiscoverySource } from '../../lib/discovery.js';
+import type { DistributionKind } from '../../lib/distribution/index.js';
 
 /** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
 export interface TlsOptions {
@@ -34,8 +36,26 @@ export interface Logger {
 export interface MemcacheClientOptions {
   /** The servers, as `"host:port"` or `{ host, port, weight? }`. */
   servers: readonly ServerSpec[];
-  /** How keys map to servers. @default 'ketama' */
-  distribution?: 'ketama';
+  /**
+   * How keys map to servers: `'ketama'` (libmemcached-compatible weighted ketama: the same key lands
+   * on the same server as in PHP/Python/C clients using libmemcached's ketama_weighted), `'jump'`,
+   * `'modula'`, or your own `(key, servers) => index`. @default 'ketama'
+   */
+  distribution?: DistributionKind;
+  /**
+   * Hash the key with its `keyPrefix`. Set to false to hash only the key, as libmemcached does with a
+   * namespace unless HASH_WITH_PREFIX_KEY is on. @default true
+   */
+  hashKeyPrefix?: boolean;
+  /** ms after which a connection is replaced (gracefully) when next used; 0: never. @default 0 */
+  maxConnectionAge?: number;
+  /** ms without requests after which a connection is closed; 0: never. @default 0 */
+  idleTimeout?: number;
+  /**
+   * Where the server list comes from when it changes at runtime (e.g. {@link ElastiCacheDiscovery}).
+   * `servers` is the list until the source first answers. @default undefined
+   */
+  discovery?: DiscoverySource;
   /** ms per request, counted from the call (queueing and connecting included). @default 1000 */
   timeout?: number;
   /** ms to open a connection (TCP, TLS and authentication). @default 1000 */
@@ -77,16 +97,25 @@ export const DEFAULTS = Object.freeze({
   connectionsPerServer: 1,
   maxPending: 16384,
   keepAlive: 30_000,
+  hashKeyPrefix: true,
+  maxConnectionAge: 0,
+  idleTimeout: 0,
 });
 
-export type ResolvedOptions = Required<Omit<MemcacheClientOptions, 'tls' | 'auth' | 'logger'>> &
-  Pick<MemcacheClientOptions, 'auth' | 'logger'> & { tls: TlsConnectOptions | undefined };
+export type ResolvedOptions = Required<Omit<MemcacheClientOptions, 'tls' | 'auth' | 'logger' | 'discovery'>> &
+  Pick<MemcacheClientOptions, 'auth' | 'logger' | 'discovery'> & { tls: TlsConnectOptions | undefined };
 
 function positiveInt(options: MemcacheClientOptions, name: keyof typeof DEFAULTS, min = 1): number {
   const value = options[name] ?? DEFAULTS[name];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
   }
+  return value;
+}
+
+function bool(options: MemcacheClientOptions, name: 'hashKeyPrefix' | 'binaryKeys'): boolean {
+  const value = options[name] ?? DEFAULTS[name];
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`);
   return value;
 }
 
@@ -109,8 +138,18 @@ export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions 
     throw new InvalidArgumentError('options must be an object with at least `servers`');
   }
   const distribution = options.distribution ?? DEFAULTS.distribution;
-  if (distribution !== 'ketama')
-    throw new InvalidArgumentError(`distribution "${String(distribution)}" is unknown`);
+  if (typeof distribution !== 'function' && !['ketama', 'jump', 'modula'].includes(distribution)) {
+    throw new InvalidArgumentError(
+      `distribution "${String(distribution)}" is unknown: use 'ketama', 'jump', 'modula' or a function`,
+    );
+  }
+  const discovery = options.discovery;
+  if (
+    discovery !== undefined &&
+    (typeof discovery?.start !== 'function' || typeof discovery.stop !== 'function')
+  ) {
+    throw new InvalidArgumentError('discovery must have start() and stop()');
+  }
   const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
   if (typeof keyPrefix !== 'string') throw new InvalidArgumentError('keyPrefix must be a string');
   const auth = options.auth;
@@ -130,12 +169,16 @@ export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions 
     timeout: positiveInt(options, 'timeout'),
     connectTimeout: positiveInt(options, 'connectTimeout'),
     keyPrefix,
-    binaryKeys: options.binaryKeys === true,
+    binaryKeys: bool(options, 'binaryKeys'),
     maxValueSize: positiveInt(options, 'maxValueSize'),
     maxLineLength: positiveInt(options, 'maxLineLength', 1024),
     connectionsPerServer: positiveInt(options, 'connectionsPerServer'),
     maxPending: positiveInt(options, 'maxPending'),
     keepAlive: positiveInt(options, 'keepAlive', 0),
+    hashKeyPrefix: bool(options, 'hashKeyPrefix'),
+    maxConnectionAge: positiveInt(options, 'maxConnectionAge', 0),
+    idleTimeout: positiveInt(options, 'idleTimeout', 0),
+    discovery,
     tls: resolveTls(options.tls),
     auth,
     logger: options.logger,

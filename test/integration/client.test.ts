@@ -333,7 +333,7 @@ describe('MemcacheClient against real memcached (one server)', function () {
         expect(err.code).to.equal('ERR_SERVER_ERROR');
         await big.set('after', 'ok');
         expect((await big.get('after'))!.value.toString()).to.equal('ok');
-        expect(big.serverStats[0].created).to.equal(1);
+        expect(big.metrics.servers[0].created).to.equal(1);
       } finally {
         await big.close();
       }

@@ -51,7 +51,7 @@ describe('MemcacheClient lifecycle and deadlines against real memcached', functi
     await mc.pause();
     try {
       const pending = [client.get('a'), client.set('b', 'x')];
-      await waitFor(() => client.serverStats[0].pending === 2);
+      await waitFor(() => client.metrics.total.pending === 2);
       client.destroy();
       for (const p of pending) {
         const err = await rejection(p);

@@ -214,9 +214,9 @@ describe('MetaCodec', () => {
       expect(codec.describe(MetaRequest.verbosity(1))).to.equal('verbosity');
     });
 
-    it('routes meta requests by the key without prefix, others nowhere', () => {
+    it('routes meta requests by the key as sent (prefix included), others nowhere', () => {
       const req = MetaRequest.meta('mg', wireKey('k', 'app:', false), '', undefined, true);
-      expect(codec.routingKey(req)).to.equal('k');
+      expect(codec.routingKey(req)).to.equal('app:k');
       expect(codec.routingKey(meta('mn'))).to.equal(undefined);
       expect(codec.routingKey(batch(meta('mg')))).to.equal(undefined);
       expect(codec.routingKey(MetaRequest.version())).to.equal(undefined);
