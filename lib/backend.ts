@@ -5,9 +5,22 @@
  * picked; connections idle for `idleTimeout` are closed by a sweep.
  */
 import type { ProtocolCodec } from './codec.js';
-import { Connection, type ConnectionOptions, type RequestCounters } from './connection.js';
-import { ClientClosedError, type MemlineError } from './errors.js';
-import type { SendOptions } from './request-entry.js';
+import { backoff, CircuitBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
+import {
+  Connection,
+  type ConnectionEvents,
+  type ConnectionOptions,
+  type RequestCounters,
+} from './connection.js';
+import { channels } from './diagnostics.js';
+import {
+  CircuitOpenError,
+  ClientClosedError,
+  ConnectionError,
+  QueueFullError,
+  type MemlineError,
+} from './errors.js';
+import { EntryState, type RequestEntry, type SendOptions } from './request-entry.js';
 
 export interface BackendOptions<Req, Res, Frame> extends Omit<
   ConnectionOptions<Req, Res, Frame>,
@@ -19,6 +32,12 @@ export interface BackendOptions<Req, Res, Frame> extends Omit<
   readonly maxConnectionAge?: number;
   /** ms without requests after which a connection is closed; 0: never. */
   readonly idleTimeout?: number;
+  /** Requests queued plus in flight over all connections to this server. @default connections × maxPending */
+  readonly maxPendingPerServer?: number;
+  /** The circuit breaker; threshold 0 disables it. */
+  readonly breaker?: BreakerOptions;
+  /** Reconnect back-off after failed connects: first delay ~`base` ms, doubling up to `cap`. */
+  readonly reconnect?: { readonly base: number; readonly cap: number };
 }
 
 /** A server as configured. */
@@ -41,6 +60,8 @@ export interface BackendCounters extends RequestCounters {
   hits: number;
   /** Reads that did not. */
   misses: number;
+  /** Reads answered as misses because their server failed (with `missOnError`). */
+  errorMisses: number;
 }
 
 export interface BackendStats extends Readonly<BackendCounters> {
@@ -51,6 +72,8 @@ export interface BackendStats extends Readonly<BackendCounters> {
   readonly pending: number;
   /** Requests written and awaiting their reply. */
   readonly inflight: number;
+  /** The circuit breaker: `closed` (normal), `open` (failing fast), `half-open` (probing). */
+  readonly breaker: BreakerState;
 }
 
 export class Backend<Req, Res, Frame> {
@@ -62,25 +85,46 @@ export class Backend<Req, Res, Frame> {
     timeouts: 0,
     hits: 0,
     misses: 0,
+    errorMisses: 0,
   };
   #options: BackendOptions<Req, Res, Frame>;
   #slots: (Connection<Req, Res, Frame> | undefined)[];
   #everUsed: boolean[];
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
+  #breaker: CircuitBreaker;
+  /** Connections in a row that failed before becoming usable (drives the reconnect back-off). */
+  #connectFailures = 0;
+  #events: ConnectionEvents<Req, Res, Frame> = {
+    closed: (conn, error, established) => {
+      const i = this.#slots.indexOf(conn);
+      if (i !== -1) this.#slots[i] = undefined;
+      this.#retiring.delete(conn);
+      if (error === undefined || error instanceof ClientClosedError) return;
+      if (!established) this.#connectFailures++;
+      this.#breaker.failure();
+    },
+    alive: () => {
+      this.#connectFailures = 0;
+      this.#breaker.success();
+    },
+    timedOut: () => this.#breaker.failure(),
+    orphaned: (entries, reason) => this.#adopt(entries, reason),
+  };
   /** Connections taken out of their slot (too old, idle) that are finishing what they have. */
   #retiring = new Set<Connection<Req, Res, Frame>>();
-  #onConnectionClose = (conn: Connection<Req, Res, Frame>): void => {
-    const i = this.#slots.indexOf(conn);
-    if (i !== -1) this.#slots[i] = undefined;
-    this.#retiring.delete(conn);
-  };
 
   constructor(address: ServerAddress, options: BackendOptions<Req, Res, Frame>) {
     this.address = address;
     this.#options = options;
     this.#slots = new Array<Connection<Req, Res, Frame> | undefined>(options.connections).fill(undefined);
     this.#everUsed = new Array<boolean>(options.connections).fill(false);
+    this.#breaker = new CircuitBreaker(
+      options.breaker ?? { threshold: 0, openTime: 0, maxOpenTime: 0 },
+      (state) => {
+        if (channels.breaker.hasSubscribers) channels.breaker.publish({ server: this.server, state });
+      },
+    );
     const idle = options.idleTimeout ?? 0;
     if (idle > 0) {
       this.#sweeper = setInterval(() => this.#sweepIdle(idle), Math.max(10, idle / 2));
@@ -100,11 +144,57 @@ export class Backend<Req, Res, Frame> {
     return this.#closed;
   }
 
+  get breaker(): BreakerState {
+    return this.#breaker.state;
+  }
+
   send(req: Req, options: SendOptions): Promise<Res> {
     if (this.#closed) {
       return Promise.reject(new ClientClosedError('the client is closed', { server: this.server }));
     }
+    if (!this.#breaker.allow()) {
+      return Promise.reject(
+        new CircuitOpenError(
+          `${this.server} is marked down after repeated failures; next try in ${Math.ceil(this.#breaker.retryIn)} ms`,
+          { server: this.server },
+        ),
+      );
+    }
+    const max = this.#options.maxPendingPerServer;
+    if (max !== undefined && this.#slots.length > 1 && this.#pendingTotal() >= max) {
+      return Promise.reject(
+        new QueueFullError(`${max} requests are already pending on ${this.server}`, { server: this.server }),
+      );
+    }
     return this.#pick().send(req, options);
+  }
+
+  #pendingTotal(): number {
+    let n = 0;
+    for (const conn of this.#slots) if (conn !== undefined) n += conn.pending;
+    return n;
+  }
+
+  /**
+   * Requests handed back by a failed connection run once more on a fresh one, unless the breaker
+   * has opened meanwhile (then they fail now, with the connection's error).
+   */
+  #adopt(entries: RequestEntry<Req, Res>[], reason: MemlineError): void {
+    if (this.#closed || this.#breaker.state !== 'closed') {
+      for (const entry of entries) {
+        const written = entry.state === EntryState.Written;
+        entry.reject(
+          new ConnectionError(reason.message, {
+            server: this.server,
+            mayHaveExecuted: written,
+            cause: reason.cause,
+          }),
+        );
+      }
+      return;
+    }
+    const conn = this.#pick();
+    for (const entry of entries) conn.adopt(entry);
   }
 
   /** The usable connection with the fewest pending requests; opens one in a free slot when all are busy. */
@@ -129,9 +219,20 @@ export class Backend<Req, Res, Frame> {
   }
 
   #open(slot: number): Connection<Req, Res, Frame> {
+    const reconnect = this.#options.reconnect;
+    const connectDelay =
+      reconnect === undefined || this.#connectFailures === 0
+        ? 0
+        : backoff(this.#connectFailures, reconnect.base, reconnect.cap);
     const conn = new Connection<Req, Res, Frame>(
-      { ...this.#options, host: this.address.host, port: this.address.port, counters: this.counters },
-      this.#onConnectionClose,
+      {
+        ...this.#options,
+        host: this.address.host,
+        port: this.address.port,
+        counters: this.counters,
+        connectDelay,
+      },
+      this.#events,
     );
     this.counters.created++;
     if (this.#everUsed[slot]) this.counters.reconnects++;
@@ -163,7 +264,14 @@ export class Backend<Req, Res, Frame> {
       pending += conn.pending;
       inflight += conn.inflight;
     }
-    return { server: this.server, connections, pending, inflight, ...this.counters };
+    return {
+      server: this.server,
+      connections,
+      pending,
+      inflight,
+      breaker: this.#breaker.state,
+      ...this.counters,
+    };
   }
 
   /** Lets every issued request finish, then closes the connections. */

@@ -91,6 +91,9 @@ export interface ProtocolCodec<Req, Res, Frame> {
   /** The key a cluster routes `req` by; `undefined` for requests meant for one chosen server. */
   routingKey(req: Req): string | undefined;
 
+  /** Approximate bytes `req` takes on the wire, for the queued-bytes bound (optional). */
+  byteLength?(req: Req): number;
+
   /** A short label for errors and diagnostics (`"mg"`); never includes values or secrets. */
   describe(req: Req): string;
 

@@ -47,6 +47,31 @@ export interface ConnectionOptions<Req, Res, Frame> {
   readonly maxWriteBytes?: number;
   /** Shared counters this connection adds its failures to (a backend's). */
   readonly counters?: RequestCounters;
+  /** ms to wait before connecting (reconnect back-off); requests queue meanwhile. @default 0 */
+  readonly connectDelay?: number;
+  /**
+   * ms a connection may stay silent (no byte received) while requests are in flight before it is
+   * considered dead and destroyed; 0: never. @default 0
+   */
+  readonly silentTimeout?: number;
+  /** Bytes of requests queued but not yet taken by the kernel; past it ERR_QUEUE_FULL. @default Infinity */
+  readonly maxQueuedBytes?: number;
+}
+
+/** What a connection tells its owner (a backend). */
+export interface ConnectionEvents<Req, Res, Frame> {
+  /** The connection closed; `error` says why when it failed; `established`: it had become ready. */
+  closed?(conn: Connection<Req, Res, Frame>, error: MemlineError | undefined, established: boolean): void;
+  /** Bytes arrived: the server is alive. Called once per socket read. */
+  alive?(): void;
+  /** A written request's deadline passed without its reply. */
+  timedOut?(): void;
+  /**
+   * The connection failed with these requests still waiting: each was never written, or is
+   * idempotent, and has not been moved before. The owner may run them on another connection
+   * (see {@link Connection.adopt}) or reject them.
+   */
+  orphaned?(entries: RequestEntry<Req, Res>[], reason: MemlineError): void;
 }
 
 /** Failures counted per backend. */
@@ -69,7 +94,7 @@ export class Connection<Req, Res, Frame> {
   readonly server: string;
   #options: ConnectionOptions<Req, Res, Frame>;
   #codec: ProtocolCodec<Req, Res, Frame>;
-  #socket: net.Socket;
+  #socket: net.Socket | undefined;
   #decoder: FrameDecoder<Frame>;
   #out = new OutBuffer();
   #state: State = 'connecting';
@@ -85,53 +110,63 @@ export class Connection<Req, Res, Frame> {
   #connectTimer: NodeJS.Timeout | undefined;
   #socketError: NodeJS.ErrnoException | undefined;
   #closeWaiters: (() => void)[] = [];
-  #onClose: ((conn: Connection<Req, Res, Frame>, error: MemlineError | undefined) => void) | undefined;
+  #events: ConnectionEvents<Req, Res, Frame>;
+  #established = false;
+  /** When the connection last heard from the server, or started waiting for it. */
+  #silentSince = performance.now();
+  /** Estimated bytes of the requests in `toWrite`. */
+  #queuedBytes = 0;
   #onFrame = (frame: Frame): void => this.#handleFrame(frame);
   #flush = (): void => this.#runFlush();
   #counters: RequestCounters;
   #createdAt = performance.now();
   #lastUsedAt = performance.now();
 
-  constructor(
-    options: ConnectionOptions<Req, Res, Frame>,
-    onClose?: (conn: Connection<Req, Res, Frame>, error: MemlineError | undefined) => void,
-  ) {
+  constructor(options: ConnectionOptions<Req, Res, Frame>, events: ConnectionEvents<Req, Res, Frame> = {}) {
     this.#options = options;
     this.#codec = options.codec;
     this.#counters = options.counters ?? { errors: 0, timeouts: 0 };
-    this.#onClose = onClose;
+    this.#events = events;
     this.server = `${options.host}:${options.port}`;
     this.#decoder = options.codec.createDecoder();
-    const keepAlive = options.keepAlive > 0;
+    const delay = options.connectDelay ?? 0;
+    if (delay > 0) this.#connectTimer = setTimeout(() => this.#connect(), delay);
+    else this.#connect();
+  }
+
+  #connect(): void {
+    const options = this.#options;
     const common = {
       host: options.host,
       port: options.port,
       noDelay: true,
-      keepAlive,
+      keepAlive: options.keepAlive > 0,
       keepAliveInitialDelay: options.keepAlive,
     };
+    let socket: net.Socket;
     if (options.tls !== undefined) {
       const servername = options.tls.servername ?? (net.isIP(options.host) === 0 ? options.host : undefined);
-      this.#socket = tls.connect({ ...options.tls, ...common, servername });
-      this.#socket.once('connect', () => (this.#tcpConnected = true));
-      this.#socket.once('secureConnect', () => this.#onConnected());
+      socket = tls.connect({ ...options.tls, ...common, servername });
+      socket.once('connect', () => (this.#tcpConnected = true));
+      socket.once('secureConnect', () => this.#onConnected());
     } else {
-      this.#socket = net.connect(common);
-      this.#socket.once('connect', () => {
+      socket = net.connect(common);
+      socket.once('connect', () => {
         this.#tcpConnected = true;
         this.#onConnected();
       });
     }
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#socket.on('drain', () => {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => {
       this.#needDrain = false;
       this.#runFlush();
     });
-    this.#socket.on('error', (err) => {
+    socket.on('error', (err) => {
       this.#socketError ??= err;
     });
-    this.#socket.on('close', () => this.#onSocketClose());
-    this.#socket.on('end', () => this.#onSocketClose());
+    socket.on('close', () => this.#onSocketClose());
+    socket.on('end', () => this.#onSocketClose());
     this.#connectTimer = setTimeout(() => this.#onConnectTimeout(), options.connectTimeout);
   }
 
@@ -189,6 +224,19 @@ export class Connection<Req, Res, Frame> {
         );
         return;
       }
+      const size = this.#codec.byteLength?.(req) ?? 0;
+      const maxBytes = this.#options.maxQueuedBytes ?? Infinity;
+      const buffered = this.#queuedBytes + (this.#socket?.writableLength ?? 0);
+      if (size > 0 && buffered + size > maxBytes && this.pending > 0) {
+        entry.reject(
+          new QueueFullError(`more than ${maxBytes} bytes are already queued for ${this.server}`, {
+            server: this.server,
+          }),
+        );
+        return;
+      }
+      entry.size = size;
+      this.#queuedBytes += size;
       if (options.signal !== undefined) {
         entry.watch(options.signal, this.server);
         if (entry.settled) return; // already aborted
@@ -215,6 +263,26 @@ export class Connection<Req, Res, Frame> {
     return done;
   }
 
+  /**
+   * Takes over a request from a connection that failed (see {@link ConnectionEvents.orphaned}); its
+   * promise, deadline and abort signal stay as they were.
+   */
+  adopt(entry: RequestEntry<Req, Res>): void {
+    if (entry.settled) return;
+    if (!this.usable) {
+      entry.reject(new ClientClosedError('the connection is closed', { server: this.server }));
+      return;
+    }
+    entry.state = EntryState.Queued;
+    this.#queuedBytes += entry.size;
+    this.#toWrite.push(entry);
+    this.#armTimer(entry.deadline);
+    if (this.#state === 'ready' && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
   /** Immediate: every request still pending is rejected with `error` (or ERR_CLIENT_CLOSED). */
   destroy(error?: MemlineError): void {
     if (this.#state === 'closed') return;
@@ -222,28 +290,44 @@ export class Connection<Req, Res, Frame> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     this.#timer = this.#connectTimer = undefined;
-    this.#socket.destroy();
+    this.#socket?.destroy();
     this.#out.discard();
     const reason = error ?? new ClientClosedError('the connection was destroyed', { server: this.server });
     let entry: RequestEntry<Req, Res> | undefined;
     const counts = !(reason instanceof ClientClosedError);
+    // A connection that failed hands back what can safely run elsewhere: requests never written,
+    // and idempotent ones, each once. The rest may have executed and are rejected as such.
+    const orphans: RequestEntry<Req, Res>[] = [];
+    const adoptable = this.#events.orphaned !== undefined && reason instanceof ConnectionError;
     while ((entry = this.#inflight.shift()) !== undefined) {
       if (entry.settled) continue;
+      if (adoptable && !entry.moved && this.#codec.isIdempotent(entry.req)) {
+        entry.moved = true;
+        orphans.push(entry);
+        continue;
+      }
       if (counts) this.#counters.errors++;
       entry.reject(this.#failureFor(reason, true));
     }
     while ((entry = this.#toWrite.shift()) !== undefined) {
       if (entry.settled) continue;
+      if (adoptable && !entry.moved) {
+        entry.moved = true;
+        orphans.push(entry);
+        continue;
+      }
       if (counts) this.#counters.errors++;
       entry.reject(this.#failureFor(reason, false));
     }
+    this.#queuedBytes = 0;
     if (channels.connectionClose.hasSubscribers) {
       channels.connectionClose.publish({ server: this.server, id: this.id, error });
     }
     const waiters = this.#closeWaiters;
     this.#closeWaiters = [];
     for (const w of waiters) w();
-    this.#onClose?.(this, error);
+    this.#events.closed?.(this, error, this.#established);
+    if (orphans.length > 0) this.#events.orphaned!(orphans, reason);
   }
 
   /** The error an entry gets when the connection dies for `reason`. */
@@ -300,6 +384,7 @@ export class Connection<Req, Res, Frame> {
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#state = 'ready';
+    this.#established = true;
     this.#runFlush();
     this.#maybeFinishClose();
   }
@@ -312,7 +397,9 @@ export class Connection<Req, Res, Frame> {
     let entry: RequestEntry<Req, Res> | undefined;
     while (!this.#needDrain && this.#toWrite.length > 0) {
       while ((entry = this.#toWrite.shift()) !== undefined) {
+        this.#queuedBytes -= entry.size;
         if (entry.settled) continue; // gave up before being written: nothing to send
+        if (this.#inflight.length === 0) this.#silentSince = performance.now();
         this.#codec.encode(entry.req, out);
         entry.state = EntryState.Written;
         this.#inflight.push(entry);
@@ -325,19 +412,22 @@ export class Connection<Req, Res, Frame> {
   #write(): void {
     const data = this.#out.take();
     if (data === undefined) return;
+    const socket = this.#socket!;
     let ok: boolean;
     if (Buffer.isBuffer(data)) {
-      ok = this.#socket.write(data);
+      ok = socket.write(data);
     } else {
-      this.#socket.cork();
-      for (const piece of data) this.#socket.write(piece);
-      this.#socket.uncork();
-      ok = !this.#socket.writableNeedDrain;
+      socket.cork();
+      for (const piece of data) socket.write(piece);
+      socket.uncork();
+      ok = !socket.writableNeedDrain;
     }
     if (!ok) this.#needDrain = true;
   }
 
   #onData(chunk: Buffer): void {
+    this.#silentSince = performance.now();
+    this.#events.alive?.();
     try {
       this.#decoder.feed(chunk, this.#onFrame);
     } catch (err) {
@@ -468,6 +558,7 @@ export class Connection<Req, Res, Frame> {
       if (entry.settled) return;
       if (entry.deadline <= now) {
         this.#counters.timeouts++;
+        if (written) this.#events.timedOut?.();
         entry.reject(
           new TimeoutError(
             `${this.#codec.describe(entry.req)} to ${this.server} timed out after ${entry.timeout} ms`,
@@ -487,6 +578,22 @@ export class Connection<Req, Res, Frame> {
       if (entry.settled) dropped++;
     }
     if (dropped > 0) this.#compactQueue();
+    // A connection with requests in flight that has heard nothing for silentTimeout is dead
+    // (a paused or black-holed server): destroy it rather than let the pipeline grow behind it.
+    const silentTimeout = this.#options.silentTimeout ?? 0;
+    if (silentTimeout > 0 && this.#inflight.length > 0) {
+      const deadAt = this.#silentSince + silentTimeout;
+      if (deadAt <= now) {
+        this.destroy(
+          new ConnectionError(`no reply from ${this.server} for ${silentTimeout} ms; connection closed`, {
+            server: this.server,
+            mayHaveExecuted: true,
+          }),
+        );
+        return;
+      }
+      if (deadAt < next) next = deadAt;
+    }
     if (next !== Infinity) this.#armTimer(next);
     this.#maybeFinishClose();
   }
@@ -495,7 +602,10 @@ export class Connection<Req, Res, Frame> {
   #compactQueue(): void {
     const kept = new Denque<RequestEntry<Req, Res>>();
     let entry: RequestEntry<Req, Res> | undefined;
-    while ((entry = this.#toWrite.shift()) !== undefined) if (!entry.settled) kept.push(entry);
+    while ((entry = this.#toWrite.shift()) !== undefined) {
+      if (entry.settled) this.#queuedBytes -= entry.size;
+      else kept.push(entry);
+    }
     this.#toWrite = kept;
   }
 

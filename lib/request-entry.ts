@@ -26,6 +26,10 @@ export enum EntryState {
 export class RequestEntry<Req, Res> {
   state: EntryState = EntryState.Queued;
   settled = false;
+  /** Already moved once from a failed connection to another (never moved twice). */
+  moved = false;
+  /** Estimated bytes on the wire, for the queued-bytes bound. */
+  size = 0;
   #resolve: (value: Res) => void;
   #reject: (error: MemlineError) => void;
   #signal: AbortSignal | undefined;

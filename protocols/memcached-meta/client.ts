@@ -81,7 +81,7 @@ export interface MetaRequestSpec {
 /** What {@link MemcacheClient.metrics} returns. */
 export interface ClientMetrics {
   /** Sums over every server. */
-  total: Omit<BackendStats, 'server'>;
+  total: Omit<BackendStats, 'server' | 'breaker'>;
   /** One entry per server, in the order of the server list. */
   servers: BackendStats[];
 }
@@ -109,6 +109,11 @@ export class MemcacheClient {
       connections: o.connectionsPerServer,
       maxConnectionAge: o.maxConnectionAge,
       idleTimeout: o.idleTimeout,
+      silentTimeout: o.silentTimeout,
+      maxQueuedBytes: o.maxQueuedBytes,
+      maxPendingPerServer: o.maxPending * o.connectionsPerServer,
+      breaker: o.breaker,
+      reconnect: { base: o.reconnectBase, cap: o.reconnectCap },
     });
     o.discovery?.start(
       (servers) => {
@@ -377,8 +382,9 @@ export class MemcacheClient {
    */
   get metrics(): ClientMetrics {
     const servers = this.#cluster.stats;
-    const total: Omit<BackendStats, 'server'> = {
+    const total: Omit<BackendStats, 'server' | 'breaker'> = {
       connections: 0,
+      errorMisses: 0,
       pending: 0,
       inflight: 0,
       created: 0,
@@ -493,8 +499,21 @@ export class MemcacheClient {
             result.set(item.key, item);
           }
         },
-      ).then((errors) => finishBulk(result, errors, wks.length));
+      ).then((errors) => {
+        if (errors.size > 0 && this.#options.missOnError) {
+          for (const err of new Set(errors.values())) this.#missedOnError(err, errors.size);
+          return result;
+        }
+        return finishBulk(result, errors, wks.length);
+      });
     });
+  }
+
+  /** With missOnError: reports a read failure that was answered as `count` misses. */
+  #missedOnError(err: MemlineError, count = 1): void {
+    const backend = this.#cluster.backends.find((b) => b.server === err.server);
+    if (backend !== undefined) backend.counters.errorMisses += count;
+    this.#options.onError?.(err);
   }
 
   /**
@@ -554,12 +573,20 @@ export class MemcacheClient {
     options: CallOptions | undefined,
   ): Promise<Item | null> {
     const backend = this.#backendFor(wk, options);
-    return backend.send(req, so).then((frame) => {
-      const item = toItem(wk.original, frame as MetaFrame);
-      if (item === null) backend.counters.misses++;
-      else backend.counters.hits++;
-      return item;
-    });
+    return backend.send(req, so).then(
+      (frame) => {
+        const item = toItem(wk.original, frame as MetaFrame);
+        if (item === null) backend.counters.misses++;
+        else backend.counters.hits++;
+        return item;
+      },
+      (err: MemlineError) => {
+        if (!this.#options.missOnError) throw err;
+        backend.counters.errorMisses++;
+        this.#options.onError?.(err);
+        return null;
+      },
+    );
   }
 
   async #eachServer(

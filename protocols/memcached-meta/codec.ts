@@ -114,6 +114,15 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     return new ProtocolError(message, { mayHaveExecuted: true });
   }
 
+  /** Approximate wire size, for the queued-bytes bound: the values dominate. */
+  byteLength(req: MetaRequest): number {
+    if (req.items === undefined)
+      return 32 + (req.key?.token.length ?? 0) + req.flags.length + (req.value?.length ?? 0);
+    let n = 4;
+    for (const item of req.items) n += this.byteLength(item) + 8;
+    return n;
+  }
+
   isIdempotent(req: MetaRequest): boolean {
     return req.idempotent;
   }

@@ -3,7 +3,8 @@
  * constructor with an error that names the option.
  */
 import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
+import type { BreakerOptions } from '../../lib/breaker.js';
 import type { ServerSpec } from '../../lib/cluster.js';
 import type { DiscoverySource } from '../../lib/discovery.js';
 import type { DistributionKind } from '../../lib/distribution/index.js';
@@ -84,6 +85,33 @@ export interface MemcacheClientOptions {
   keepAlive?: number;
   /** A pino logger. @default undefined (silent) */
   logger?: Logger;
+  /**
+   * Per-server circuit breaker: after `threshold` consecutive failures (refused or dropped
+   * connections, timeouts) calls to that server fail at once with ERR_CIRCUIT_OPEN for `openTime` ms;
+   * then one probe request goes through, and the breaker closes when the server answers. The open
+   * time doubles after each failed probe up to `maxOpenTime`. `threshold: 0` turns it off.
+   * @default { threshold: 5, openTime: 1000, maxOpenTime: 30000 }
+   */
+  breaker?: { threshold?: number; openTime?: number; maxOpenTime?: number };
+  /** First reconnect delay after a failed connect, in ms (doubling, with jitter). @default 50 */
+  reconnectBase?: number;
+  /** Longest reconnect delay, in ms. @default 2000 */
+  reconnectCap?: number;
+  /**
+   * ms a connection may go without receiving a byte while requests are in flight before it is
+   * considered dead, destroyed and replaced; 0: never. @default 2000
+   */
+  silentTimeout?: number;
+  /** Bytes queued for one connection and not yet taken by the kernel; past it ERR_QUEUE_FULL. @default 67108864 */
+  maxQueuedBytes?: number;
+  /**
+   * Reads (get, gat, getMulti, gatMulti) answer a miss instead of failing when their server fails;
+   * each such error goes to `onError` and is counted in `metrics` as `errorMisses`, so it can be
+   * told apart from a real miss. Validation errors are still thrown. @default false
+   */
+  missOnError?: boolean;
+  /** Called with the errors `missOnError` turned into misses. @default undefined */
+  onError?: (error: MemlineError) => void;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -100,12 +128,27 @@ export const DEFAULTS = Object.freeze({
   hashKeyPrefix: true,
   maxConnectionAge: 0,
   idleTimeout: 0,
+  reconnectBase: 50,
+  reconnectCap: 2000,
+  silentTimeout: 2000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  missOnError: false,
+  breaker: Object.freeze({ threshold: 5, openTime: 1000, maxOpenTime: 30_000 }),
 });
 
-export type ResolvedOptions = Required<Omit<MemcacheClientOptions, 'tls' | 'auth' | 'logger' | 'discovery'>> &
-  Pick<MemcacheClientOptions, 'auth' | 'logger' | 'discovery'> & { tls: TlsConnectOptions | undefined };
+export type ResolvedOptions = Required<
+  Omit<MemcacheClientOptions, 'tls' | 'auth' | 'logger' | 'discovery' | 'breaker' | 'onError'>
+> &
+  Pick<MemcacheClientOptions, 'auth' | 'logger' | 'discovery' | 'onError'> & {
+    tls: TlsConnectOptions | undefined;
+    breaker: BreakerOptions;
+  };
 
-function positiveInt(options: MemcacheClientOptions, name: keyof typeof DEFAULTS, min = 1): number {
+type IntOption = {
+  [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
+}[keyof typeof DEFAULTS];
+
+function positiveInt(options: MemcacheClientOptions, name: IntOption, min = 1): number {
   const value = options[name] ?? DEFAULTS[name];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
@@ -113,7 +156,25 @@ function positiveInt(options: MemcacheClientOptions, name: keyof typeof DEFAULTS
   return value;
 }
 
-function bool(options: MemcacheClientOptions, name: 'hashKeyPrefix' | 'binaryKeys'): boolean {
+function resolveBreaker(given: MemcacheClientOptions['breaker']): BreakerOptions {
+  if (given === undefined) return DEFAULTS.breaker;
+  if (typeof given !== 'object' || given === null)
+    throw new InvalidArgumentError('breaker must be an object');
+  const out = { ...DEFAULTS.breaker, ...given };
+  for (const [name, min] of [
+    ['threshold', 0],
+    ['openTime', 1],
+    ['maxOpenTime', 1],
+  ] as const) {
+    const v = out[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw new InvalidArgumentError(`breaker.${name} must be an integer ≥ ${min}`);
+    }
+  }
+  return out;
+}
+
+function bool(options: MemcacheClientOptions, name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError'): boolean {
   const value = options[name] ?? DEFAULTS[name];
   if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`);
   return value;
@@ -179,6 +240,13 @@ export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions 
     maxConnectionAge: positiveInt(options, 'maxConnectionAge', 0),
     idleTimeout: positiveInt(options, 'idleTimeout', 0),
     discovery,
+    breaker: resolveBreaker(options.breaker),
+    reconnectBase: positiveInt(options, 'reconnectBase'),
+    reconnectCap: positiveInt(options, 'reconnectCap'),
+    silentTimeout: positiveInt(options, 'silentTimeout', 0),
+    maxQueuedBytes: positiveInt(options, 'maxQueuedBytes'),
+    missOnError: bool(options, 'missOnError'),
+    onError: typeof options.onError === 'function' ? options.onError : undefined,
     tls: resolveTls(options.tls),
     auth,
     logger: options.logger,

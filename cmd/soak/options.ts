@@ -1,0 +1,95 @@
+/**
+ * The soak's command line.
+ */
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+export interface SoakOptions {
+  /** Seconds of load. */
+  duration: number;
+  /** Local memcached processes to start. */
+  servers: number;
+  /** Operations in flight at once (one loop each). */
+  concurrency: number;
+  /** Whether to stop and kill servers on a schedule. */
+  faults: boolean;
+  /** Seconds between the starts of two faults. */
+  faultEvery: number;
+  /** Seeds the operation mix and the fault schedule. */
+  seed: number;
+  /** Print the summary as JSON on stdout (progress and faults then go to stderr). */
+  json: boolean;
+}
+
+export const USAGE = `usage: npm run soak -- [options]
+
+Runs a mixed workload against local memcached processes it starts (and stops, by PID), stops or
+kills one server at a time on a seeded schedule, and checks that every value read back belongs to
+the key that was asked for.
+
+  --duration <s>       seconds of load (default 60)
+  --servers <n>        local memcached processes to start on free loopback ports (default 3)
+  --concurrency <n>    operations in flight at once (default 200)
+  --faults <on|off>    SIGSTOP/SIGCONT and SIGKILL/restart one server at a time (default on)
+  --fault-every <s>    seconds between the starts of two faults (default 5)
+  --seed <n>           seed of the operation mix and the fault schedule (default: random, printed)
+  --json               the summary as JSON on stdout; progress goes to stderr
+  -h, --help           this text
+
+Exit code 0 when no value was read for another key, nothing hung, and every error was one that
+faults explain (ERR_TIMEOUT, ERR_CONNECTION, ERR_CIRCUIT_OPEN, ERR_PARTIAL_RESULT, ERR_QUEUE_FULL);
+1 otherwise; 2 for a bad command line.`;
+
+/** A command line the soak cannot run with; `message` says which option. */
+export class UsageError extends Error {}
+
+/** The options, or `'help'` when `--help` was given. Throws {@link UsageError}. */
+export function parseOptions(argv: string[]): SoakOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        duration: { type: 'string', default: '60' },
+        servers: { type: 'string', default: '3' },
+        concurrency: { type: 'string', default: '200' },
+        faults: { type: 'string', default: 'on' },
+        'fault-every': { type: 'string', default: '5' },
+        seed: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  if (values.faults !== 'on' && values.faults !== 'off') {
+    throw new UsageError(`--faults must be on or off, not ${JSON.stringify(values.faults)}`);
+  }
+  return {
+    duration: number('--duration', values.duration, 0.1, 7 * 24 * 3600),
+    servers: integer('--servers', values.servers, 1, 64),
+    concurrency: integer('--concurrency', values.concurrency, 1, 100_000),
+    faults: values.faults === 'on',
+    faultEvery: number('--fault-every', values['fault-every'], 0.5, 24 * 3600),
+    seed: values.seed === undefined ? randomInt(2 ** 32) : integer('--seed', values.seed, 0, 2 ** 32 - 1),
+    json: values.json,
+  };
+}
+
+function number(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be a number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const n = number(name, text, min, max);
+  if (!Number.isInteger(n)) throw new UsageError(`${name} must be an integer, not ${JSON.stringify(text)}`);
+  return n;
+}
