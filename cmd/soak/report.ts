@@ -75,7 +75,12 @@ export class Output {
 }
 
 /** The progress line: throughput over the last interval and what went wrong so far. */
-export function progressLine(stats: SoakStats, opsPerSecond: number, fault: string | undefined): string {
+export function progressLine(
+  stats: SoakStats,
+  opsPerSecond: number,
+  fault: string | undefined,
+  breakers: string[],
+): string {
   const errors = [...stats.errorsByCode()].map(([code, n]) => `${code} ${count(n)}`).join(', ');
   return [
     `${count(Math.round(opsPerSecond))} ops/s`,
@@ -83,6 +88,7 @@ export function progressLine(stats: SoakStats, opsPerSecond: number, fault: stri
     `desyncs ${stats.desyncs}`,
     `errors ${errors || 'none'}`,
     `fault ${fault ?? 'none'}`,
+    ...(breakers.length > 0 ? [`breaker ${breakers.join(', ')}`] : []),
   ].join('  ');
 }
 
@@ -112,14 +118,10 @@ export function summaryText(r: SoakResult): string {
     const cells = [count(op.count), count(errors), ...percentiles(op.latency).map(ms)];
     lines.push(`  ${kind.padEnd(13)}${cells.map((c) => c.padStart(10)).join('')}`);
   }
-  const m = r.metrics;
   lines.push(
     '',
-    `  client metrics   created ${m.created}, reconnects ${m.reconnects}, errors ${m.errors}, ` +
-      `timeouts ${m.timeouts}, hits ${count(m.hits)}, misses ${count(m.misses)}, ` +
-      `connections ${m.connections}, pending ${m.pending}, in flight ${m.inflight}`,
-    `  after close      connections ${r.afterClose.connections}, pending ${r.afterClose.pending}, ` +
-      `in flight ${r.afterClose.inflight}`,
+    `  client metrics   ${metricsText(r.metrics)}`,
+    `  after close      ${metricsText(r.afterClose)}`,
     `  heap used        ${mb(r.heapUsed.start)} at start, ${mb(r.heapUsed.end)} at end`,
   );
   for (const s of stats.samples) lines.push(`  sample           ${s}`);
@@ -184,6 +186,13 @@ function ms(ns: number): string {
   if (Number.isNaN(ns)) return '-';
   const v = ns / 1e6;
   return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+}
+
+/** Every counter of `metrics.total`, as the client reports them. */
+function metricsText(m: SoakResult['metrics']): string {
+  return Object.entries(m)
+    .map(([name, v]) => `${name} ${typeof v === 'number' ? count(v) : String(v)}`)
+    .join(', ');
 }
 
 function codes(map: ReadonlyMap<string, number>): string {

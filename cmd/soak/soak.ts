@@ -49,9 +49,10 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     }
     if (stopper.signal.aborted) return 130;
 
-    client = new MemcacheClient({ servers: servers.map((s) => s.address), timeout: TIMEOUT_MS });
+    const live = new MemcacheClient({ servers: servers.map((s) => s.address), timeout: TIMEOUT_MS });
+    client = live;
     const stats = new SoakStats(TIMEOUT_MS);
-    const workload = new Workload(client, random, stats);
+    const workload = new Workload(live, random, stats);
     const faults = o.faults
       ? new FaultRunner(
           servers,
@@ -69,7 +70,15 @@ export async function runSoak(o: SoakOptions): Promise<number> {
       const now = performance.now();
       const rate = ((stats.total - lastTotal) * 1000) / (now - lastAt);
       [lastTotal, lastAt] = [stats.total, now];
-      out.progress(progressLine(stats, rate, faults?.current));
+      const breakers = live.metrics.servers.filter((b) => b.breaker !== 'closed');
+      out.progress(
+        progressLine(
+          stats,
+          rate,
+          faults?.current,
+          breakers.map((b) => `${b.server} ${b.breaker}`),
+        ),
+      );
     }, 1000);
 
     const loadStart = performance.now();
@@ -83,18 +92,18 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     const settled = await workload.stop(SETTLE_MS);
     const hung = settled === 'hung' ? workload.unsettled() : [];
     clearInterval(ticker);
-    const metrics = client.metrics.total;
+    const metrics = live.metrics.total;
 
     let closeHung = false;
     const closed = await Promise.race([
-      client.close().then(() => true),
+      live.close().then(() => true),
       sleep(CLOSE_MS, false, { ref: false }),
     ]);
     if (!closed) {
       closeHung = true;
-      client.destroy();
+      live.destroy();
     }
-    const afterClose = client.metrics.total;
+    const afterClose = live.metrics.total;
     client = undefined;
     const heapEnd = process.memoryUsage().heapUsed;
     await stopServers(servers);
