@@ -76,6 +76,18 @@ export interface BackendStats extends Readonly<BackendCounters> {
   readonly breaker: BreakerState;
 }
 
+/** What an error says about a server answering a probe: a reply (true), no reply (false), or nothing. */
+const PROBE_VERDICT: Partial<Record<MemlineError['code'], boolean>> = {
+  ERR_SERVER_ERROR: true,
+  ERR_CLIENT_ERROR: true,
+  ERR_RESPONSE_TOO_LARGE: true,
+  ERR_CONNECTION: false,
+  ERR_TIMEOUT: false,
+  ERR_PROTOCOL: false,
+  ERR_TLS: false,
+  ERR_AUTH: false,
+};
+
 export class Backend<Req, Res, Frame> {
   readonly address: ServerAddress;
   readonly counters: BackendCounters = {
@@ -152,7 +164,8 @@ export class Backend<Req, Res, Frame> {
     if (this.#closed) {
       return Promise.reject(new ClientClosedError('the client is closed', { server: this.server }));
     }
-    if (!this.#breaker.allow()) {
+    const allowed = this.#breaker.allow();
+    if (allowed === 'no') {
       return Promise.reject(
         new CircuitOpenError(
           `${this.server} is marked down after repeated failures; next try in ${Math.ceil(this.#breaker.retryIn)} ms`,
@@ -166,7 +179,22 @@ export class Backend<Req, Res, Frame> {
         new QueueFullError(`${max} requests are already pending on ${this.server}`, { server: this.server }),
       );
     }
-    return this.#pick().send(req, options);
+    const sent = this.#pick().send(req, options);
+    return allowed === 'yes' ? sent : this.#watchProbe(sent);
+  }
+
+  /** The half-open probe: any reply closes the breaker; a failure to get one reopens it. */
+  #watchProbe(sent: Promise<Res>): Promise<Res> {
+    return sent.then(
+      (value) => {
+        this.#breaker.probed(true);
+        return value;
+      },
+      (err: MemlineError) => {
+        this.#breaker.probed(PROBE_VERDICT[err.code]);
+        throw err;
+      },
+    );
   }
 
   #pendingTotal(): number {

@@ -25,7 +25,7 @@ export interface BreakerOptions {
   readonly threshold: number;
   /** ms the breaker stays open before the first probe. @default 1000 */
   readonly openTime: number;
-  /** Cap of the open time as it doubles after failed probes. @default 30000 */
+  /** Cap of the open time as it doubles after failed probes. @default 5000 */
   readonly maxOpenTime: number;
 }
 
@@ -55,16 +55,27 @@ export class CircuitBreaker {
     return this.#state === 'open' ? Math.max(0, this.#openUntil - performance.now()) : 0;
   }
 
-  /** May a request go out now? In half-open exactly one does (the probe) until it succeeds or fails. */
-  allow(): boolean {
-    if (this.#state === 'closed') return true;
+  /**
+   * May a request go out now? `'probe'`: yes, as the one request of the half-open state; the
+   * caller reports its outcome with {@link probed}.
+   */
+  allow(): 'yes' | 'probe' | 'no' {
+    if (this.#state === 'closed') return 'yes';
     if (this.#state === 'open') {
-      if (performance.now() < this.#openUntil) return false;
+      if (performance.now() < this.#openUntil) return 'no';
       this.#set('half-open');
     }
-    if (this.#probing) return false;
+    if (this.#probing) return 'no';
     this.#probing = true;
-    return true;
+    return 'probe';
+  }
+
+  /** The probe's outcome: the server answered (true), failed (false), or no verdict (undefined). */
+  probed(ok: boolean | undefined): void {
+    if (!this.#probing) return;
+    this.#probing = false;
+    if (ok === true) this.success();
+    else if (ok === false && this.#state === 'half-open') this.#open();
   }
 
   success(): void {

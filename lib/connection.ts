@@ -399,7 +399,7 @@ export class Connection<Req, Res, Frame> {
       while ((entry = this.#toWrite.shift()) !== undefined) {
         this.#queuedBytes -= entry.size;
         if (entry.settled) continue; // gave up before being written: nothing to send
-        if (this.#inflight.length === 0) this.#silentSince = performance.now();
+        if (this.#inflight.length === 0) this.#startSilenceWatch();
         this.#codec.encode(entry.req, out);
         entry.state = EntryState.Written;
         this.#inflight.push(entry);
@@ -423,6 +423,13 @@ export class Connection<Req, Res, Frame> {
       ok = !socket.writableNeedDrain;
     }
     if (!ok) this.#needDrain = true;
+  }
+
+  /** Requests are now in flight: if nothing is heard for silentTimeout, the timer finds out. */
+  #startSilenceWatch(): void {
+    this.#silentSince = performance.now();
+    const silentTimeout = this.#options.silentTimeout ?? 0;
+    if (silentTimeout > 0) this.#armTimer(this.#silentSince + silentTimeout);
   }
 
   #onData(chunk: Buffer): void {

@@ -34,6 +34,7 @@ the key that was asked for.
   --fault-every <s>    seconds between the starts of two faults (default 5)
   --seed <n>           seed of the operation mix and the fault schedule (default: random, printed)
   --json               the summary as JSON on stdout; progress goes to stderr
+                       (npm prints a banner on stdout: use npm run -s soak -- --json)
   -h, --help           this text
 
 Exit code 0 when no value was read for another key, nothing hung, and every error was one that

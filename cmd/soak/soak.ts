@@ -41,6 +41,8 @@ export async function runSoak(o: SoakOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   let client: MemcacheClient | undefined;
+  let faults: FaultRunner | undefined;
+  let ticker: NodeJS.Timeout | undefined;
   try {
     servers = await startServers(o.servers);
     for (const s of servers) out.log(`memcached ${s.address} (pid ${s.pid})`);
@@ -53,7 +55,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     client = live;
     const stats = new SoakStats(TIMEOUT_MS);
     const workload = new Workload(live, random, stats);
-    const faults = o.faults
+    faults = o.faults
       ? new FaultRunner(
           servers,
           faultRandom,
@@ -66,7 +68,8 @@ export async function runSoak(o: SoakOptions): Promise<number> {
 
     let lastTotal = 0;
     let lastAt = performance.now();
-    const ticker = setInterval(() => {
+    const runner = faults;
+    ticker = setInterval(() => {
       const now = performance.now();
       const rate = ((stats.total - lastTotal) * 1000) / (now - lastAt);
       [lastTotal, lastAt] = [stats.total, now];
@@ -75,7 +78,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
         progressLine(
           stats,
           rate,
-          faults?.current,
+          runner?.current,
           breakers.map((b) => `${b.server} ${b.breaker}`),
         ),
       );
@@ -87,7 +90,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     await sleep(o.duration * 1000, undefined, { signal: stopper.signal }).catch(() => undefined);
     const seconds = (performance.now() - loadStart) / 1000;
 
-    if (faults !== undefined) out.log('stopping: undoing the current fault');
+    if (faults !== undefined) out.log('stopping: undoing the fault in progress, if any');
     await faults?.stop();
     const settled = await workload.stop(SETTLE_MS);
     const hung = settled === 'hung' ? workload.unsettled() : [];
@@ -95,11 +98,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     const metrics = live.metrics.total;
 
     let closeHung = false;
-    const closed = await Promise.race([
-      live.close().then(() => true),
-      sleep(CLOSE_MS, false, { ref: false }),
-    ]);
-    if (!closed) {
+    if (!(await within(live.close(), CLOSE_MS))) {
       closeHung = true;
       live.destroy();
     }
@@ -126,10 +125,23 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     if (o.json) process.stdout.write(`${summaryJson(result)}\n`);
     return result.failures.length === 0 ? 0 : 1;
   } finally {
+    clearInterval(ticker);
+    await faults?.stop(); // before the servers stop, so that no restart comes after
     client?.destroy();
     await stopServers(servers);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -60,10 +60,12 @@ export class Workload {
   async stop(waitMs: number): Promise<'done' | 'hung'> {
     this.#stopping = true;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), waitMs)));
-    const outcome = await Promise.race([Promise.all(this.#loops).then(() => 'done' as const), timeout]);
-    clearTimeout(timer);
-    return outcome;
+    const late = new Promise<'hung'>((resolve) => (timer = setTimeout(resolve, waitMs, 'hung')));
+    try {
+      return await Promise.race([Promise.all(this.#loops).then(() => 'done' as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The calls still unsettled: kind and age in ms. */
@@ -114,7 +116,9 @@ export class Workload {
         return this.#client.getMulti(keys).then(
           (items) => this.#checkItems(keys, items),
           (err: unknown) => {
-            if (err instanceof PartialResultError) this.#checkItems(keys, err.results as Map<string, Item>);
+            if (err instanceof PartialResultError) {
+              this.#checkItems(keys, err.results as Map<string, Item>, err.errors.size);
+            }
             throw err;
           },
         );
@@ -124,13 +128,14 @@ export class Workload {
     }
   }
 
-  #checkItems(asked: string[], items: Map<string, Item>): void {
+  /** Checks a getMulti's items; `failed` keys (of a partial result) are neither hits nor misses. */
+  #checkItems(asked: string[], items: Map<string, Item>, failed = 0): void {
     const wanted = new Set(asked);
     for (const [key, item] of items) {
       if (!wanted.has(key)) this.#stats.anomaly(true, `getMulti returned ${key}, which it was not asked for`);
       this.#checkItem(key, item);
     }
-    this.#stats.misses += Math.max(0, asked.length - items.size);
+    this.#stats.misses += Math.max(0, asked.length - items.size - failed);
   }
 
   #checkItem(key: string, item: Item | null): void {

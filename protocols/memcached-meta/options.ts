@@ -90,7 +90,7 @@ export interface MemcacheClientOptions {
    * connections, timeouts) calls to that server fail at once with ERR_CIRCUIT_OPEN for `openTime` ms;
    * then one probe request goes through, and the breaker closes when the server answers. The open
    * time doubles after each failed probe up to `maxOpenTime`. `threshold: 0` turns it off.
-   * @default { threshold: 5, openTime: 1000, maxOpenTime: 30000 }
+   * @default { threshold: 5, openTime: 1000, maxOpenTime: 5000 }
    */
   breaker?: { threshold?: number; openTime?: number; maxOpenTime?: number };
   /** First reconnect delay after a failed connect, in ms (doubling, with jitter). @default 50 */
@@ -133,7 +133,7 @@ export const DEFAULTS = Object.freeze({
   silentTimeout: 2000,
   maxQueuedBytes: 64 * 1024 * 1024,
   missOnError: false,
-  breaker: Object.freeze({ threshold: 5, openTime: 1000, maxOpenTime: 30_000 }),
+  breaker: Object.freeze({ threshold: 5, openTime: 1000, maxOpenTime: 5000 }),
 });
 
 export type ResolvedOptions = Required<

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -11,13 +12,6 @@ export interface FaultProxyOptions {
   /** Keep the event loop alive while the proxy has a server, socket or timer. Unref'd by default, like the
    * scripted server, so that `activeResources()` shows only what the code under test holds. @default false */
   ref?: boolean;
-}
-
-/** A client connection and the proxy's connection to the target for it. */
-interface Pair {
-  client: net.Socket;
-  server: net.Socket;
-  pipes: readonly [Pipe, Pipe];
 }
 
 interface Toxics {
@@ -42,9 +36,10 @@ export class FaultProxy {
   bytesUpstream = 0;
   /** Bytes written to the clients, summed over all connections. */
   bytesDownstream = 0;
-  readonly #pairs = new Set<Pair>();
+  readonly #pairs = new Set<{ client: net.Socket; server: net.Socket; pipes: readonly Pipe[] }>();
   readonly #sockets = new Map<net.Socket, Promise<void>>();
-  readonly #toxics: Record<Direction, Toxics> = { upstream: {}, downstream: {} };
+  /** @internal The toxics of each direction, replaced (not mutated) on every change. */
+  readonly toxics: Record<Direction, Readonly<Toxics>> = { upstream: {}, downstream: {} };
   #onAccept: 'forward' | 'refuse' | 'reset' = 'forward';
   #closing: Promise<void> | undefined;
 
@@ -119,8 +114,8 @@ export class FaultProxy {
 
   /** Removes every toxic and accepts normally again. */
   clear(): void {
-    this.#toxics.upstream = {};
-    this.#toxics.downstream = {};
+    this.toxics.upstream = {};
+    this.toxics.downstream = {};
     this.#onAccept = 'forward';
     for (const pair of this.#pairs) for (const pipe of pair.pipes) pipe.wake();
   }
@@ -135,15 +130,10 @@ export class FaultProxy {
     return this.#closing;
   }
 
-  /** @internal The current toxics of one direction. */
-  toxics(direction: Direction): Readonly<Toxics> {
-    return this.#toxics[direction];
-  }
-
   /** Sets `toxic` on the pipes of `direction`, live and new; returns the pipes so set. */
   #set(direction: Toward, toxic: Toxics): Pipe[] {
     for (const d of direction === 'both' ? (['upstream', 'downstream'] as const) : [direction]) {
-      this.#toxics[d] = { ...this.#toxics[d], ...toxic };
+      this.toxics[d] = { ...this.toxics[d], ...toxic };
     }
     const pipes = [...this.#pairs].flatMap((pair) => pair.pipes);
     for (const pipe of pipes) pipe.wake();
@@ -177,7 +167,7 @@ export class FaultProxy {
       for (const socket of [client, server]) socket.destroySoon();
     };
     const up = new Pipe(this, 'upstream', client, server, end);
-    const pair: Pair = { client, server, pipes: [up, new Pipe(this, 'downstream', server, client, end)] };
+    const pair = { client, server, pipes: [up, new Pipe(this, 'downstream', server, client, end)] };
     this.#pairs.add(pair);
     void Promise.all([clientClosed, serverClosed]).then(() => this.#pairs.delete(pair));
   }
@@ -219,7 +209,7 @@ class Pipe {
   }
 
   get #toxics(): Readonly<Toxics> {
-    return this.proxy.toxics(this.direction);
+    return this.proxy.toxics[this.direction];
   }
 
   /** limitData counts from here. */
@@ -288,13 +278,9 @@ class Pipe {
       this.proxy[this.direction === 'upstream' ? 'bytesUpstream' : 'bytesDownstream'] += piece.length;
       if (bandwidth)
         this.#sendAt = Math.max(this.#sendAt, performance.now()) + (piece.length * 1000) / bandwidth;
-      const flushed = new Promise<void>((resolve) => this.to.write(piece, () => resolve()));
-      if (slicer) {
-        await this.#wait(flushed);
-        await (slicer.delayMs > 0 ? this.#wait(slicer.delayMs) : nextLoopTurn());
-      } else if (this.to.writableNeedDrain) {
-        await this.#wait(new Promise((resolve) => this.to.once('drain', resolve)));
-      }
+      // One write in flight at a time: the callback comes once the kernel took the piece.
+      await this.#wait(new Promise<void>((resolve) => this.to.write(piece, () => resolve())));
+      if (slicer) await (slicer.delayMs > 0 ? this.#wait(slicer.delayMs) : nextLoopTurn());
     }
   }
 
@@ -321,14 +307,9 @@ export async function startFaultProxy(
   options: FaultProxyOptions = {},
 ): Promise<FaultProxy> {
   // Half-open, so that a FIN is forwarded after the data still queued instead of ending both ways at once.
-  const server = net.createServer({ allowHalfOpen: true });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
+  const server = net.createServer({ allowHalfOpen: true }).listen({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening'); // rejects on 'error'
+  const { port } = server.address() as net.AddressInfo;
   return new FaultProxy(server, port, target, options.ref ?? false);
 }
 
