@@ -132,10 +132,14 @@ export class MemcacheClient {
 
   /** The item, or `null` on a miss. */
   get(key: string, options?: CallOptions): Promise<Item | null> {
-    return this.#run(options, (_send, so) => {
+    // The hot path: no closure, one promise (the codec resolves it with the Item itself).
+    try {
+      const so = this.#prepare(options);
       const wk = this.#key(key);
       return this.#read(MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, options);
-    });
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
   }
 
   /** Get and touch: the item with its TTL set to `ttl`, or `null` on a miss. */
@@ -573,20 +577,14 @@ export class MemcacheClient {
     options: CallOptions | undefined,
   ): Promise<Item | null> {
     const backend = this.#backendFor(wk, options);
-    return backend.send(req, so).then(
-      (frame) => {
-        const item = toItem(wk.original, frame as MetaFrame);
-        if (item === null) backend.counters.misses++;
-        else backend.counters.hits++;
-        return item;
-      },
-      (err: MemlineError) => {
-        if (!this.#options.missOnError) throw err;
-        backend.counters.errorMisses++;
-        this.#options.onError?.(err);
-        return null;
-      },
-    );
+    req.itemSink = backend.counters;
+    const sent = backend.send(req, so) as Promise<Item | null>;
+    if (!this.#options.missOnError) return sent;
+    return sent.catch((err: MemlineError) => {
+      backend.counters.errorMisses++;
+      this.#options.onError?.(err);
+      return null;
+    });
   }
 
   async #eachServer(
@@ -640,7 +638,7 @@ export class MemcacheClient {
         this.#backendFor(req.key, options).send(req, so) as Promise<MetaFrame>;
       return body(send, so);
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(asError(err));
     }
   }
 
@@ -649,7 +647,7 @@ export class MemcacheClient {
     try {
       return body();
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(asError(err));
     }
   }
 }
@@ -673,4 +671,8 @@ function notStored(frame: MetaFrame): MemlineError {
   return new ServerErrorReply(`the server did not store the item (${frame.status})`, {
     mayHaveExecuted: true,
   });
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -19,10 +19,11 @@ import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest } from './encoder.js';
-import { flagIndex, flagToken, nextSpace } from './frame.js';
+import { flagIndex, flagToken, nextSpace, returnedFlags } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
+import type { Item } from './results.js';
 
 /** Options of {@link MetaCodec}. */
 export interface MetaCodecOptions extends DecoderLimits {
@@ -89,7 +90,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     }
     switch (req.kind) {
       case RequestKind.Meta:
-        return checkMeta(req, frame, false) ?? frame;
+        return checkMeta(req, frame, false) ?? (req.itemSink === undefined ? frame : toItem(req, frame));
       case RequestKind.Batch:
         return onBatchFrame(req, frame);
       case RequestKind.Version:
@@ -167,6 +168,19 @@ function checkMeta(req: MetaRequest, frame: MetaFrame, opaqueChecked: boolean): 
     }
   }
   return undefined;
+}
+
+/** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */
+function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure {
+  const sink = req.itemSink!;
+  if (frame.status === 'EN') {
+    sink.misses++;
+    return null;
+  }
+  if (frame.status !== 'VA' || frame.value === undefined) return outOfSync(req, frame);
+  sink.hits++;
+  const f = returnedFlags(frame);
+  return { key: req.key!.original, value: frame.value, flags: f.f ?? 0, cas: f.c ?? 0n };
 }
 
 /** The token of flag `ch` in a rendered flag string (`" v O12 k"`), or `undefined`. */

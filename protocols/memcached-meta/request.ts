@@ -48,6 +48,11 @@ export class MetaRequest {
   batchError: Error | undefined = undefined;
   /** Stats bookkeeping. */
   stats: Record<string, string> | undefined = undefined;
+  /**
+   * For a read (`mg … v f c`): resolve with an {@link Item} (or `null` on a miss) instead of the
+   * frame, counting the hit or miss here. Saves the client a promise step per get.
+   */
+  itemSink: { hits: number; misses: number } | undefined = undefined;
 
   private constructor(
     readonly kind: RequestKind,

@@ -60,9 +60,10 @@ describe('failures against real memcached and a fault proxy', function () {
     const start = performance.now();
     const calls = keys.map((k) => c.get(k));
     await waitFor(() => c.metrics.total.inflight === 1000);
+    const settled = track(calls, start); // handlers attached before the rejections come
     const killedAt = performance.now() - start;
     await mc.kill();
-    const outcomes = await track(calls, start);
+    const outcomes = await settled;
     for (const [i, o] of outcomes.entries()) {
       expect(o.at - killedAt).to.be.lessThan(1000);
       if (o.ok) expect((o.value as { value: Buffer }).value.toString()).to.equal(`value-of-${keys[i]}`);
