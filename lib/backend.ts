@@ -12,7 +12,7 @@ import {
   type ConnectionOptions,
   type RequestCounters,
 } from './connection.js';
-import { channels } from './diagnostics.js';
+import { channels, traceRequest, tracingRequests } from './diagnostics.js';
 import {
   CircuitOpenError,
   ClientClosedError,
@@ -38,6 +38,14 @@ export interface BackendOptions<Req, Res, Frame> extends Omit<
   readonly breaker?: BreakerOptions;
   /** Reconnect back-off after failed connects: first delay ~`base` ms, doubling up to `cap`. */
   readonly reconnect?: { readonly base: number; readonly cap: number };
+  /** A pino-compatible logger for connection failures and breaker changes; silent when absent. */
+  readonly logger?: EngineLogger;
+}
+
+/** The part of a pino logger the engine uses. */
+export interface EngineLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
 }
 
 /** A server as configured. */
@@ -113,6 +121,10 @@ export class Backend<Req, Res, Frame> {
       if (i !== -1) this.#slots[i] = undefined;
       this.#retiring.delete(conn);
       if (error === undefined || error instanceof ClientClosedError) return;
+      this.#options.logger?.debug(
+        { server: this.server, code: error.code, established },
+        'memline: connection failed',
+      );
       if (!established) this.#connectFailures++;
       this.#breaker.failure();
     },
@@ -135,6 +147,9 @@ export class Backend<Req, Res, Frame> {
       options.breaker ?? { threshold: 0, openTime: 0, maxOpenTime: 0 },
       (state) => {
         if (channels.breaker.hasSubscribers) channels.breaker.publish({ server: this.server, state });
+        const log = this.#options.logger;
+        if (state === 'open') log?.warn({ server: this.server, state }, 'memline: server marked down');
+        else log?.debug({ server: this.server, state }, 'memline: circuit breaker');
       },
     );
     const idle = options.idleTimeout ?? 0;
@@ -179,6 +194,13 @@ export class Backend<Req, Res, Frame> {
         new QueueFullError(`${max} requests are already pending on ${this.server}`, { server: this.server }),
       );
     }
+    if (tracingRequests()) {
+      return traceRequest(this.server, this.codec.describe(req), () => this.#sendNow(req, options, allowed));
+    }
+    return this.#sendNow(req, options, allowed);
+  }
+
+  #sendNow(req: Req, options: SendOptions, allowed: 'yes' | 'probe'): Promise<Res> {
     const sent = this.#pick().send(req, options);
     return allowed === 'yes' ? sent : this.#watchProbe(sent);
   }

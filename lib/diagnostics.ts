@@ -2,16 +2,70 @@
  * `node:diagnostics_channel` channels memline publishes on. Publishing costs nothing when nobody
  * subscribes (every publish is guarded by `hasSubscribers`).
  *
- * | channel                       | message                                   |
- * |-------------------------------|-------------------------------------------|
- * | `memline:connection:open`     | `{ server, id, tls }`                     |
- * | `memline:connection:close`    | `{ server, id, error }` (error if failed) |
- * | `memline:breaker:change`      | `{ server, state }` (closed/open/half-open) |
+ * | channel                       | message                                                        |
+ * |-------------------------------|----------------------------------------------------------------|
+ * | `memline:request:start`       | `{ id, server, request }` (`request`: a label such as `"mg"`)  |
+ * | `memline:request:end`         | `{ id, server, request, duration }` (ms)                       |
+ * | `memline:request:error`       | `{ id, server, request, duration, error }`                     |
+ * | `memline:connection:open`     | `{ server, id, tls }`                                          |
+ * | `memline:connection:close`    | `{ server, id, error }` (`error` when it failed)               |
+ * | `memline:breaker:change`      | `{ server, state }` (`closed`, `open`, `half-open`)            |
+ *
+ * Request messages carry no key, value or credential: a label from the codec only.
  */
 import diagnostics from 'node:diagnostics_channel';
+import type { MemlineError } from './errors.js';
 
 export const channels = {
+  requestStart: diagnostics.channel('memline:request:start'),
+  requestEnd: diagnostics.channel('memline:request:end'),
+  requestError: diagnostics.channel('memline:request:error'),
   connectionOpen: diagnostics.channel('memline:connection:open'),
   connectionClose: diagnostics.channel('memline:connection:close'),
   breaker: diagnostics.channel('memline:breaker:change'),
 } as const;
+
+export interface RequestStartMessage {
+  readonly id: number;
+  readonly server: string;
+  readonly request: string;
+}
+export interface RequestEndMessage extends RequestStartMessage {
+  readonly duration: number;
+}
+export interface RequestErrorMessage extends RequestEndMessage {
+  readonly error: MemlineError;
+}
+
+/** Whether anyone listens to request events (checked per request, so it must stay cheap). */
+export function tracingRequests(): boolean {
+  return (
+    channels.requestStart.hasSubscribers ||
+    channels.requestEnd.hasSubscribers ||
+    channels.requestError.hasSubscribers
+  );
+}
+
+let nextRequestId = 1;
+
+/** Publishes start, then end or error, around a request's promise. */
+export function traceRequest<T>(server: string, request: string, sent: () => Promise<T>): Promise<T> {
+  const id = nextRequestId++;
+  const startedAt = performance.now();
+  const start: RequestStartMessage = { id, server, request };
+  channels.requestStart.publish(start);
+  return sent().then(
+    (value) => {
+      channels.requestEnd.publish({
+        ...start,
+        duration: performance.now() - startedAt,
+      } satisfies RequestEndMessage);
+      return value;
+    },
+    (error: MemlineError) => {
+      const duration = performance.now() - startedAt;
+      channels.requestError.publish({ ...start, duration, error } satisfies RequestErrorMessage);
+      throw error;
+    },
+  );
+}

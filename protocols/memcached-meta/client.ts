@@ -114,6 +114,7 @@ export class MemcacheClient {
       maxPendingPerServer: o.maxPending * o.connectionsPerServer,
       breaker: o.breaker,
       reconnect: { base: o.reconnectBase, cap: o.reconnectCap },
+      logger: o.logger,
     });
     o.discovery?.start(
       (servers) => {
