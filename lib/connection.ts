@@ -434,7 +434,8 @@ export class Connection<Req, Res, Frame> {
 
   #onData(chunk: Buffer): void {
     this.#silentSince = performance.now();
-    this.#events.alive?.();
+    // Bytes before the connection is ready (a refused login) are no sign of a usable server.
+    if (this.#state === 'ready') this.#events.alive?.();
     try {
       this.#decoder.feed(chunk, this.#onFrame);
     } catch (err) {
@@ -503,7 +504,7 @@ export class Connection<Req, Res, Frame> {
   #onConnectTimeout(): void {
     this.#connectTimer = undefined;
     if (this.#state !== 'connecting' && this.#state !== 'handshaking') return;
-    const phase: TimeoutPhase = this.#state === 'connecting' ? 'connect' : 'handshake';
+    const phase = this.#phase();
     this.destroy(
       new TimeoutError(
         `${phase} to ${this.server} timed out after ${this.#options.connectTimeout} ms`,
@@ -544,12 +545,22 @@ export class Connection<Req, Res, Frame> {
     this.destroy(reason);
   }
 
+  /** Where a request that times out now was: connecting, in the TLS/login handshake, or waiting. */
+  #phase(): TimeoutPhase {
+    if (this.#state === 'handshaking') return 'handshake';
+    if (this.#state !== 'connecting') return 'request';
+    // A TLS socket connected over TCP is in its TLS handshake.
+    return this.#tcpConnected && this.#options.tls !== undefined ? 'handshake' : 'connect';
+  }
+
   /** Arms the deadline timer if `deadline` is earlier than the one it is armed for. */
   #armTimer(deadline: number): void {
     if (deadline >= this.#timerAt) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = deadline;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, deadline - performance.now()));
+    // setTimeout fires at once for delays over 2^31-1 ms; a later check re-arms as needed.
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, deadline - performance.now()));
+    this.#timer = setTimeout(() => this.#onTimer(), delay);
   }
 
   /** Rejects every entry past its deadline and re-arms for the earliest one left. */
@@ -559,8 +570,7 @@ export class Connection<Req, Res, Frame> {
     if (this.#state === 'closed') return;
     const now = performance.now() + 1; // a timer may fire a fraction of a ms early
     let next = Infinity;
-    const phase: TimeoutPhase =
-      this.#state === 'connecting' ? 'connect' : this.#state === 'handshaking' ? 'handshake' : 'request';
+    const phase = this.#phase();
     const expire = (entry: RequestEntry<Req, Res>, written: boolean): void => {
       if (entry.settled) return;
       if (entry.deadline <= now) {

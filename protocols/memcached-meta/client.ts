@@ -6,18 +6,27 @@
 import type { BackendStats } from '../../lib/backend.js';
 import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
 import type { Backend } from '../../lib/backend.js';
-import type { MemlineError } from '../../lib/errors.js';
 import {
   ClientClosedError,
+  ClientErrorReply,
   InvalidArgumentError,
+  MemlineError,
   PartialResultError,
   ServerErrorReply,
 } from '../../lib/errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
 import { MetaCodec } from './codec.js';
 import type { MetaFrame } from './frame.js';
+import {
+  FeatureCache,
+  featuresOf,
+  FEATURE_SINCE,
+  type FeatureName,
+  type ServerFeatures,
+} from './features.js';
 import { renderFlags } from './flags.js';
 import { wireKey } from './keys.js';
+import { hashedWireKey } from './long-keys.js';
 import { resolveOptions, type MemcacheClientOptions, type ResolvedOptions } from './options.js';
 import {
   getOrSet,
@@ -26,14 +35,21 @@ import {
   type GetOrSetOptions,
   type LockHandle,
   type UpdateOptions,
+  type ValueIo,
 } from './recipes.js';
 import { MetaRequest, type MetaCommand, type WireKey } from './request.js';
+import { decodeAll } from './values.js';
 import {
+  META_FIELD_FLAGS,
   toCounter,
+  toDebugInfo,
+  toDetailedItem,
   toItem,
   toMetaResult,
   valueBytes,
+  type DebugInfo,
   type Item,
+  type ItemMetaField,
   type MetaResult,
   type Value,
 } from './results.js';
@@ -53,11 +69,50 @@ export interface CallOptions {
   routingKey?: string;
 }
 
+/** Options of a read (`get`, `getValue`). */
+export interface ReadOptions extends CallOptions {
+  /**
+   * Metadata to return on the Item: `'ttl'` (remaining TTL, -1: never expires), `'lastAccess'`
+   * (seconds since the last access), `'fetched'` (read before?), `'size'` (value bytes); the last two
+   * describe the item as it was before this read. Costs nothing unless asked for. @default []
+   */
+  meta?: readonly ItemMetaField[];
+  /** On a hit, set the item's TTL to this many seconds (get and touch, like `gat`). */
+  touch?: number;
+}
+
 export interface StoreOptions extends CallOptions {
   /** Seconds to live (up to 30 days; larger values are a Unix time). @default 0 (never expires) */
   ttl?: number;
   /** Client flags stored with the item (u32). @default 0 */
   flags?: number;
+  /**
+   * The CAS value the stored item gets, chosen by you instead of the server (`E`). Needs memcached
+   * ≥ 1.6.27: checked with `version` first, and refused with ERR_INVALID_ARGUMENT on older servers.
+   */
+  newCas?: bigint | number;
+}
+
+/** Options of `setValue`: the client flags are the serializer's. */
+export type ValueStoreOptions = Omit<StoreOptions, 'flags'>;
+
+/** Options of `append` and `prepend`. */
+export interface AppendOptions extends CallOptions {
+  /**
+   * Create the item when it is missing, with this TTL, instead of answering `false` (`ms … N`).
+   * Needs memcached ≥ 1.6.20 (checked with `version` first). Refused for binary keys: servers up
+   * to at least 1.6.45 store such a created item under its raw bytes without the binary mark.
+   */
+  vivify?: number;
+}
+
+/** Options of `delete`. */
+export interface DeleteOptions extends CallOptions {
+  /**
+   * Empty the value but keep the item in place (`md … x`). Needs memcached ≥ 1.6.27 (checked with
+   * `version` first). @default false
+   */
+  keepItem?: boolean;
 }
 
 export interface CounterOptions extends CallOptions {
@@ -86,12 +141,18 @@ export interface ClientMetrics {
   servers: BackendStats[];
 }
 
-export class MemcacheClient {
+/**
+ * A memcached client. `V` is the type of the values `getValue`, `getValues` and `getOrSet` return:
+ * `Buffer` without a `serializer`, the serializer's type (`unknown` for the built-in ones) with one.
+ */
+export class MemcacheClient<V = Buffer> {
   #options: ResolvedOptions;
   #cluster: Cluster<MetaRequest, unknown, MetaFrame>;
   #closed = false;
+  /** Each server's features beyond 1.6.18, from its `version`. */
+  #features = new FeatureCache();
 
-  constructor(options: MemcacheClientOptions) {
+  constructor(options: MemcacheClientOptions<V>) {
     this.#options = resolveOptions(options);
     const o = this.#options;
     const codec = new MetaCodec({
@@ -131,8 +192,11 @@ export class MemcacheClient {
 
   // ---- single-key commands -------------------------------------------------------------------
 
-  /** The item, or `null` on a miss. */
-  get(key: string, options?: CallOptions): Promise<Item | null> {
+  /** The item, or `null` on a miss. `options.meta` adds metadata to the item, `options.touch` sets its TTL. */
+  get(key: string, options?: ReadOptions): Promise<Item | null> {
+    if (options !== undefined && (options.meta !== undefined || options.touch !== undefined)) {
+      return this.#getDetailed(key, options);
+    }
     // The hot path: no closure, one promise (the codec resolves it with the Item itself).
     try {
       const so = this.#prepare(options);
@@ -160,6 +224,38 @@ export class MemcacheClient {
     });
   }
 
+  /**
+   * The value, decoded by the client's serializer (without one: the bytes), or `null` on a miss.
+   * Takes the options of {@link get}.
+   */
+  getValue<T extends V = V>(key: string, options?: ReadOptions): Promise<T | null> {
+    const read = this.get(key, options);
+    if (this.#options.values === undefined)
+      return read.then((item) => (item === null ? null : (item.value as T)));
+    return read.then((item) => (item === null ? null : (this.#decode(item, options) as T | Promise<T>)));
+  }
+
+  /** Stores a value through the client's serializer (without one: bytes or a string, as {@link set}). */
+  setValue(key: string, value: V | Value, options?: ValueStoreOptions): Promise<void> {
+    const values = this.#options.values;
+    if (values === undefined) return this.set(key, value as Value, options);
+    return this.#guard(() => {
+      if ((options as { flags?: unknown } | undefined)?.flags !== undefined) {
+        throw new InvalidArgumentError('setValue takes no flags: the serializer chooses them');
+      }
+      const started = performance.now();
+      const encoded = values.encode(value);
+      if (!(encoded instanceof Promise))
+        return this.set(key, encoded.value, { ...options, flags: encoded.flags });
+      this.#key(key); // a bad key is refused before the compression work
+      return encoded.then((e) => {
+        // The deadline still counts from the call, compression included.
+        const timeout = (options?.timeout ?? this.#options.timeout) - (performance.now() - started);
+        return this.set(key, e.value, { ...options, flags: e.flags, timeout: Math.max(1, timeout) });
+      });
+    });
+  }
+
   /** Stores the value unconditionally. */
   set(key: string, value: Value, options?: StoreOptions): Promise<void> {
     return this.#store(key, value, options, '', undefined).then((f) => {
@@ -177,13 +273,19 @@ export class MemcacheClient {
     return this.#store(key, value, options, ' MR', undefined).then(stored);
   }
 
-  /** Appends to an existing value (TTL and flags unchanged); `false` when the key does not exist. */
-  append(key: string, value: Value, options?: CallOptions): Promise<boolean> {
+  /**
+   * Appends to an existing value (TTL and flags unchanged); `false` when the key does not exist
+   * (unless `vivify` creates it).
+   */
+  append(key: string, value: Value, options?: AppendOptions): Promise<boolean> {
     return this.#store(key, value, options, ' MA', undefined, false).then(stored);
   }
 
-  /** Prepends to an existing value (TTL and flags unchanged); `false` when the key does not exist. */
-  prepend(key: string, value: Value, options?: CallOptions): Promise<boolean> {
+  /**
+   * Prepends to an existing value (TTL and flags unchanged); `false` when the key does not exist
+   * (unless `vivify` creates it).
+   */
+  prepend(key: string, value: Value, options?: AppendOptions): Promise<boolean> {
     return this.#store(key, value, options, ' MP', undefined, false).then(stored);
   }
 
@@ -192,11 +294,19 @@ export class MemcacheClient {
     return this.#store(key, value, options, '', cas).then(stored);
   }
 
-  /** `false` when the key was not found. */
-  delete(key: string, options?: CallOptions): Promise<boolean> {
-    return this.#run(options, (send) =>
-      send(MetaRequest.meta('md', this.#key(key), '', undefined, true)).then((f) => f.status === 'HD'),
-    );
+  /** `false` when the key was not found. With `keepItem`, empties the value instead (md x). */
+  delete(key: string, options?: DeleteOptions): Promise<boolean> {
+    return this.#run(options, (send, so) => {
+      const wk = this.#key(key);
+      if (options?.keepItem === undefined || options.keepItem === false) {
+        return send(MetaRequest.meta('md', wk, '', undefined, true)).then((f) => f.status === 'HD');
+      }
+      if (options.keepItem !== true) throw new InvalidArgumentError('keepItem must be true or false');
+      const req = MetaRequest.meta('md', wk, ' x', undefined, true);
+      return this.#sendGated(req, options, so, 'deleteKeepsItem', 'delete({ keepItem })').then(
+        (f) => f.status === 'HD',
+      );
+    });
   }
 
   /** Marks the item stale (`md I`): it is served stale while one `getOrSet` caller recomputes. */
@@ -219,11 +329,63 @@ export class MemcacheClient {
     return this.#counter(key, delta, options, ' MD');
   }
 
+  /**
+   * Whether an item changed since it was read: the same `item` when its CAS still matches (the
+   * server sends no value), the new item when it changed, `null` when it is gone (`mg … C<cas>`).
+   * Needs memcached ≥ 1.6.40 (checked with `version` first).
+   */
+  revalidate(item: Item, options?: CallOptions): Promise<Item | null> {
+    return this.#run(options, (_send, so) => {
+      if (typeof item !== 'object' || item === null || typeof item.key !== 'string') {
+        throw new InvalidArgumentError('item must be an Item from a read');
+      }
+      const wk = this.#key(item.key);
+      const cas = validate.cas(item.cas, 'item.cas');
+      const req = MetaRequest.meta('mg', wk, ` C${cas} v f c`, undefined, true);
+      return this.#sendGated(req, options, so, 'conditionalGet', 'revalidate()').then((f) =>
+        f.status === 'HD' ? item : toItem(item.key, f),
+      );
+    });
+  }
+
+  /**
+   * What the server's `me` (meta debug) says about a key, or `null` when it is missing. For humans
+   * and debugging: it costs a `version` probe the first time per server. Refused for binary keys,
+   * whose `me` reply can carry the key's raw bytes (see `AppendOptions.vivify`).
+   */
+  debug(key: string, options?: CallOptions): Promise<DebugInfo | null> {
+    return this.#run(options, (_send, so) => {
+      const wk = this.#key(key);
+      if (wk.base64) throw meOnBinaryKey();
+      const backend = this.#backendFor(wk, options);
+      return this.#featuresOf(backend, so).then((features) =>
+        (backend.send(MetaRequest.meta('me', wk, '', undefined, true), so) as Promise<MetaFrame>).then((f) =>
+          f.status === 'EN' ? null : toDebugInfo(key, f.line, features.debugExpPositive),
+        ),
+      );
+    });
+  }
+
   // ---- bulk commands: quiet requests with opaques, fenced by mn ------------------------------
 
   /** The items found; misses are absent from the map. Keys are split by server and sent in parallel. */
   getMulti(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, Item>> {
     return this.#readMulti(keys, ' v f c', options);
+  }
+
+  /**
+   * The values found, decoded by the client's serializer (without one: the bytes); misses are
+   * absent. A value that cannot be decoded fails its key only (ERR_PARTIAL_RESULT).
+   */
+  getValues<T extends V = V>(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, T>> {
+    return this.getMulti(keys, options).then(
+      (items) => decodeAll<T>(items, new Map(), this.#decoder(options)),
+      (err: unknown) => {
+        if (!(err instanceof PartialResultError)) throw err;
+        const partial = err as PartialResultError<Map<string, Item>>;
+        return decodeAll<T>(partial.results, partial.errors, this.#decoder(options));
+      },
+    );
   }
 
   /** Get and touch many: the items found, each with its TTL set to `ttl`. */
@@ -307,7 +469,22 @@ export class MemcacheClient {
 
   /** Each server's version (`"1.6.18"`), keyed by its address as given. */
   version(options?: CallOptions): Promise<Map<string, string>> {
-    return this.#eachServer(options, () => MetaRequest.version()) as Promise<Map<string, string>>;
+    return (this.#eachServer(options, () => MetaRequest.version()) as Promise<Map<string, string>>).then(
+      (versions) => {
+        for (const [server, v] of versions) this.#features.record(server, v);
+        return versions;
+      },
+    );
+  }
+
+  /**
+   * What each server can do beyond memcached 1.6.18 (`E`, `md x`, `mg C`, `ms s`/`N`…), from its
+   * `version`, asked now. Methods that need a feature ask by themselves the first time.
+   */
+  features(options?: CallOptions): Promise<Map<string, ServerFeatures>> {
+    return this.version(options).then(
+      (versions) => new Map([...versions].map(([server, v]) => [server, featuresOf(v)])),
+    );
   }
 
   /** Each server's `stats [group]`, keyed by its address as given. */
@@ -328,9 +505,19 @@ export class MemcacheClient {
 
   // ---- recipes (recipes.ts) --------------------------------------------------------------------
 
-  /** The cached value, or on a miss the loader's, computed by one caller across all clients. */
-  getOrSet(key: string, loader: () => Promise<Value> | Value, options?: GetOrSetOptions): Promise<Buffer> {
-    return this.#guard(() => getOrSet(this, key, loader, options ?? {}));
+  /**
+   * The cached value, or on a miss the loader's, computed by one caller across all clients. With a
+   * serializer, values go through it (the winner gets what its loader returned, the others the
+   * decoded value); without one, the bytes.
+   */
+  getOrSet<T extends V = V>(
+    key: string,
+    loader: () => Promise<T | Value> | T | Value,
+    options?: GetOrSetOptions,
+  ): Promise<T> {
+    return this.#guard(() =>
+      getOrSet(this, this.#io(key, options), key, loader, options ?? {}),
+    ) as Promise<T>;
   }
 
   /** CAS read-modify-write with bounded retries; returns the value written (or `null` if `fn` declined). */
@@ -342,7 +529,10 @@ export class MemcacheClient {
     return this.#guard(() => update(this, key, fn, options ?? {}));
   }
 
-  /** An advisory lock held until `release()` or `ttl` seconds; `null` if someone else holds it. */
+  /**
+   * An advisory lock held until `release()` or `ttl` seconds; `null` if someone else holds it. Not a
+   * fencing lock: a holder paused past its TTL does not know it lost the lock.
+   */
   lock(key: string, options: CallOptions & { ttl: number }): Promise<LockHandle | null> {
     return this.#guard(() => lock(this, key, options));
   }
@@ -357,6 +547,7 @@ export class MemcacheClient {
       const { command, key, flags = {}, value } = request;
       const rendered = renderFlags(command, flags);
       const wk = command === 'mn' ? undefined : this.#key(key as string);
+      if (command === 'me' && wk?.base64 === true) throw meOnBinaryKey();
       let bytes: Buffer | undefined;
       if (command === 'ms') bytes = valueBytes(value, this.#options.maxValueSize);
       else if (value !== undefined) throw new InvalidArgumentError(`value is only for ms, not ${command}`);
@@ -423,7 +614,115 @@ export class MemcacheClient {
   // ---- internals -------------------------------------------------------------------------------
 
   #key(key: string | Uint8Array): WireKey {
-    return wireKey(key, this.#options.keyPrefix, this.#options.binaryKeys);
+    const o = this.#options;
+    if (o.hashLongKeys) return hashedWireKey(key, o.keyPrefix, o.binaryKeys);
+    return wireKey(key, o.keyPrefix, o.binaryKeys);
+  }
+
+  /** `get` with metadata or a touch: `mg … [T] v f c [t l h s]`, counted like a get. */
+  #getDetailed(key: string, options: ReadOptions): Promise<Item | null> {
+    return this.#run(options, (_send, so) => {
+      const wk = this.#key(key);
+      const flags: Record<string, boolean | number> = { v: true, f: true, c: true };
+      if (options.touch !== undefined) flags.T = validate.ttl(options.touch, 'touch');
+      const meta: unknown = options.meta ?? [];
+      if (!Array.isArray(meta)) throw new InvalidArgumentError('meta must be an array of field names');
+      for (const field of meta as unknown[]) {
+        if (typeof field !== 'string' || !Object.hasOwn(META_FIELD_FLAGS, field)) {
+          throw new InvalidArgumentError(
+            `meta fields are ${Object.keys(META_FIELD_FLAGS).join(', ')} (got ${validate.show(field)})`,
+          );
+        }
+        flags[META_FIELD_FLAGS[field as ItemMetaField]] = true;
+      }
+      const req = MetaRequest.meta('mg', wk, renderFlags('mg', flags), undefined, true);
+      const backend = this.#backendFor(wk, options);
+      const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
+        const item = toDetailedItem(wk.original, f);
+        if (item === null) backend.counters.misses++;
+        else backend.counters.hits++;
+        return item;
+      });
+      if (!this.#options.missOnError) return sent;
+      return sent.catch((err: MemlineError) => {
+        backend.counters.errorMisses++;
+        this.#options.onError?.(err);
+        return null;
+      });
+    });
+  }
+
+  /** The decoded value of `item`; an error names the item's server. */
+  #decode(item: Item, options: CallOptions | undefined): unknown {
+    const blame = (err: unknown): never => {
+      if (err instanceof MemlineError && err.server === undefined) {
+        try {
+          err.server = this.serverFor(item.key, options);
+        } catch {
+          // the key was read a moment ago; it cannot fail now, and the error matters more
+        }
+      }
+      throw err;
+    };
+    try {
+      const value = this.#options.values!.decode(item.value, item.flags);
+      return value instanceof Promise ? value.catch(blame) : value;
+    } catch (err) {
+      return blame(err);
+    }
+  }
+
+  /** How getOrSet turns values into bytes and back: through the serializer, if there is one. */
+  #io(key: string, options: CallOptions | undefined): ValueIo | undefined {
+    const values = this.#options.values;
+    if (values === undefined) return undefined;
+    return {
+      encode: (value) => values.encode(value),
+      decode: (bytes, flags) => this.#decode({ key, value: bytes, flags, cas: 0n }, options),
+    };
+  }
+
+  /** `decode` for getValues, or none without a serializer. */
+  #decoder(options: CallOptions | undefined): ((item: Item) => unknown) | undefined {
+    return this.#options.values === undefined ? undefined : (item) => this.#decode(item, options);
+  }
+
+  /** A server's features: from `version`, asked once per server (a failed probe is asked again). */
+  #featuresOf(backend: Backend<MetaRequest, unknown, MetaFrame>, so: SendOptions): Promise<ServerFeatures> {
+    // The probe is shared by every caller waiting for it, so it is not bound to this caller's signal.
+    const probeOptions = { deadline: so.deadline, timeout: so.timeout, signal: undefined };
+    return this.#features.get(
+      backend.server,
+      () => backend.send(MetaRequest.version(), probeOptions) as Promise<string>,
+    );
+  }
+
+  /**
+   * Sends a request that needs `feature` once its server is known to have it; rejects with
+   * ERR_INVALID_ARGUMENT (nothing sent) when it does not. A CLIENT_ERROR reply (a downgraded
+   * server) makes the next call ask `version` again.
+   */
+  #sendGated(
+    req: MetaRequest,
+    options: CallOptions | undefined,
+    so: SendOptions,
+    feature: FeatureName,
+    what: string,
+  ): Promise<MetaFrame> {
+    const backend = this.#backendFor(req.key, options);
+    return this.#featuresOf(backend, so).then((features) => {
+      if (!features[feature]) {
+        const err = new InvalidArgumentError(
+          `${what} needs memcached ${FEATURE_SINCE[feature]} or later; ${backend.server} runs ${features.version}`,
+        );
+        err.server = backend.server;
+        throw err;
+      }
+      return (backend.send(req, so) as Promise<MetaFrame>).catch((err: unknown) => {
+        if (err instanceof ClientErrorReply) this.#features.forget(backend.server);
+        throw err;
+      });
+    });
   }
 
   #uniqueKeys(keys: Iterable<string>): WireKey[] {
@@ -450,18 +749,39 @@ export class MemcacheClient {
   #store(
     key: string,
     value: Value,
-    options: StoreOptions | undefined,
+    options: (StoreOptions & AppendOptions) | undefined,
     mode: string,
     cas: bigint | number | undefined,
     withTtlAndFlags = true,
   ): Promise<MetaFrame> {
-    return this.#run(options, (send) => {
+    return this.#run(options, (send, so) => {
       const wk = this.#key(key);
       const bytes = valueBytes(value, this.#options.maxValueSize);
       let flags = mode + (withTtlAndFlags ? this.#storeFlags(options) : '');
       if (cas !== undefined) flags = ` C${validate.cas(cas)}` + flags;
       // Only a plain set may be replayed: add/replace/append/prepend/cas could apply twice.
-      return send(MetaRequest.meta('ms', wk, flags, bytes, mode === '' && cas === undefined));
+      const idempotent = mode === '' && cas === undefined;
+      const newCas = withTtlAndFlags ? options?.newCas : undefined;
+      const vivify = withTtlAndFlags ? undefined : options?.vivify;
+      if (newCas === undefined && vivify === undefined)
+        return send(MetaRequest.meta('ms', wk, flags, bytes, idempotent));
+      if (newCas !== undefined) {
+        const req = MetaRequest.meta(
+          'ms',
+          wk,
+          flags + ` E${validate.cas(newCas, 'newCas')}`,
+          bytes,
+          idempotent,
+        );
+        return this.#sendGated(req, options, so, 'explicitCas', 'newCas');
+      }
+      if (wk.base64) {
+        throw new InvalidArgumentError(
+          'vivify is refused for binary keys: the server would store the created item under the raw key bytes',
+        );
+      }
+      const req = MetaRequest.meta('ms', wk, flags + ` N${validate.ttl(vivify, 'vivify')}`, bytes, false);
+      return this.#sendGated(req, options, so, 'appendVivify', 'append/prepend with vivify');
     });
   }
 
@@ -593,9 +913,11 @@ export class MemcacheClient {
     make: () => MetaRequest,
   ): Promise<Map<string, unknown>> {
     const send = this.#prepare(options);
-    const req = make(); // validates before any I/O
+    make(); // validates before any I/O
     const backends = this.#cluster.backends;
-    const settled = await Promise.allSettled(backends.map((b) => b.send(req, send)));
+    // One request object per server: replies are collected on the request (stats lines), so a
+    // shared one would merge the servers' answers.
+    const settled = await Promise.allSettled(backends.map((b) => b.send(make(), send)));
     const results = new Map<string, unknown>();
     const errors = new Map<string, MemlineError>();
     settled.forEach((s, i) => {
@@ -672,6 +994,17 @@ function notStored(frame: MetaFrame): MemlineError {
   return new ServerErrorReply(`the server did not store the item (${frame.status})`, {
     mayHaveExecuted: true,
   });
+}
+
+/**
+ * memcached (to at least 1.6.45) stores an item that `N` created for a base64 key under its raw
+ * bytes without the binary mark, and `me` then prints those bytes as they are: a key holding
+ * `\r\nEN\r\n` would add a reply line that the next request in the pipeline would take as its own.
+ */
+function meOnBinaryKey(): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'me (debug) does not take binary keys: the reply can carry the raw key bytes',
+  );
 }
 
 function asError(err: unknown): Error {

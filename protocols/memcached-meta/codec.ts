@@ -47,6 +47,8 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   readonly name = 'memcached-meta';
   readonly #limits: DecoderLimits;
   readonly #credentials: Buffer | undefined;
+  /** The password in the forms a reply line could show it in; cut out of errors (see {@link scrub}). */
+  readonly #secrets: string[] | undefined;
 
   constructor(options: MetaCodecOptions) {
     this.#limits = { maxValueSize: options.maxValueSize, maxLineLength: options.maxLineLength };
@@ -62,6 +64,8 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       throw new InvalidArgumentError('auth.password must be a non-empty string');
     }
     this.#credentials = Buffer.from(`${auth.username} ${auth.password}`);
+    const latin1 = Buffer.from(auth.password, 'utf8').toString('latin1');
+    this.#secrets = [...new Set([auth.password, latin1, quotedForm(latin1)])];
   }
 
   encode(req: MetaRequest, out: OutBuffer): void {
@@ -69,10 +73,17 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   }
 
   createDecoder(): FrameDecoder<MetaFrame> {
-    return new MetaDecoder(this.#limits);
+    const decoder = new MetaDecoder(this.#limits);
+    return this.#secrets === undefined ? decoder : new CredentialGuard(decoder, this.#secrets);
   }
 
   onFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+    const verdict = this.#judge(req, frame);
+    if (this.#secrets !== undefined && verdict instanceof FrameFailure) scrub(verdict.error, this.#secrets);
+    return verdict;
+  }
+
+  #judge(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
     const status = frame.status;
     // Anything but STORED fails a login and the connection with it (§11).
     if (req.kind === RequestKind.Auth) return status === 'STORED' ? true : authFailure(frame);
@@ -112,7 +123,8 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 
   unsolicited(frame: MetaFrame): MemlineError {
     const message = `unsolicited ${frame.status} reply with no request pending: ${quote(frame.line)}`;
-    return new ProtocolError(message, { mayHaveExecuted: true });
+    const error = new ProtocolError(message, { mayHaveExecuted: true });
+    return this.#secrets === undefined ? error : scrub(error, this.#secrets);
   }
 
   /** Approximate wire size, for the queued-bytes bound: the values dominate. */
@@ -140,6 +152,66 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   handshake(): MetaRequest[] {
     return this.#credentials === undefined ? [] : [MetaRequest.auth(this.#credentials)];
   }
+}
+
+/**
+ * The decoder of a connection that logs in. A reply the decoder cannot parse is quoted in its error;
+ * a server that echoes what it was sent (an HTTP or line-echo server, a hostile one) would put the
+ * login's password there, and from there into logs. So an unparseable reply to the login is not
+ * quoted at all, and the password is cut out of any later decoding error.
+ */
+class CredentialGuard implements FrameDecoder<MetaFrame> {
+  readonly #inner: MetaDecoder;
+  readonly #secrets: string[];
+  /** The first frame (the login's reply) has been decoded. */
+  #answered = false;
+
+  constructor(inner: MetaDecoder, secrets: string[]) {
+    this.#inner = inner;
+    this.#secrets = secrets;
+  }
+
+  get buffered(): number {
+    return this.#inner.buffered;
+  }
+
+  feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
+    try {
+      if (this.#answered) {
+        this.#inner.feed(chunk, onFrame);
+      } else {
+        this.#inner.feed(chunk, (frame) => {
+          this.#answered = true;
+          onFrame(frame);
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      if (this.#answered) throw scrub(err, this.#secrets);
+      throw new ProtocolError(
+        'the reply to the login could not be parsed (not shown: it may echo the password)',
+      );
+    }
+  }
+}
+
+/** Cuts every occurrence of a secret out of an error's message and stack; returns the error. */
+function scrub<E extends Error>(error: E, secrets: readonly string[]): E {
+  for (const secret of secrets) {
+    if (error.message.includes(secret)) error.message = error.message.split(secret).join('***');
+    if (error.stack?.includes(secret)) error.stack = error.stack.split(secret).join('***');
+  }
+  return error;
+}
+
+/** A latin1 string as {@link quote} shows it, without the quotes and the cut. */
+function quotedForm(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    out += c < 0x20 || c >= 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : text[i];
+  }
+  return out;
 }
 
 /**

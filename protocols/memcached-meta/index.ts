@@ -7,11 +7,24 @@
  * ```
  */
 export { MemcacheClient } from './client.js';
-export type { CallOptions, StoreOptions, CounterOptions, MetaRequestSpec } from './client.js';
-export type { MemcacheClientOptions, TlsOptions, Logger } from './options.js';
+export type {
+  CallOptions,
+  StoreOptions,
+  CounterOptions,
+  MetaRequestSpec,
+  ReadOptions,
+  ValueStoreOptions,
+  AppendOptions,
+  DeleteOptions,
+} from './client.js';
+export type { MemcacheClientOptions, TlsOptions, Logger, CompressionOptions } from './options.js';
 export { DEFAULTS } from './options.js';
-export type { Item, MetaResult, Value } from './results.js';
+export type { Item, ItemMetaField, DebugInfo, MetaResult, Value } from './results.js';
 export type { GetOrSetOptions, UpdateOptions, LockHandle } from './recipes.js';
+export { serializers, memlineSerializer, phpSerializer } from './serializers.js';
+export type { Serializer, SerializedValue, CompressionAlgorithm } from './serializers.js';
+export { FEATURE_SINCE } from './features.js';
+export type { ServerFeatures, FeatureName } from './features.js';
 export type { ReturnedFlags } from './frame.js';
 export type { MetaFlags } from './commands.js';
 export type { MetaCommand } from './request.js';

@@ -8,6 +8,9 @@ import type { BreakerOptions } from '../../lib/breaker.js';
 import type { ServerSpec } from '../../lib/cluster.js';
 import type { DiscoverySource } from '../../lib/discovery.js';
 import type { DistributionKind } from '../../lib/distribution/index.js';
+import { DEFAULT_BROTLI_QUALITY, type CompressionSettings } from './compression.js';
+import type { CompressionAlgorithm, Serializer } from './serializers.js';
+import { ValueCodec } from './values.js';
 
 /** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
 export interface TlsOptions {
@@ -34,7 +37,21 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
 }
 
-export interface MemcacheClientOptions {
+/** The `compression` option. */
+export interface CompressionOptions {
+  /** `'deflate'` (zlib format; the only one the `php` layout has) or `'brotli'`. @default 'deflate' */
+  algorithm?: CompressionAlgorithm;
+  /** Serialized values of at least this many bytes are compressed. @default 4096 */
+  threshold?: number;
+  /** deflate level 0–9 or brotli quality 0–11. @default zlib's 6; brotli 4 */
+  level?: number;
+}
+
+/**
+ * The client's options. `V` is the type of the values `getValue`/`getOrSet` return: `Buffer` without
+ * a serializer, the serializer's type with one.
+ */
+export interface MemcacheClientOptions<V = Buffer> {
   /** The servers, as `"host:port"` or `{ host, port, weight? }`. */
   servers: readonly ServerSpec[];
   /**
@@ -69,10 +86,33 @@ export interface MemcacheClientOptions {
   keyPrefix?: string;
   /**
    * Send every key base64-encoded with the `b` flag, so any string (spaces, newlines, any length
-   * up to 186 bytes) is a valid key. Such keys are different items from their text form.
+   * up to 186 UTF-8 bytes) is a valid key. The server stores the decoded bytes, so a key that is also
+   * a valid text key names the same item as its text form (memcached 1.6.18, verified).
    * @default false
    */
   binaryKeys?: boolean;
+  /**
+   * Replace a key too long for memcached (over 250 bytes with the prefix, or 186 bytes as a binary
+   * key) by a head of it, `~` and the SHA-256 of the whole key, instead of refusing it. Short keys
+   * are unchanged. @default false
+   */
+  hashLongKeys?: boolean;
+  /**
+   * How `getValue`, `setValue`, `getValues` and `getOrSet` turn values into bytes and client flags
+   * and back: `serializers.memline`, `serializers.php`, or your own. Without one those methods deal
+   * in bytes like `get`/`set`, and nothing is serialized anywhere. @default undefined
+   */
+  serializer?: Serializer<V>;
+  /**
+   * Compress serialized values from `threshold` bytes on, flagged in the client flags (built-in
+   * serializers only). `true` takes every default. @default false
+   */
+  compression?: boolean | CompressionOptions;
+  /**
+   * The most bytes a compressed value may expand to when read (past it: ERR_RESPONSE_TOO_LARGE, and
+   * the decompression stops there); larger values are refused on write. @default 8388608 (8 MiB)
+   */
+  maxDecompressedSize?: number;
   /** Largest value accepted for writing and reading, in bytes (memcached's `-I`). @default 1048576 */
   maxValueSize?: number;
   /** Longest reply line accepted before the connection is considered broken. @default 16384 */
@@ -120,6 +160,9 @@ export const DEFAULTS = Object.freeze({
   connectTimeout: 1000,
   keyPrefix: '',
   binaryKeys: false,
+  hashLongKeys: false,
+  maxDecompressedSize: 8 * 1024 * 1024,
+  compression: Object.freeze({ algorithm: 'deflate' as const, threshold: 4096 }),
   maxValueSize: 1024 * 1024,
   maxLineLength: 16 * 1024,
   connectionsPerServer: 1,
@@ -137,21 +180,49 @@ export const DEFAULTS = Object.freeze({
 });
 
 export type ResolvedOptions = Required<
-  Omit<MemcacheClientOptions, 'tls' | 'auth' | 'logger' | 'discovery' | 'breaker' | 'onError'>
+  Omit<
+    MemcacheClientOptions,
+    'tls' | 'auth' | 'logger' | 'discovery' | 'breaker' | 'onError' | 'serializer' | 'compression'
+  >
 > &
   Pick<MemcacheClientOptions, 'auth' | 'logger' | 'discovery' | 'onError'> & {
     tls: TlsConnectOptions | undefined;
     breaker: BreakerOptions;
+    /** The value pipeline, when a serializer is configured. */
+    values: ValueCodec | undefined;
   };
 
 type IntOption = {
   [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
 }[keyof typeof DEFAULTS];
 
-function positiveInt(options: MemcacheClientOptions, name: IntOption, min = 1): number {
+/**
+ * The longest delay a Node timer takes: a larger one fires after 1 ms instead (with a warning), so a
+ * deadline past it would spin a timer every millisecond.
+ */
+const MAX_MS = 2 ** 31 - 1;
+
+/** Options in milliseconds, bounded by {@link MAX_MS}. */
+const DURATIONS: ReadonlySet<IntOption> = new Set<IntOption>([
+  'timeout',
+  'connectTimeout',
+  'keepAlive',
+  'maxConnectionAge',
+  'idleTimeout',
+  'reconnectBase',
+  'reconnectCap',
+  'silentTimeout',
+]);
+
+function positiveInt(options: MemcacheClientOptions<unknown>, name: IntOption, min = 1): number {
   const value = options[name] ?? DEFAULTS[name];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  const max = DURATIONS.has(name) ? MAX_MS : Number.MAX_SAFE_INTEGER;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(
+      max === MAX_MS
+        ? `${name} must be an integer from ${min} to ${max} (ms)`
+        : `${name} must be an integer ≥ ${min}`,
+    );
   }
   return value;
 }
@@ -167,14 +238,17 @@ function resolveBreaker(given: MemcacheClientOptions['breaker']): BreakerOptions
     ['maxOpenTime', 1],
   ] as const) {
     const v = out[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new InvalidArgumentError(`breaker.${name} must be an integer ≥ ${min}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_MS) {
+      throw new InvalidArgumentError(`breaker.${name} must be an integer from ${min} to ${MAX_MS}`);
     }
   }
   return out;
 }
 
-function bool(options: MemcacheClientOptions, name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError'): boolean {
+function bool(
+  options: MemcacheClientOptions<unknown>,
+  name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError' | 'hashLongKeys',
+): boolean {
   const value = options[name] ?? DEFAULTS[name];
   if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`);
   return value;
@@ -193,8 +267,57 @@ function resolveTls(tls: MemcacheClientOptions['tls']): TlsConnectOptions | unde
   };
 }
 
+function resolveCompression(given: MemcacheClientOptions['compression']): CompressionSettings | undefined {
+  if (given === undefined || given === false) return undefined;
+  const o = given === true ? {} : given;
+  if (typeof o !== 'object' || o === null) {
+    throw new InvalidArgumentError('compression must be true, false or { algorithm, threshold, level }');
+  }
+  const algorithm = o.algorithm ?? DEFAULTS.compression.algorithm;
+  if (algorithm !== 'deflate' && algorithm !== 'brotli') {
+    throw new InvalidArgumentError(`compression.algorithm must be 'deflate' or 'brotli'`);
+  }
+  const threshold = o.threshold ?? DEFAULTS.compression.threshold;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0) {
+    throw new InvalidArgumentError('compression.threshold must be an integer ≥ 0');
+  }
+  const max = algorithm === 'deflate' ? 9 : 11;
+  const level = o.level;
+  if (
+    level !== undefined &&
+    (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level > max)
+  ) {
+    throw new InvalidArgumentError(`compression.level must be an integer from 0 to ${max} for ${algorithm}`);
+  }
+  return {
+    algorithm,
+    threshold,
+    level: level ?? (algorithm === 'brotli' ? DEFAULT_BROTLI_QUALITY : undefined),
+  };
+}
+
+function resolveValues(options: MemcacheClientOptions<unknown>, maxDecompressedSize: number) {
+  const serializer = options.serializer;
+  const compression = resolveCompression(options.compression);
+  if (serializer === undefined) {
+    if (compression !== undefined) {
+      throw new InvalidArgumentError('compression needs a serializer: without one values are not flagged');
+    }
+    return undefined;
+  }
+  if (
+    typeof serializer !== 'object' ||
+    serializer === null ||
+    typeof serializer.serialize !== 'function' ||
+    typeof serializer.deserialize !== 'function'
+  ) {
+    throw new InvalidArgumentError('serializer must have serialize() and deserialize()');
+  }
+  return new ValueCodec(serializer, compression, maxDecompressedSize);
+}
+
 /** Fills in the defaults and validates; throws ERR_INVALID_ARGUMENT naming the option. */
-export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions {
+export function resolveOptions(options: MemcacheClientOptions<unknown>): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options must be an object with at least `servers`');
   }
@@ -224,6 +347,7 @@ export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions 
       );
     }
   }
+  const maxDecompressedSize = positiveInt(options, 'maxDecompressedSize');
   return {
     servers: options.servers,
     distribution,
@@ -231,6 +355,9 @@ export function resolveOptions(options: MemcacheClientOptions): ResolvedOptions 
     connectTimeout: positiveInt(options, 'connectTimeout'),
     keyPrefix,
     binaryKeys: bool(options, 'binaryKeys'),
+    hashLongKeys: bool(options, 'hashLongKeys'),
+    maxDecompressedSize,
+    values: resolveValues(options, maxDecompressedSize),
     maxValueSize: positiveInt(options, 'maxValueSize'),
     maxLineLength: positiveInt(options, 'maxLineLength', 1024),
     connectionsPerServer: positiveInt(options, 'connectionsPerServer'),

@@ -4,30 +4,60 @@
  *
  * - `getOrSet`: stampede protection with the `N` lease: on a miss `mg … N<lease>` creates an empty
  *   placeholder and hands exactly one caller a win (`W`); the others see `Z` and wait, or, when the
- *   item was invalidated (`X`), are served the stale value while the winner recomputes.
+ *   item was invalidated (`X`), are served the stale value while the winner recomputes. With
+ *   `recache`, `R<s>` hands one caller a win once the remaining TTL drops under `s` seconds while
+ *   everyone else keeps the current value.
  * - `update`: compare-and-swap read-modify-write with a bounded number of retries.
  * - `lock`: an advisory lock (`ms … ME` with a random token), released and extended by CAS.
+ *
+ * ```
+ * mg k N<lease> [R<s> t] v f c        reply              this caller
+ * ------------------------------     ----------------   ------------------------------------------
+ * hit                                VA …                returns the value
+ * miss (placeholder created)         VA 0 … W            runs the loader, ms C<cas>; on failure md C<cas>
+ * placeholder, someone computing     VA 0 … Z            waits (backoff), asks again
+ * stale after md I                   VA … X W / X Z      W: recomputes; Z: returns the stale value
+ * remaining TTL < s (recache)        VA … W / Z          W: recomputes inline; Z: returns the value
+ * ```
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
 import type { CallOptions, MemcacheClient } from './client.js';
 import { valueBytes, type Item, type Value } from './results.js';
+import type { SerializedValue } from './serializers.js';
 import * as validate from './validate.js';
 
 export interface GetOrSetOptions extends CallOptions {
   /** TTL of the stored value in seconds. @default 0 (never expires) */
   ttl?: number;
-  /** Client flags of the stored value. @default 0 */
+  /** Client flags of the stored value (not with a serializer: it chooses them). @default 0 */
   flags?: number;
   /**
-   * Seconds the winner has to run the loader; if it fails or dies the placeholder expires and
-   * another caller wins. @default 30
+   * Seconds the winner has to run the loader; if it fails the lease is given back at once, and if
+   * it takes longer (or its process dies) the placeholder expires and the next caller wins, so a
+   * stuck loader delays the others by at most this. @default 30
    */
   leaseTtl?: number;
   /** ms a caller waits for another's loader before giving up with ERR_TIMEOUT. @default 5000 */
   waitTimeout?: number;
+  /**
+   * Stale-while-revalidate: once the item's remaining TTL drops under this many seconds, exactly one
+   * caller (across all clients) gets to refresh it, inline: its call runs the loader and stores the
+   * result, while every other caller keeps getting the current value at once. If the refresh fails,
+   * that caller gets the error and the item lives out its TTL. Needs a `ttl`. @default undefined
+   */
+  recache?: number;
 }
+
+/** How getOrSet turns values into bytes and back when the client has a serializer. @internal */
+export interface ValueIo {
+  encode(value: unknown): SerializedValue | Promise<SerializedValue>;
+  decode(bytes: Buffer, flags: number): unknown;
+}
+
+/** The client methods the recipes use. */
+type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas'>;
 
 export interface UpdateOptions extends CallOptions {
   /** TTL to store with; by default the item keeps its remaining TTL. */
@@ -45,9 +75,16 @@ export interface LockHandle {
   readonly token: string;
   /** Releases the lock; `false` if it had already expired or been taken over. */
   release(options?: CallOptions): Promise<boolean>;
-  /** Sets a new TTL; `false` if the lock was lost. */
+  /**
+   * Sets a new TTL (at least 1 second); `false` if the lock was lost (expired, or taken by another
+   * holder since), in which case nothing is changed.
+   */
   extend(ttl: number, options?: CallOptions): Promise<boolean>;
 }
+
+const EMPTY = Buffer.alloc(0);
+/** The longest relative TTL; larger values are Unix times (meta-protocol.md §7). */
+const MAX_RELATIVE_TTL = 30 * 24 * 3600;
 
 function callOptions(options: CallOptions): CallOptions {
   const out: CallOptions = {};
@@ -62,45 +99,63 @@ function toBuffer(value: Value): Buffer {
 }
 
 export async function getOrSet(
-  client: MemcacheClient,
+  client: RecipeClient,
+  io: ValueIo | undefined,
   key: string,
-  loader: () => Promise<Value> | Value,
+  loader: () => unknown,
   options: GetOrSetOptions,
-): Promise<Buffer> {
+): Promise<unknown> {
   if (typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options must be an object');
   const ttl = validate.ttl(options.ttl ?? 0);
+  if (io !== undefined && options.flags !== undefined) {
+    throw new InvalidArgumentError('getOrSet takes no flags with a serializer: it chooses them');
+  }
   const flags = validate.clientFlags(options.flags ?? 0);
   const leaseTtl = validate.ttl(options.leaseTtl ?? 30, 'leaseTtl');
   if (leaseTtl < 1) throw new InvalidArgumentError('leaseTtl must be at least 1 second');
   const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', 2 ** 31 - 1);
+  const recache = options.recache === undefined ? undefined : validate.ttl(options.recache, 'recache');
+  if (recache !== undefined) {
+    if (recache < 1) throw new InvalidArgumentError('recache must be at least 1 second');
+    // memcached never hands out an early win for an item without a TTL (§4.1 R).
+    if (ttl === 0)
+      throw new InvalidArgumentError('recache needs a ttl: an item that never expires is never refreshed');
+  }
   const call = callOptions(options);
+  const mgFlags = { N: leaseTtl, R: recache, v: true, f: true, c: true, t: recache !== undefined };
+  const decode = (bytes: Buffer, f: number): unknown => (io === undefined ? bytes : io.decode(bytes, f));
   const started = performance.now();
   let backoff = 5;
   for (;;) {
-    const r = await client.meta(
-      { command: 'mg', key, flags: { N: leaseTtl, v: true, f: true, c: true } },
-      call,
-    );
-    const value = r.value ?? Buffer.alloc(0);
-    if (!r.flags.W && !r.flags.Z) return value; // a plain hit
+    const r = await client.meta({ command: 'mg', key, flags: mgFlags }, call);
+    const value = r.value ?? EMPTY;
+    const f = r.flags.f ?? 0;
+    // The empty item `N` creates (no data, flags 0) while its winner computes the value. A stored
+    // empty value with flags 0 looks the same: callers then wait for its refresh like for a miss.
+    const placeholder = value.length === 0 && f === 0 && !r.flags.X;
     if (r.flags.W) {
-      // We hold the lease: a fresh placeholder (miss) or a stale item (X) to recompute.
+      // We won: a fresh placeholder (miss), a stale item (X) or an early refresh (R) to compute.
       const cas = r.flags.c ?? 0n;
       try {
-        const fresh = toBuffer(await loader());
-        const setFlags = { T: ttl, F: flags, ...(cas > 0n ? { C: cas } : {}) };
-        await client.meta({ command: 'ms', key, flags: setFlags, value: fresh }, call);
-        return fresh;
+        const fresh: unknown = await loader();
+        const stored = io === undefined ? { value: toBuffer(fresh as Value), flags } : await io.encode(fresh);
+        const setFlags = { T: ttl, F: stored.flags, C: cas > 0n ? cas : undefined };
+        // With C, a store that lost to another writer (EX) or outlived its lease (NF) changes nothing.
+        await client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call);
+        return io === undefined ? stored.value : fresh;
       } catch (err) {
-        // Give the lease back so that another caller can try, unless the item is a stale value
-        // that is still worth serving.
-        if (!r.flags.X && cas > 0n) {
+        // Give the lease back so that another caller can try at once. A stale or still-current
+        // value is kept: it is worth serving until it expires.
+        if (placeholder && cas > 0n) {
           await client.meta({ command: 'md', key, flags: { C: cas } }, call).catch(() => undefined);
         }
         throw err;
       }
     }
-    if (r.flags.X) return value; // stale, and someone else is recomputing: serve it
+    // A hit, a stale value someone else recomputes (Z X), or a value someone else refreshes early.
+    if (!r.flags.Z || !placeholder) return decode(value, f);
     if (performance.now() - started + backoff > waitTimeout) {
       throw new TimeoutError(`waited ${waitTimeout} ms for another caller's loader`, 'request');
     }
@@ -117,7 +172,7 @@ export async function getOrSet(
 }
 
 export async function update(
-  client: MemcacheClient,
+  client: RecipeClient,
   key: string,
   fn: (current: Item | null) => Promise<Value | undefined> | Value | undefined,
   options: UpdateOptions,
@@ -135,8 +190,7 @@ export async function update(
     if (next === undefined) return null;
     const bytes = toBuffer(next);
     // Keep the remaining TTL unless told otherwise (a plain ms would make the item immortal).
-    const remaining = r.flags.t !== undefined && r.flags.t > 0 ? r.flags.t : 0;
-    const store = { ...call, ttl: ttl ?? remaining, flags: flags ?? item?.flags ?? 0 };
+    const store = { ...call, ttl: ttl ?? keptTtl(r.flags.t), flags: flags ?? item?.flags ?? 0 };
     const ok =
       item === null ? await client.add(key, bytes, store) : await client.cas(key, bytes, item.cas, store);
     if (ok) return bytes;
@@ -144,8 +198,20 @@ export async function update(
   throw new CasConflictError(`update of a key lost the race ${maxRetries + 1} times`);
 }
 
+/**
+ * The TTL that keeps an item's remaining lifetime: `t` -1 (never expires) → 0; 0 or expired (-2) →
+ * 1 second, never 0 (which would make it immortal); past 30 days → the absolute Unix time, since a
+ * relative TTL that large would be read as a time in 1970 and expire the item at once.
+ */
+function keptTtl(t: number | undefined): number {
+  if (t === undefined || t === -1) return 0;
+  if (t <= 0) return 1;
+  if (t > MAX_RELATIVE_TTL) return Math.floor(Date.now() / 1000) + t;
+  return t;
+}
+
 export async function lock(
-  client: MemcacheClient,
+  client: Pick<MemcacheClient<unknown>, 'meta'>,
   key: string,
   options: CallOptions & { ttl: number },
 ): Promise<LockHandle | null> {
@@ -167,6 +233,8 @@ export async function lock(
     },
     async extend(newTtl: number, opts?: CallOptions) {
       const t = validate.ttl(newTtl, 'ttl');
+      // TTL 0 would make the lock immortal: a holder that dies would hold it forever.
+      if (t < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
       const s = await client.meta(
         { command: 'ms', key, flags: { C: cas, T: t, c: true }, value: token },
         opts,

@@ -13,6 +13,49 @@ export interface Item {
   flags: number;
   /** The item's CAS token, for {@link MemcacheClient.cas}. 0n when the server runs with CAS disabled. */
   cas: bigint;
+  /**
+   * Remaining TTL in seconds (-1: never expires), when the read asked for `'ttl'`. With `touch`, the
+   * new TTL.
+   */
+  ttl?: number;
+  /** Seconds since the item was last accessed, before this read; when asked for `'lastAccess'`. */
+  lastAccess?: number;
+  /** Whether the item had been read before this read; when asked for `'fetched'`. */
+  fetched?: boolean;
+  /** Size of the value in bytes; when asked for `'size'`. */
+  size?: number;
+}
+
+/** Metadata a read can return on its {@link Item} (`mg` flags `t`, `l`, `h`, `s`). */
+export type ItemMetaField = 'ttl' | 'lastAccess' | 'fetched' | 'size';
+
+/** The `mg` flag of each {@link ItemMetaField}. */
+export const META_FIELD_FLAGS: Readonly<Record<ItemMetaField, 't' | 'l' | 'h' | 's'>> = Object.freeze({
+  ttl: 't',
+  lastAccess: 'l',
+  fetched: 'h',
+  size: 's',
+});
+
+/** What `me` (meta debug) says about an item (meta-protocol.md §4.5). For humans, not hot paths. */
+export interface DebugInfo {
+  key: string;
+  /**
+   * Remaining TTL in seconds, -1 for an item that never expires. Servers before 1.6.24 print it
+   * negated, and this is corrected; on them an item with one second left also reads -1.
+   */
+  ttl: number;
+  /** Seconds since the last access. */
+  lastAccess: number;
+  cas: bigint;
+  /** Whether the item has been read since it was stored. */
+  fetched: boolean;
+  /** The slab class the item lives in. */
+  slabClass: number;
+  /** Memory the item takes in the server, header and key included (not the value's length). */
+  size: number;
+  /** Every `name=value` pair as the server printed it. */
+  fields: Record<string, string>;
 }
 
 /** The parsed reply of a low-level meta request. */
@@ -51,6 +94,50 @@ export function toItem(key: string, frame: MetaFrame): Item | null {
   }
   const f = returnedFlags(frame);
   return { key, value: frame.value, flags: f.f ?? 0, cas: f.c ?? 0n };
+}
+
+/** `mg … v f c` plus any of `t l h s` → an Item with the metadata asked for, or `null` on a miss. */
+export function toDetailedItem(key: string, frame: MetaFrame): Item | null {
+  const item = toItem(key, frame);
+  if (item === null) return null;
+  const f = returnedFlags(frame);
+  if (f.t !== undefined) item.ttl = f.t;
+  if (f.l !== undefined) item.lastAccess = f.l;
+  if (f.h !== undefined) item.fetched = f.h;
+  if (f.s !== undefined) item.size = f.s;
+  return item;
+}
+
+/**
+ * An `ME <key> exp=… la=… cas=… fetch=… cls=… size=…` line. `expPositive`: the server prints the
+ * remaining TTL as is (1.6.24 and later) rather than negated.
+ */
+export function toDebugInfo(key: string, line: string, expPositive: boolean): DebugInfo {
+  const fields = Object.create(null) as Record<string, string>;
+  const tokens = line.split(' ');
+  for (let i = 2; i < tokens.length; i++) {
+    const eq = tokens[i].indexOf('=');
+    if (eq > 0) fields[tokens[i].slice(0, eq)] = tokens[i].slice(eq + 1);
+  }
+  const number = (name: string): number => {
+    const text = fields[name];
+    if (text === undefined || !/^-?\d+$/.test(text)) {
+      throw new ProtocolError(`the me reply has no number ${name}=`, { mayHaveExecuted: true });
+    }
+    return Number(text);
+  };
+  const exp = number('exp');
+  const cas = fields.cas;
+  return {
+    key,
+    ttl: exp === -1 || expPositive ? exp : -exp,
+    lastAccess: number('la'),
+    cas: cas !== undefined && /^\d+$/.test(cas) ? BigInt(cas) : 0n,
+    fetched: fields.fetch === 'yes',
+    slabClass: number('cls'),
+    size: number('size'),
+    fields,
+  };
 }
 
 /** The numeric value of an `ma … v` reply (memcached pads shortened numbers with spaces). */

@@ -220,8 +220,10 @@ describe('MemcacheClient over three real memcached servers', function () {
     }
   });
 
-  it('version() and stats() answer per server', async () => {
+  it('version() and stats() answer per server, each with its own values', async () => {
     const versions = await client.version();
     expect([...versions.keys()]).to.deep.equal(servers.map((m) => m.address));
+    const stats = await client.stats();
+    for (const m of servers) expect(stats.get(m.address)!.pid).to.equal(String(m.pid));
   });
 });

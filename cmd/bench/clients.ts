@@ -1,0 +1,244 @@
+/**
+ * memline and the peers behind the {@link Driver} interface. Each is used through its own fastest
+ * documented API (callbacks where it has them), with its default options except for silencing loggers,
+ * and is handed values in the form its `get` returns them.
+ */
+import { Memcache } from 'memcache';
+import electrode from 'memcache-client';
+import Memcached from 'memcached';
+import memjs from 'memjs';
+import { MemcacheClient, type Item } from '../../protocols/memcached-meta/index.js';
+import type { CellSpec, ClientName } from './cells.js';
+import { RawDriver, type Driver, type LaneOps, type LaneSink } from './driver.js';
+import type { Keyspace } from './keyspace.js';
+
+export function createDriver(name: ClientName, ks: Keyspace): Driver {
+  switch (name) {
+    case 'raw':
+      return new RawDriver(ks);
+    case 'memline':
+      return new MemlineDriver(ks);
+    case 'memjs':
+      return new MemjsDriver(ks);
+    case 'memcached':
+      return new MemcachedDriver(ks);
+    case 'memcache-client':
+      return new ElectrodeDriver(ks);
+    case 'memcache':
+      return new JaredwrayDriver(ks);
+  }
+}
+
+// memcache-client is CommonJS whose named exports Node cannot detect: take them from the default export.
+const { MemcacheClient: ElectrodeClient, NullLogger } = electrode;
+type ElectrodeClient = InstanceType<typeof ElectrodeClient>;
+
+function need<T>(client: T | undefined): T {
+  if (client === undefined) throw new Error('driver used before open()');
+  return client;
+}
+
+class MemlineDriver implements Driver {
+  readonly name = 'memline';
+  readonly valueType = 'Buffer';
+  #client: MemcacheClient | undefined;
+  constructor(readonly ks: Keyspace) {}
+
+  unsupported(): undefined {
+    return undefined;
+  }
+
+  async open(servers: readonly string[]): Promise<void> {
+    this.#client = new MemcacheClient({ servers: [...servers] });
+    await this.#client.get(this.ks.keys[0]);
+  }
+
+  lane(sink: LaneSink): LaneOps {
+    const client = need(this.#client);
+    const { keys, values, batches } = this.ks;
+    const onItem = (item: Item | null): void => sink.value(item === null ? null : item.value);
+    const onMulti = (items: Map<string, Item>): void => sink.multi(items);
+    const onStored = (): void => sink.stored();
+    const onError = (err: unknown): void => sink.error(err);
+    return {
+      get: (i) => void client.get(keys[i]).then(onItem, onError),
+      set: (i) => void client.set(keys[i], values[i]).then(onStored, onError),
+      getMulti: (b) => void client.getMulti(batches[b]).then(onMulti, onError),
+    };
+  }
+
+  readMulti(result: unknown, key: string): Buffer | undefined {
+    return (result as Map<string, Item>).get(key)?.value;
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.close();
+  }
+}
+
+const silent = { log: (): void => undefined };
+
+class MemjsDriver implements Driver {
+  readonly name = 'memjs';
+  readonly valueType = 'Buffer';
+  #client: memjs.Client | undefined;
+  constructor(readonly ks: Keyspace) {}
+
+  unsupported(cell: CellSpec): string | undefined {
+    return cell.op === 'getMulti' ? 'memjs has no multi-get (memcachier/memjs#105)' : undefined;
+  }
+
+  async open(servers: readonly string[]): Promise<void> {
+    this.#client = memjs.Client.create(servers.join(','), { logger: silent });
+    await this.#client.get(this.ks.keys[0]);
+  }
+
+  lane(sink: LaneSink): LaneOps {
+    const client = need(this.#client);
+    const { keys, values } = this.ks;
+    const onGet = (err: Error | null, value: Buffer | null): void =>
+      err ? sink.error(err) : sink.value(value);
+    const onSet = (err: Error | null): void => (err ? sink.error(err) : sink.stored());
+    const options = {};
+    return {
+      get: (i) => client.get(keys[i], onGet),
+      set: (i) => client.set(keys[i], values[i], options, onSet),
+      getMulti: () => sink.error(new Error('unsupported')),
+    };
+  }
+
+  readMulti(): undefined {
+    return undefined;
+  }
+
+  close(): Promise<void> {
+    this.#client?.close();
+    return Promise.resolve();
+  }
+}
+
+class MemcachedDriver implements Driver {
+  readonly name = 'memcached';
+  readonly valueType = 'string';
+  #client: Memcached | undefined;
+  constructor(readonly ks: Keyspace) {}
+
+  unsupported(): undefined {
+    return undefined;
+  }
+
+  async open(servers: readonly string[]): Promise<void> {
+    const client = new Memcached(servers.length === 1 ? servers[0] : [...servers]);
+    this.#client = client;
+    await new Promise<void>((resolve, reject) =>
+      client.get(this.ks.keys[0], (err: unknown) => (err ? reject(toError(err)) : resolve())),
+    );
+  }
+
+  lane(sink: LaneSink): LaneOps {
+    const client = need(this.#client);
+    const { keys, texts, batches } = this.ks;
+    const onGet = (err: unknown, data: unknown): void =>
+      err ? sink.error(err) : sink.value(data as string | Buffer | undefined);
+    const onSet = (err: unknown): void => (err ? sink.error(err) : sink.stored());
+    const onMulti = (err: unknown, data: unknown): void => (err ? sink.error(err) : sink.multi(data));
+    return {
+      get: (i) => client.get(keys[i], onGet),
+      set: (i) => client.set(keys[i], texts[i], 0, onSet),
+      getMulti: (b) => client.getMulti(batches[b], onMulti),
+    };
+  }
+
+  readMulti(result: unknown, key: string): string | Buffer | undefined {
+    return (result as Record<string, string | Buffer | undefined>)[key];
+  }
+
+  close(): Promise<void> {
+    this.#client?.end();
+    return Promise.resolve();
+  }
+}
+
+class ElectrodeDriver implements Driver {
+  readonly name = 'memcache-client';
+  readonly valueType = 'string';
+  #client: ElectrodeClient | undefined;
+  constructor(readonly ks: Keyspace) {}
+
+  unsupported(cell: CellSpec): string | undefined {
+    return cell.servers > 1
+      ? 'memcache-client treats several servers as redundant copies, not shards (no key distribution)'
+      : undefined;
+  }
+
+  async open(servers: readonly string[]): Promise<void> {
+    this.#client = new ElectrodeClient({ server: servers[0], logger: NullLogger });
+    await this.#client.get(this.ks.keys[0]);
+  }
+
+  lane(sink: LaneSink): LaneOps {
+    const client = need(this.#client);
+    const { keys, texts, batches } = this.ks;
+    type Reply = { value: string } | undefined;
+    const onGet = (err?: Error | null, data?: Reply): void =>
+      err ? sink.error(err) : sink.value(data?.value);
+    const onSet = (err?: Error | null): void => (err ? sink.error(err) : sink.stored());
+    const onMulti = (err?: Error | null, data?: unknown): void => (err ? sink.error(err) : sink.multi(data));
+    return {
+      get: (i) => void client.get<string>(keys[i], onGet),
+      set: (i) => void client.set(keys[i], texts[i], onSet),
+      getMulti: (b) => void client.get(batches[b], onMulti),
+    };
+  }
+
+  readMulti(result: unknown, key: string): string | undefined {
+    return (result as Record<string, { value: string } | undefined>)[key]?.value;
+  }
+
+  close(): Promise<void> {
+    this.#client?.shutdown();
+    return Promise.resolve();
+  }
+}
+
+class JaredwrayDriver implements Driver {
+  readonly name = 'memcache';
+  readonly valueType = 'string';
+  #client: Memcache | undefined;
+  constructor(readonly ks: Keyspace) {}
+
+  unsupported(): undefined {
+    return undefined;
+  }
+
+  async open(servers: readonly string[]): Promise<void> {
+    this.#client = new Memcache({ nodes: [...servers] });
+    await this.#client.get(this.ks.keys[0]);
+  }
+
+  lane(sink: LaneSink): LaneOps {
+    const client = need(this.#client);
+    const { keys, texts, batches } = this.ks;
+    const onGet = (value: string | undefined): void => sink.value(value);
+    const onSet = (ok: boolean): void => (ok ? sink.stored() : sink.error(new Error('not stored')));
+    const onMulti = (values: Map<string, string>): void => sink.multi(values);
+    const onError = (err: unknown): void => sink.error(err);
+    return {
+      get: (i) => void client.get(keys[i]).then(onGet, onError),
+      set: (i) => void client.set(keys[i], texts[i]).then(onSet, onError),
+      getMulti: (b) => void client.gets(batches[b]).then(onMulti, onError),
+    };
+  }
+
+  readMulti(result: unknown, key: string): string | undefined {
+    return (result as Map<string, string>).get(key);
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.disconnect();
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

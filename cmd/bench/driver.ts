@@ -1,0 +1,116 @@
+/**
+ * What the load generator needs from a client: open it, make one lane (a loop with one call in flight)
+ * per slot of concurrency, close it. Each lane's callbacks are made once, when the lane is made, so the
+ * harness adds no per-call closure to any client.
+ */
+import type { CellSpec, ClientName } from './cells.js';
+import type { Keyspace } from './keyspace.js';
+import { RawConnection, FAILED, type Outcome, type RawWaiter } from './raw.js';
+
+/** Where a lane's call ends. Exactly one method is called per call. */
+export interface LaneSink {
+  /** A get's value; null or undefined for a miss. */
+  value(v: Buffer | string | null | undefined): void;
+  /** A getMulti's result, to be read with {@link Driver.readMulti}. */
+  multi(result: unknown): void;
+  /** A set succeeded. */
+  stored(): void;
+  /** A call the driver checked itself (the raw socket): how many of its values were wrong. */
+  checked(bad: number): void;
+  error(err: unknown): void;
+}
+
+/** One lane's way of starting a call; arguments are indexes into the {@link Keyspace}. */
+export interface LaneOps {
+  get(key: number): void;
+  set(key: number): void;
+  getMulti(batch: number): void;
+}
+
+export interface Driver {
+  readonly name: ClientName;
+  /** What `set` hands the client: a Buffer where its API takes bytes, else a string. */
+  readonly valueType: 'Buffer' | 'string';
+  /** Why this client cannot run `cell`, or undefined when it can. */
+  unsupported(cell: CellSpec): string | undefined;
+  open(servers: readonly string[]): Promise<void>;
+  lane(sink: LaneSink): LaneOps;
+  /** One key's value in a getMulti result. */
+  readMulti(result: unknown, key: string): Buffer | string | null | undefined;
+  close(): Promise<void>;
+}
+
+/** The ceiling: one {@link RawConnection} per server; key i goes to server i mod n. */
+export class RawDriver implements Driver {
+  readonly name = 'raw';
+  readonly valueType = 'string';
+  #conns: RawConnection[] = [];
+
+  constructor(readonly ks: Keyspace) {}
+
+  unsupported(): undefined {
+    return undefined;
+  }
+
+  async open(servers: readonly string[]): Promise<void> {
+    this.#conns = await Promise.all(servers.map((s) => RawConnection.connect(s)));
+  }
+
+  lane(sink: LaneSink): LaneOps {
+    return new RawLane(this.ks, this.#conns, sink);
+  }
+
+  readMulti(): undefined {
+    return undefined; // the raw lane checks its values itself
+  }
+
+  close(): Promise<void> {
+    for (const c of this.#conns) c.close();
+    this.#conns = [];
+    return Promise.resolve();
+  }
+}
+
+class RawLane implements LaneOps, RawWaiter {
+  #pending = 0;
+  #bad = 0;
+  #failed = 0;
+
+  constructor(
+    readonly ks: Keyspace,
+    readonly conns: RawConnection[],
+    readonly sink: LaneSink,
+  ) {}
+
+  get(i: number): void {
+    this.#pending = 1;
+    this.conns[i % this.conns.length].get(this.ks.keys[i], this.ks.values[i], this);
+  }
+
+  set(i: number): void {
+    this.#pending = 1;
+    this.conns[i % this.conns.length].set(this.ks.keys[i], this.ks.texts[i], this);
+  }
+
+  getMulti(b: number): void {
+    const size = this.ks.batchSize;
+    this.#pending = size;
+    for (let i = b * size, end = i + size; i < end; i++) {
+      this.conns[i % this.conns.length].get(this.ks.keys[i], this.ks.values[i], this);
+    }
+  }
+
+  reply(outcome: Outcome): void {
+    if (outcome !== 0) {
+      if (outcome === FAILED) this.#failed++;
+      else this.#bad++;
+    }
+    if (--this.#pending > 0) return;
+    const bad = this.#bad;
+    const failed = this.#failed;
+    this.#bad = 0;
+    this.#failed = 0;
+    if (failed > 0) this.sink.error(new Error(`${failed} unexpected replies or a closed connection`));
+    else this.sink.checked(bad);
+  }
+}

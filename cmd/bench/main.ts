@@ -1,0 +1,45 @@
+/**
+ * memline's benchmark (`npm run bench -- --help`): memline side by side with a raw pipelined socket and
+ * the other Node clients, against memcached processes it starts and pins itself.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runBench } from './bench.js';
+import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { buildReports } from './report.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
+let options: BenchOptions | 'help';
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`bench: ${err.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+try {
+  // Progress goes to stderr, the report to stdout.
+  const data = await runBench(options, ROOT, (line) => console.error(line));
+  const { markdown, json } = buildReports(data);
+  const stamp = data.date.replace(/[:.]/g, '-').slice(0, 19);
+  mkdirSync(`${ROOT}/bench-results`, { recursive: true });
+  const base = `bench-results/bench-${data.mode}-${stamp}`;
+  writeFileSync(`${ROOT}/${base}.md`, markdown + '\n');
+  writeFileSync(`${ROOT}/${base}.json`, json + '\n');
+  console.log(`\n${markdown}`);
+  console.error(`\nbench: wrote ${base}.md and ${base}.json`);
+  const wrong = data.cells.some((c) => c.clients.some((s) => s.runs.some((r) => r.mismatches > 0)));
+  process.exitCode = wrong ? 1 : 0;
+} catch (err) {
+  console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+}
+
+// Everything is stopped by now; if a peer still holds the event loop, do not hang.
+setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

@@ -1,0 +1,117 @@
+/**
+ * The benchmark's command line.
+ */
+import { parseArgs } from 'node:util';
+import { CELLS, CLIENTS, FULL, QUICK, type CellSpec, type ClientName, type Timing } from './cells.js';
+
+export interface BenchOptions {
+  quick: boolean;
+  clients: ClientName[];
+  cells: CellSpec[];
+  timing: Timing;
+  /** Run memline's worker under `node --cpu-prof`, one profile per cell. */
+  cpuProf: boolean;
+  /** Measure heap per pending request and heap over a long run. */
+  memory: boolean;
+  /** Pin memcached and the clients to different cores with taskset. */
+  pin: boolean;
+  /** The arguments as given, for the report. */
+  argv: string[];
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+Measures memline side by side with a raw pipelined socket (the ceiling) and the other Node clients
+(memjs, memcached, memcache-client, memcache) against memcached processes it starts itself (-t 1, free
+loopback ports, stopped by PID), with memcached and the clients pinned to different cores. Writes a
+Markdown and a JSON report to bench-results/ and prints the Markdown.
+
+  --quick              short runs (${QUICK.repeats} × ${QUICK.durationMs} ms per cell), for checking a change: under a minute
+                       (full mode: ${FULL.repeats} × ${FULL.durationMs} ms, about 10 minutes)
+  --clients <list>     comma-separated subset of: ${CLIENTS.join(', ')}
+                       (default: all)
+  --cells <list>       comma-separated subset of: ${CELLS.map((c) => c.id).join(', ')}
+                       (default: all)
+  --repeats <n>        timed runs per client and cell (overrides the mode)
+  --duration <ms>      length of one timed run (overrides the mode)
+  --cpu-prof           run memline's cells under node --cpu-prof, one profile per cell, written to
+                       bench-results/ with a summary of the top self-time functions; without
+                       --clients only memline runs
+  --no-memory          skip the heap measurements
+  --no-pin             do not pin processes to cores
+  -h, --help           this text
+
+Exit code 0 when every client that ran read only correct values, 1 otherwise, 2 for a bad command line.`;
+
+/** A command line the benchmark cannot run with. */
+export class UsageError extends Error {}
+
+/** The options, or `'help'`. Throws {@link UsageError}. */
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean', default: false },
+        clients: { type: 'string' },
+        cells: { type: 'string' },
+        repeats: { type: 'string' },
+        duration: { type: 'string' },
+        'cpu-prof': { type: 'boolean', default: false },
+        'no-memory': { type: 'boolean', default: false },
+        'no-pin': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  const cpuProf = values['cpu-prof'];
+  const timing = { ...(values.quick ? QUICK : FULL) };
+  if (values.repeats !== undefined) timing.repeats = integer('--repeats', values.repeats, 1, 100);
+  if (values.duration !== undefined) timing.durationMs = integer('--duration', values.duration, 50, 600_000);
+  const clients =
+    values.clients !== undefined
+      ? subset('--clients', values.clients, CLIENTS, (c) => c)
+      : cpuProf
+        ? (['memline'] as ClientName[])
+        : [...CLIENTS];
+  return {
+    quick: values.quick,
+    clients,
+    cells: values.cells !== undefined ? subset('--cells', values.cells, CELLS, (c) => c.id) : [...CELLS],
+    timing,
+    cpuProf,
+    memory: !values['no-memory'] && clients.includes('memline'),
+    pin: !values['no-pin'],
+    argv,
+  };
+}
+
+/** The members of `all` named in the comma-separated `text`, in `all`'s order. */
+function subset<T>(name: string, text: string, all: readonly T[], id: (t: T) => string): T[] {
+  const wanted = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const known = new Set(all.map(id));
+  const unknown = wanted.filter((w) => !known.has(w));
+  if (unknown.length > 0 || wanted.length === 0) {
+    throw new UsageError(
+      `${name}: unknown ${JSON.stringify(unknown.join(','))}; choose from ${[...known].join(', ')}`,
+    );
+  }
+  return all.filter((t) => wanted.includes(id(t)));
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  }
+  return n;
+}

@@ -1,0 +1,281 @@
+/**
+ * The Markdown and JSON reports.
+ */
+import { LEAK_OPENED } from './cell.js';
+import { CLIENTS } from './cells.js';
+import type { BenchData } from './bench.js';
+import type { MemoryResult } from './memory.js';
+import { bytes, median, micros, rate, ratio } from './stats.js';
+import {
+  P99_TARGET,
+  PEER_TARGET,
+  RAW_TARGET,
+  summarize,
+  verdicts,
+  type CellSummary,
+  type Verdict,
+} from './summary.js';
+
+const LABEL: Record<string, string> = { raw: 'raw socket' };
+const label = (name: string): string => LABEL[name] ?? name;
+
+export function buildReports(data: BenchData): { markdown: string; json: string } {
+  const cells = summarize(data);
+  const judged = verdicts(cells);
+  const json = JSON.stringify({ ...data, summary: cells, verdicts: judged }, null, 2);
+  return { markdown: markdown(data, cells, judged), json };
+}
+
+function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[]): string {
+  const m = data.machine;
+  const t = data.timing;
+  const shown = CLIENTS.filter((c) => cells.some((cell) => cell.clients.some((s) => s.name === c)));
+  const out: string[] = [];
+  out.push(`# memline benchmark (${data.mode} run)`, '');
+  out.push(
+    `${data.date.slice(0, 16).replace('T', ' ')} UTC · \`${data.command}\` · ${(data.seconds / 60).toFixed(1)} min`,
+    '',
+  );
+  out.push(
+    `- **Machine:** ${m.cpu}, ${m.cores} logical CPUs, ${m.memoryGiB} GiB; ${m.os}; Node ${m.node} (V8 ${m.v8}); ` +
+      `memcached ${m.memcached} with \`-t 1\`; ${m.pinning}.`,
+    `- **Clients:** memline ${m.memline}; ` +
+      Object.entries(m.peers)
+        .map(([p, v]) => `${p} ${v}`)
+        .join(', ') +
+      '. Each runs in its own process with its default options, one call per lane, closed loop.',
+    `- **Method:** 10,000 keys, 100-byte values that embed their key. Per cell and client ${t.repeats} timed runs of ` +
+      `${t.durationMs / 1000} s, interleaved across clients (${t.firstWarmupMs / 1000} s warm-up before the first, ` +
+      `${t.warmupMs / 1000} s before the others). Figures are medians; spread is (max − min) ÷ median. ` +
+      "Every value read is compared with its key's; after each set run every key written is read back through the raw socket.",
+    `- **Background load:** ${background(data)}`,
+    '',
+  );
+
+  out.push('## Throughput (medians)', '');
+  out.push(`| cell | ${shown.map(label).join(' | ')} | memline ÷ raw | memline ÷ best peer |`);
+  out.push(`| --- | ${shown.map(() => '---:').join(' | ')} | ---: | ---: |`);
+  for (const c of cells) {
+    const v = judged.find((j) => j.cell === c.id);
+    const cols = shown.map((name) => {
+      const s = c.clients.find((x) => x.name === name);
+      if (s === undefined || s.median === undefined)
+        return s?.status === 'skipped' ? 'n/a' : s ? 'failed' : '';
+      return rate(s.median) + (s.mismatches > 0 ? ' ⚠' : '');
+    });
+    const vsRaw = v?.vsRaw === undefined ? '—' : `${ratio(v.vsRaw)}${v.underRaw ? ' ✗' : ''}`;
+    const vsPeer =
+      v?.vsBestPeer === undefined ? '—' : `${ratio(v.vsBestPeer)}${v.underPeer && v.peerTarget ? ' ✗' : ''}`;
+    out.push(`| ${c.title} (${c.unit}) | ${cols.join(' | ')} | ${vsRaw} | ${vsPeer} |`);
+  }
+  out.push(
+    '',
+    `✗ marks a miss of a target in DESIGN.md: memline ≥ ${RAW_TARGET} × the raw socket in every cell, ` +
+      `≥ ${PEER_TARGET} × the best peer at 50 and 500 in flight. n/a: the client cannot do it (see below). ` +
+      '⚠: the client read wrong values.',
+    '',
+  );
+
+  out.push(...cpuTable(cells, shown), '');
+
+  const lat = cells.filter((c) => c.latency);
+  for (const c of lat) {
+    out.push(`## Latency: ${c.title}`, '');
+    out.push('| client | p50 | p90 | p99 | p99.9 | p99 ÷ raw p99 | gets/s |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const rawP99 = c.clients.find((s) => s.name === 'raw')?.latency?.p99;
+    for (const s of c.clients) {
+      if (s.latency === undefined) continue;
+      const l = s.latency;
+      const r = rawP99 !== undefined ? l.p99 / rawP99 : undefined;
+      const flag = s.name === 'memline' && r !== undefined && r > P99_TARGET ? ' ✗' : '';
+      out.push(
+        `| ${label(s.name)} | ${micros(l.p50)} | ${micros(l.p90)} | ${micros(l.p99)} | ${micros(l.p999)} | ` +
+          `${ratio(r)}${flag} | ${rate(s.median ?? NaN)} |`,
+      );
+    }
+    out.push('', `Target: memline's p99 ≤ ${P99_TARGET} × the raw socket's.`, '');
+  }
+
+  out.push('## Targets', '');
+  const under = (xs: Verdict[]): string =>
+    xs.length === 0 ? 'none' : xs.map((v) => `\`${v.cell}\``).join(', ');
+  out.push(
+    `- memline under ${RAW_TARGET * 100}% of the raw socket: ${under(judged.filter((v) => v.underRaw))}.`,
+  );
+  out.push(
+    `- memline under ${PEER_TARGET}× the best peer: ${under(judged.filter((v) => v.underPeer))} ` +
+      `(the target applies to ${under(judged.filter((v) => v.peerTarget))}; ` +
+      `missed there: ${under(judged.filter((v) => v.peerTarget && v.underPeer))}).`,
+  );
+  for (const v of judged) {
+    if (v.p99VsRaw !== undefined) {
+      out.push(
+        `- memline's p99 is ${ratio(v.p99VsRaw)} × the raw socket's in \`${v.cell}\` (target ≤ ${P99_TARGET}).`,
+      );
+    }
+  }
+  out.push('');
+
+  out.push('## Every client, every cell', '');
+  out.push(
+    '| cell | client | median | spread | client CPU per op | memcached CPU | other load | ÷ raw | ÷ best peer | wrong values | errors |',
+  );
+  out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of cells) {
+    for (const s of c.clients) {
+      if (s.median === undefined) continue;
+      const best = c.bestPeer?.name === s.name ? ' (best peer)' : '';
+      out.push(
+        `| ${c.id} | ${label(s.name)}${best} | ${rate(s.median)} ${c.unit} | ${s.spread!.rangePct.toFixed(1)}% | ` +
+          `${micros(s.cpuUsPerUnit!)} | ${pct(s.serverCpuPct)} | ${pct(s.otherCpuPct)} | ` +
+          `${ratio(s.vsRaw)} | ${ratio(s.vsBestPeer)} | ${s.mismatches} | ${s.errors}${s.stalled > 0 ? ` (${s.stalled} stalled)` : ''} |`,
+      );
+    }
+  }
+  out.push(
+    '',
+    "CPU per op is the client process's user + system time per get, set or key. memcached CPU and other load " +
+      '(CPU used meanwhile by every other process on the machine) are % of one core, medians over the runs.',
+    '',
+  );
+
+  if (data.memory !== undefined) out.push(...memorySection(data.memory), '');
+
+  out.push('## Correctness', '');
+  const flagged = cells.flatMap((c) =>
+    c.clients.filter((s) => s.mismatches > 0).map((s) => `${s.name} in \`${c.id}\` (${s.mismatches})`),
+  );
+  out.push(
+    flagged.length === 0
+      ? '- No client read a wrong or missing value.'
+      : `- **Wrong or missing values:** ${flagged.join(', ')}.`,
+  );
+  const errs = cells.flatMap((c) =>
+    c.clients
+      .filter((s) => s.errors > 0)
+      .map((s) => `${s.name} in \`${c.id}\`: ${s.errors} (${s.firstError ?? ''})`),
+  );
+  if (errs.length > 0) out.push(`- Errors: ${errs.join('; ')}.`);
+  const leaks = cells.flatMap((c) =>
+    c.clients
+      .filter((s) => s.restarts > 0 || (s.connectionsOpenedMax ?? 0) > 16)
+      .map(
+        (s) =>
+          `${s.name} in \`${c.id}\`: up to ${s.connectionsOpenedMax} connections opened in one run` +
+          (s.restarts > 0 ? `, worker restarted ${s.restarts} times to close them` : ''),
+      ),
+  );
+  out.push(
+    leaks.length === 0
+      ? '- No client opened more than 16 connections in a run.'
+      : `- **Connections opened** (memcached's \`total_connections\` over a run; a worker that opens more ` +
+          `than ${LEAK_OPENED} is restarted after the run so memcached's connection limit is never reached): ${leaks.join('; ')}.`,
+  );
+  out.push('');
+
+  const notes = new Map<string, string>();
+  for (const c of cells) {
+    for (const s of c.clients) {
+      if (s.status !== 'ok' && s.reason !== undefined)
+        notes.set(
+          `${s.name}: ${s.reason}`,
+          notes.has(`${s.name}: ${s.reason}`)
+            ? `${notes.get(`${s.name}: ${s.reason}`)}, \`${c.id}\``
+            : `\`${c.id}\``,
+        );
+    }
+  }
+  out.push('## Not measured', '');
+  if (notes.size === 0) out.push('- Every client ran every cell.');
+  for (const [what, where] of notes) out.push(`- ${what} (${where}).`);
+  out.push(
+    `- Values handed to \`set\`: ${Object.entries(data.valueTypes)
+      .map(([c, v]) => `${c} ${v}`)
+      .join(', ')} (what each client's \`get\` returns).`,
+    '',
+  );
+
+  for (const p of data.profiles) {
+    out.push(
+      `## Profile: memline, \`${p.cell}\``,
+      '',
+      `\`${p.file}\`: ${(p.totalMs / 1000).toFixed(1)} s sampled, ${(p.busyMs / 1000).toFixed(1)} s of it busy ` +
+        '(start-up and warm-up included); self time as % of the busy time.',
+      '',
+    );
+    out.push('| self | function | where |', '| ---: | --- | --- |');
+    for (const f of p.top) out.push(`| ${f.selfPct.toFixed(1)}% | ${f.name} | ${f.location} |`);
+    out.push('', 'In lib/ and protocols/:', '', '| self | function | where |', '| ---: | --- | --- |');
+    for (const f of p.memline) out.push(`| ${f.selfPct.toFixed(1)}% | ${f.name} | ${f.location} |`);
+    out.push(
+      '',
+      `By file: ${p.memlineFiles.map((f) => `${f.file} ${f.selfPct.toFixed(1)}%`).join(', ')}.`,
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+/**
+ * Client CPU per operation: less disturbed by other load on the machine than throughput, and what the
+ * hot-path work changes directly. "raw ÷ memline" is the share of the ceiling's efficiency memline has.
+ */
+function cpuTable(cells: CellSummary[], shown: readonly string[]): string[] {
+  const out = ['## Client CPU per operation (medians)', ''];
+  out.push(`| cell | ${shown.map(label).join(' | ')} | raw ÷ memline |`);
+  out.push(`| --- | ${shown.map(() => '---:').join(' | ')} | ---: |`);
+  for (const c of cells) {
+    const cpu = (name: string): number | undefined => c.clients.find((s) => s.name === name)?.cpuUsPerUnit;
+    const raw = cpu('raw');
+    const memline = cpu('memline');
+    const cols = shown.map((name) => {
+      const x = cpu(name);
+      return x === undefined ? (c.clients.some((s) => s.name === name) ? 'n/a' : '') : micros(x);
+    });
+    const eff = raw !== undefined && memline !== undefined ? ratio(raw / memline) : '—';
+    out.push(`| ${c.title} (per ${c.unit.split('/')[0].replace(/s$/, '')}) | ${cols.join(' | ')} | ${eff} |`);
+  }
+  out.push(
+    '',
+    "User + system time of the client's process per operation. At 1 in flight it is mostly the cost of " +
+      'sleeping and waking the event loop.',
+  );
+  return out;
+}
+
+/** CPU that other processes used during the timed runs: these machines are shared, so say how much. */
+function background(data: BenchData): string {
+  const other = data.cells.flatMap((c) => c.clients.flatMap((s) => s.runs.map((r) => r.otherCpuPct)));
+  const steal = data.cells.flatMap((c) => c.clients.flatMap((s) => s.runs.map((r) => r.stealPct)));
+  const known = other.filter((x): x is number => x !== null);
+  if (known.length === 0) return 'unknown (no /proc/stat).';
+  const stolen = steal.filter((x): x is number => x !== null);
+  return (
+    `other processes used a median ${median(known).toFixed(0)}% (max ${Math.max(...known).toFixed(0)}%) of one core ` +
+    `during the timed runs; the hypervisor stole a median ${median(stolen).toFixed(0)}% (max ` +
+    `${Math.max(...stolen).toFixed(0)}%). Runs with much background load are slower and spread wider.`
+  );
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? '—' : `${x.toFixed(0)}%`);
+
+function memorySection(mem: MemoryResult | { error: string }): string[] {
+  if ('error' in mem) return ['## Memory (memline)', '', `- The measurement failed: ${mem.error}`];
+  const run = mem.longRun;
+  const heaps = run.samples.map((s) => s.heapUsed);
+  const every = Math.max(1, Math.ceil(run.samples.length / 10));
+  const shown = run.samples.filter((_, i) => i % every === 0 || i === run.samples.length - 1);
+  return [
+    '## Memory (memline)',
+    '',
+    `- **${mem.heapPerPending.toFixed(0)} bytes of heap per pending request:** ${mem.pending.toLocaleString('en')} gets ` +
+      `left pending against a SIGSTOPped memcached; heapUsed ${bytes(mem.heapBefore)} → ${bytes(mem.heapWithPending)}` +
+      `${mem.gcExposed ? ', each after two full collections' : ' (gc() not exposed: not collected first)'}; ` +
+      `the caller's promise is included. Off-heap (external + ArrayBuffers) changed by ` +
+      `${mem.externalPerPending.toFixed(0)} bytes per request (bytes not yet taken by the kernel would show here). Once memcached resumed: ${mem.mismatches} wrong values, ${mem.errors} errors.`,
+    `- **Over ${run.seconds.toFixed(0)} s at 500 in flight** (${rate(run.gets)} gets), heapUsed after a collection: ` +
+      `min ${bytes(Math.min(...heaps))}, max ${bytes(Math.max(...heaps))}, slope ${bytes(run.slopePerMinute)}/min. ` +
+      `Samples: ${shown.map((s) => `${s.t.toFixed(1)} s ${bytes(s.heapUsed)}`).join(', ')}.`,
+  ];
+}

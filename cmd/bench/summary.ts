@@ -1,0 +1,145 @@
+/**
+ * Turns the runs into per-cell figures: medians, spread, ratios to the ceiling and to the best peer,
+ * and memline's verdict against the design's targets.
+ */
+import { PEERS, type ClientName } from './cells.js';
+import type { BenchData } from './bench.js';
+import { median, spread, type Spread } from './stats.js';
+
+export interface ClientSummary {
+  name: ClientName;
+  status: 'ok' | 'skipped' | 'failed';
+  reason?: string;
+  runs: number;
+  median?: number;
+  spread?: Spread;
+  cpuUsPerUnit?: number;
+  serverCpuPct?: number;
+  /** CPU used by the rest of the machine during this client's runs (median, % of one core). */
+  otherCpuPct?: number;
+  vsRaw?: number;
+  vsBestPeer?: number;
+  mismatches: number;
+  errors: number;
+  stalled: number;
+  firstError?: string;
+  /** Most connections the client opened in one run, and how often its worker was restarted for it. */
+  connectionsOpenedMax?: number;
+  restarts: number;
+  /** Medians over the repeats, µs. */
+  latency?: { p50: number; p90: number; p99: number; p999: number; max: number };
+}
+
+export interface CellSummary {
+  id: string;
+  title: string;
+  unit: string;
+  peerTarget: boolean;
+  latency: boolean;
+  raw?: number;
+  bestPeer?: { name: ClientName; median: number };
+  clients: ClientSummary[];
+}
+
+/** memline in one cell, against the targets of DESIGN.md. */
+export interface Verdict {
+  cell: string;
+  vsRaw?: number;
+  vsBestPeer?: number;
+  /** Under 80% of the raw socket. */
+  underRaw: boolean;
+  /** Under 3× the best peer (the target applies at 50 and 500 in flight). */
+  underPeer: boolean;
+  peerTarget: boolean;
+  /** memline's p99 ÷ the raw socket's, in latency cells. */
+  p99VsRaw?: number;
+}
+
+export const RAW_TARGET = 0.8;
+export const PEER_TARGET = 3;
+export const P99_TARGET = 1.5;
+
+export function summarize(data: BenchData): CellSummary[] {
+  return data.cells.map(({ cell, clients }) => {
+    const summaries: ClientSummary[] = clients.map((c) => {
+      const s: ClientSummary = {
+        name: c.name,
+        status: c.status,
+        runs: c.runs.length,
+        mismatches: c.runs.reduce((a, r) => a + r.mismatches, 0),
+        errors: c.runs.reduce((a, r) => a + r.errors, 0),
+        stalled: c.runs.reduce((a, r) => a + r.stalled, 0),
+        restarts: c.restarts,
+      };
+      const opened = c.runs.map((r) => r.connectionsOpened).filter((x): x is number => x !== null);
+      if (opened.length > 0) s.connectionsOpenedMax = Math.max(...opened);
+      if (c.reason !== undefined) s.reason = c.reason;
+      const firstError = c.runs.find((r) => r.firstError !== undefined)?.firstError;
+      if (firstError !== undefined) s.firstError = firstError;
+      if (c.runs.length > 0) {
+        const rates = c.runs.map((r) => r.rate);
+        s.median = median(rates);
+        s.spread = spread(rates);
+        s.cpuUsPerUnit = median(c.runs.map((r) => r.cpuUsPerUnit));
+        const server = c.runs.map((r) => r.serverCpuPct).filter((x): x is number => x !== null);
+        if (server.length > 0) s.serverCpuPct = median(server);
+        const other = c.runs.map((r) => r.otherCpuPct).filter((x): x is number => x !== null);
+        if (other.length > 0) s.otherCpuPct = median(other);
+        const lat = c.runs.map((r) => r.latency).filter((l) => l !== undefined);
+        if (lat.length > 0) {
+          s.latency = {
+            p50: median(lat.map((l) => l.p50)),
+            p90: median(lat.map((l) => l.p90)),
+            p99: median(lat.map((l) => l.p99)),
+            p999: median(lat.map((l) => l.p999)),
+            max: Math.max(...lat.map((l) => l.max)),
+          };
+        }
+      }
+      return s;
+    });
+    const raw = summaries.find((s) => s.name === 'raw' && s.mismatches === 0)?.median;
+    // The best peer: the fastest peer that read only correct values.
+    let bestPeer: CellSummary['bestPeer'];
+    for (const s of summaries) {
+      if (!PEERS.includes(s.name) || s.median === undefined || s.mismatches > 0) continue;
+      if (bestPeer === undefined || s.median > bestPeer.median) bestPeer = { name: s.name, median: s.median };
+    }
+    for (const s of summaries) {
+      if (s.median === undefined) continue;
+      if (raw !== undefined) s.vsRaw = s.median / raw;
+      if (bestPeer !== undefined) s.vsBestPeer = s.median / bestPeer.median;
+    }
+    const summary: CellSummary = {
+      id: cell.id,
+      title: cell.title,
+      unit: cell.unit,
+      peerTarget: cell.peerTarget,
+      latency: cell.latency,
+      clients: summaries,
+    };
+    if (raw !== undefined) summary.raw = raw;
+    if (bestPeer !== undefined) summary.bestPeer = bestPeer;
+    return summary;
+  });
+}
+
+export function verdicts(cells: readonly CellSummary[]): Verdict[] {
+  const out: Verdict[] = [];
+  for (const c of cells) {
+    const m = c.clients.find((s) => s.name === 'memline');
+    if (m?.median === undefined) continue;
+    const v: Verdict = {
+      cell: c.id,
+      underRaw: m.vsRaw !== undefined && m.vsRaw < RAW_TARGET,
+      underPeer: m.vsBestPeer !== undefined && m.vsBestPeer < PEER_TARGET,
+      peerTarget: c.peerTarget,
+    };
+    if (m.vsRaw !== undefined) v.vsRaw = m.vsRaw;
+    if (m.vsBestPeer !== undefined) v.vsBestPeer = m.vsBestPeer;
+    const rawP99 = c.clients.find((s) => s.name === 'raw')?.latency?.p99;
+    if (m.latency !== undefined && rawP99 !== undefined && rawP99 > 0) v.p99VsRaw = m.latency.p99 / rawP99;
+    out.push(v);
+  }
+  return out;
+}

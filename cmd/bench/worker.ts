@@ -1,0 +1,68 @@
+/**
+ * A benchmark worker: one child process per client, so no client shares a heap, a JIT profile or an
+ * event loop with another. The parent drives it over IPC: open a cell, run it (many times), close it;
+ * or measure memory. `argv[2]` names the client.
+ */
+import type { CellSpec, ClientName, Timing } from './cells.js';
+import { createDriver } from './clients.js';
+import type { Driver } from './driver.js';
+import { Keyspace } from './keyspace.js';
+import { timedRun } from './load.js';
+import { measureMemory } from './memory.js';
+
+export type WorkerRequest =
+  | { type: 'open'; cell: CellSpec; servers: string[]; pids: number[] }
+  | { type: 'run'; warmupMs: number; durationMs: number }
+  | { type: 'close' }
+  | { type: 'memory'; address: string; pid: number; timing: Timing }
+  | { type: 'exit' };
+
+export type WorkerReply = { id: number } & ({ ok: true; value?: unknown } | { ok: false; error: string });
+
+const name = process.argv[2] as ClientName;
+const ks = new Keyspace();
+const driver: Driver = createDriver(name, ks);
+let cell: CellSpec | undefined;
+let pids: number[] = [];
+let servers: string[] = [];
+
+async function handle(req: WorkerRequest): Promise<unknown> {
+  switch (req.type) {
+    case 'open':
+      cell = req.cell;
+      pids = req.pids;
+      servers = req.servers;
+      await driver.open(req.servers);
+      return undefined;
+    case 'run':
+      if (cell === undefined) throw new Error('run before open');
+      return timedRun(driver, ks, cell, req.warmupMs, req.durationMs, servers, pids);
+    case 'close':
+      await driver.close();
+      cell = undefined;
+      return undefined;
+    case 'memory':
+      return measureMemory(ks, req.address, req.pid, req.timing);
+    case 'exit':
+      setImmediate(() => process.exit(0)); // after the reply is sent; --cpu-prof writes its profile here
+      return undefined;
+  }
+}
+
+process.on('message', (message: { id: number; request: WorkerRequest }) => {
+  handle(message.request).then(
+    (value) => process.send?.({ id: message.id, ok: true, value } satisfies WorkerReply),
+    (err: unknown) =>
+      process.send?.({
+        id: message.id,
+        ok: false,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      } satisfies WorkerReply),
+  );
+});
+
+// The parent went away (Ctrl-C, a crash): do not linger.
+process.on('disconnect', () => process.exit(0));
+// A peer's stray rejection or exception must not take the worker down mid-run; report it instead.
+process.on('unhandledRejection', (err) => console.error(`bench worker ${name}: unhandled rejection:`, err));
+process.on('uncaughtException', (err) => console.error(`bench worker ${name}: uncaught exception:`, err));

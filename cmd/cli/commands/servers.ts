@@ -1,0 +1,83 @@
+/**
+ * Commands sent to every server: stats, version, flush. Servers that fail are reported on stderr
+ * (exit status 3); the answers of the others are still printed.
+ */
+import type { MemlineError } from '../../../protocols/memcached-meta/index.js';
+import { integer, UsageError } from '../argv.js';
+import type { Command } from '../command.js';
+import { Exit, table, type ExitCode, type Output } from '../output.js';
+import { askEach, errorsJson, only } from '../per-server.js';
+
+export const stats: Command = {
+  name: 'stats',
+  synopsis: '[group]',
+  summary: "each server's statistics",
+  description: `Prints each server's \`stats\` (or \`stats <group>\`: settings, items, slabs, sizes, conns)
+as a table per server. With --json: { group, servers: { "host:port": { name: value } }, errors }, the
+values as memcached sent them (strings).`,
+  options: {},
+  arity: { min: 0, max: 1 },
+  async run({ serverClients, args: [group], out }) {
+    const { results, errors } = await askEach(serverClients(), async (c) => only(await c.stats(group)));
+    out.result(
+      { group: group ?? null, servers: Object.fromEntries(results), errors: errorsJson(errors) },
+      () =>
+        [...results]
+          .map(([server, s]) => `── ${server}\n${table(['stat', 'value'], Object.entries(s))}`)
+          .join('\n\n'),
+    );
+    return reportErrors(out, errors);
+  },
+};
+
+export const version: Command = {
+  name: 'version',
+  synopsis: '',
+  summary: "each server's memcached version",
+  description: `Prints the version of memcached each server runs (\`memline --version\` is memline's own).`,
+  options: {},
+  arity: { min: 0, max: 0 },
+  async run({ serverClients, global, out }) {
+    const { results, errors } = await askEach(serverClients(), async (c) => only(await c.version()));
+    out.result({ servers: Object.fromEntries(results), errors: errorsJson(errors) }, () =>
+      table(
+        ['server', 'version'],
+        global.servers.map((s) => [s, results.get(s) ?? `(${errors.get(s)?.code ?? 'no answer'})`]),
+      ),
+    );
+    return reportErrors(out, errors);
+  },
+};
+
+export const flush: Command = {
+  name: 'flush',
+  synopsis: '--yes',
+  summary: 'invalidate every item on every server',
+  description: `Sends flush_all to every server: every item on them is gone (after --delay seconds).
+Refuses to run without --yes.`,
+  options: {
+    delay: { type: 'string', arg: 's', description: 'flush after this many seconds (default 0: now)' },
+    yes: { type: 'boolean', description: 'really flush' },
+  },
+  arity: { min: 0, max: 0 },
+  async run({ serverClients, global, flags, out }) {
+    const delay = flags.delay === undefined ? 0 : integer('--delay', flags.delay as string, 0, 2 ** 31 - 1);
+    if (flags.yes !== true) {
+      throw new UsageError(
+        `flush invalidates every item on ${global.servers.join(', ')}: add --yes to do it`,
+      );
+    }
+    const { results, errors } = await askEach(serverClients(), (c) => c.flushAll(delay));
+    const when = delay === 0 ? 'now' : `in ${delay} s`;
+    out.result({ flushed: [...results.keys()], delay, errors: errorsJson(errors) }, () =>
+      [...results.keys()].map((s) => `flushed ${s} (${when})`).join('\n'),
+    );
+    return reportErrors(out, errors);
+  },
+};
+
+/** Prints each server's error on stderr; exit status 3 if there was any. */
+function reportErrors(out: Output, errors: Map<string, MemlineError>): ExitCode {
+  for (const [server, err] of errors) out.error(err.code, err.message, server);
+  return errors.size === 0 ? Exit.OK : Exit.ERROR;
+}

@@ -1,0 +1,57 @@
+/**
+ * The help texts, rendered from the command table and the option tables.
+ */
+import { DEFAULT_SERVER, GLOBAL_OPTIONS, type OptionTable } from './argv.js';
+import type { Command } from './command.js';
+import { COMMANDS } from './commands/index.js';
+
+const EXIT_STATUSES = `exit status:
+  0  success
+  1  not found (a miss, a key to delete, touch or increment that is not there)
+  2  usage error: a bad command line or argument (help on stderr)
+  3  server or connection error (its code and message on stderr)`;
+
+export function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.synopsis}`.length));
+  const commands = COMMANDS.map((c) => `  ${`${c.name} ${c.synopsis}`.padEnd(width)}  ${c.summary}`);
+  return `memline: a command-line client for memcached (meta protocol)
+
+usage: memline [options] <command> [arguments]
+
+commands:
+${commands.join('\n')}
+
+options (before or after the command):
+${optionLines(GLOBAL_OPTIONS)}
+
+environment:
+  MEMLINE_SERVERS   the servers when --servers is not given (else ${DEFAULT_SERVER})
+  MEMLINE_DEBUG=1   print stack traces with errors
+
+${EXIT_STATUSES}`;
+}
+
+export function commandHelp(c: Command): string {
+  const own = Object.keys(c.options).length === 0 ? '' : `options:\n${optionLines(c.options)}\n\n`;
+  return `usage: memline ${c.name}${c.synopsis === '' ? '' : ` ${c.synopsis}`}${Object.keys(c.options).length > 0 ? ' [options]' : ''}
+
+${c.summary[0].toUpperCase()}${c.summary.slice(1)}.
+
+${c.description}
+
+${own}global options: --servers host:port,… --distribution kind --timeout ms --json (memline --help)
+
+${EXIT_STATUSES}`;
+}
+
+function optionLines(table: OptionTable): string {
+  const indent = Object.values(table).some((o) => o.short !== undefined) ? '    ' : '';
+  const left = Object.entries(table).map(
+    ([name, o]) =>
+      `${o.short === undefined ? indent : `-${o.short}, `}--${name}${o.arg === undefined ? '' : ` <${o.arg}>`}`,
+  );
+  const width = Math.max(...left.map((l) => l.length));
+  return Object.values(table)
+    .map((o, i) => `  ${left[i].padEnd(width)}  ${o.description}`)
+    .join('\n');
+}

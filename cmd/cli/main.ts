@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/**
+ * memline's command-line tool (the `memline` bin; `npm run cli -- <command>` from a checkout).
+ *
+ *   memline --servers 10.0.0.1:11211,10.0.0.2:11211 get user:42
+ *   memline stats --json | jq .
+ *
+ * This file parses the line, builds the client, runs the command and turns errors into exit statuses;
+ * the commands are in commands/, one table row each.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  MemcacheClient,
+  MemlineError,
+  type MemcacheClientOptions,
+} from '../../protocols/memcached-meta/index.js';
+import { DEFAULT_SERVER, findCommand as commandIndex, parseLine, UsageError } from './argv.js';
+import type { Command, Context } from './command.js';
+import { findCommand } from './commands/index.js';
+import { commandHelp, globalHelp } from './help.js';
+import { Exit, Output, type ExitCode } from './output.js';
+
+/** Errors that mean the caller gave a bad argument, not that a server failed. */
+const USAGE_CODES = new Set(['ERR_INVALID_KEY', 'ERR_INVALID_ARGUMENT', 'ERR_VALUE_TOO_LARGE']);
+
+async function main(argv: string[]): Promise<ExitCode> {
+  const at = commandIndex(argv);
+  let name = at === -1 ? undefined : argv[at];
+  let command = name === undefined ? undefined : findCommand(name);
+  let out = new Output(argv.includes('--json'));
+  try {
+    const line = parseLine(argv, command?.options ?? {}, process.env);
+    out = new Output(line.global.json);
+    if (line.global.version) {
+      out.result({ version: ownVersion() }, () => `memline ${ownVersion()}`);
+      return Exit.OK;
+    }
+    if (name === 'help') {
+      name = line.positionals[0];
+      command = name === undefined ? undefined : findCommand(name);
+      if (name !== undefined && command === undefined) throw new UsageError(`unknown command "${name}"`);
+      out.raw(`${command === undefined ? globalHelp() : commandHelp(command)}\n`);
+      return Exit.OK;
+    }
+    if (command === undefined) {
+      if (name === undefined && line.global.help) {
+        out.raw(`${globalHelp()}\n`);
+        return Exit.OK;
+      }
+      throw new UsageError(name === undefined ? 'no command given' : `unknown command "${name}"`);
+    }
+    if (line.global.help) {
+      out.raw(`${commandHelp(command)}\n`);
+      return Exit.OK;
+    }
+    const n = line.positionals.length;
+    if (n < command.arity.min || n > command.arity.max) throw new UsageError(arityMessage(command, n));
+    if (line.global.serverSource === 'default') {
+      out.note(`no --servers or MEMLINE_SERVERS given: using ${DEFAULT_SERVER}`);
+    }
+    return await runCommand(command, {
+      global: line.global,
+      args: line.positionals,
+      flags: line.flags,
+      out,
+    });
+  } catch (err) {
+    return fail(err, command, out);
+  }
+}
+
+async function runCommand(
+  command: Command,
+  ctx: Omit<Context, 'client' | 'serverClients' | 'signal' | 'stdin'>,
+): Promise<ExitCode> {
+  const g = ctx.global;
+  const options: MemcacheClientOptions = {
+    servers: g.servers,
+    distribution: g.distribution,
+    timeout: g.timeout,
+    connectTimeout: g.timeout,
+  };
+  const client = new MemcacheClient(options);
+  let perServer: Map<string, MemcacheClient> | undefined;
+  const serverClients = () =>
+    (perServer ??= new Map(
+      g.servers.map((s) => [s, new MemcacheClient({ ...options, servers: [s], breaker: { threshold: 0 } })]),
+    ));
+  const interrupt = new AbortController();
+  // The first Ctrl-C asks a long-running command to finish (and print its summary); a second one exits.
+  const onSigint = () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort();
+  };
+  if (command.interruptible === true) process.on('SIGINT', onSigint);
+  try {
+    return await command.run({ ...ctx, client, serverClients, signal: interrupt.signal, stdin: readStdin });
+  } finally {
+    process.off('SIGINT', onSigint);
+    await Promise.all([client, ...(perServer?.values() ?? [])].map((c) => c.close()));
+  }
+}
+
+function arityMessage({ arity: { min, max }, synopsis }: Command, n: number): string {
+  const count = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+  const noun = /(^| )1$/.test(count) ? 'argument' : 'arguments';
+  return `expected ${count} ${noun} (${synopsis || 'none'}), got ${n}`;
+}
+
+/** Prints an error the way its kind calls for and returns the exit status. */
+function fail(err: unknown, command: Command | undefined, out: Output): ExitCode {
+  const help = command === undefined ? globalHelp() : commandHelp(command);
+  const where = command === undefined ? 'memline' : `memline ${command.name}`;
+  if (err instanceof UsageError) {
+    out.stderr.write(`${where}: ${err.message}\n\n${help}\n`);
+    return Exit.USAGE;
+  }
+  if (err instanceof MemlineError) {
+    out.error(err.code, err.message, err.server);
+    debug(out, err);
+    if (!USAGE_CODES.has(err.code)) return Exit.ERROR;
+    out.stderr.write(`\n${help}\n`);
+    return Exit.USAGE;
+  }
+  out.error('ERR_UNEXPECTED', err instanceof Error ? err.message : String(err));
+  debug(out, err);
+  return Exit.ERROR;
+}
+
+function debug(out: Output, err: unknown): void {
+  if (process.env.MEMLINE_DEBUG === '1' && err instanceof Error) out.stderr.write(`${err.stack}\n`);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The version in memline's package.json (two levels up from cmd/cli, three from dist/cmd/cli). */
+function ownVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'memline' && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // not here: one level up
+    }
+  }
+  return 'unknown';
+}
+
+// A closed pipe (`memline stats | head -1`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,285 @@
+/**
+ * The memline command line, run as a child process against memcached processes the tests start.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../cmd/cli/main.ts', import.meta.url));
+const RUN_LIMIT_MS = 20_000;
+
+interface Run {
+  code: number | null;
+  stdout: Buffer;
+  out: string;
+  err: string;
+}
+
+/** Runs `memline …args` (through tsx) and resolves with its exit status and output. */
+function memline(
+  args: string[],
+  options: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
+  const env = { ...process.env, ...options.env };
+  if (options.env?.MEMLINE_SERVERS === undefined) delete env.MEMLINE_SERVERS;
+  delete env.MEMLINE_DEBUG;
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => stdout.push(c));
+  child.stderr.on('data', (c: Buffer) => stderr.push(c));
+  child.stdin.end(options.stdin ?? '');
+  // A CLI that does not exit by itself is a failure, not a hang of the suite.
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const out = Buffer.concat(stdout);
+      resolve({ code, stdout: out, out: out.toString('utf8'), err: Buffer.concat(stderr).toString('utf8') });
+    });
+  });
+}
+
+describe('memline CLI (cmd/cli)', function () {
+  this.timeout(60_000);
+  let a: MemcachedProcess;
+  let b: MemcachedProcess;
+  let servers: string;
+  const on = (...args: string[]) => memline(['--servers', servers, ...args]);
+
+  before(async () => {
+    [a, b] = await Promise.all([startMemcached(), startMemcached()]);
+    servers = `${a.address},${b.address}`;
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  describe('items', () => {
+    it('set then get: the value on stdout, byte for byte', async () => {
+      const set = await on('set', 'cli:greeting', 'hello world', '--ttl', '60');
+      expect(set.code, set.err).to.equal(0);
+      expect(set.out).to.match(/stored cli:greeting \(11 bytes, ttl 60 s\)/);
+      const get = await on('get', 'cli:greeting');
+      expect(get.code, get.err).to.equal(0);
+      expect(get.out).to.equal('hello world'); // not a terminal: no newline added
+    });
+
+    it('set - stores stdin unchanged, also binary bytes', async () => {
+      const bytes = Buffer.from([0, 1, 2, 0x0d, 0x0a, 0xff, 0xfe, 0x0a]);
+      const set = await memline(['set', 'cli:stdin', '-', '--flags', '7'], {
+        stdin: bytes,
+        env: { MEMLINE_SERVERS: servers },
+      });
+      expect(set.code, set.err).to.equal(0);
+      const get = await on('get', 'cli:stdin');
+      expect(get.stdout.equals(bytes)).to.be.true;
+      const meta = await on('get', 'cli:stdin', '--meta', '--json');
+      expect(JSON.parse(meta.out)).to.include({ key: 'cli:stdin', size: 8, flags: 7, ttl: -1 });
+      expect(JSON.parse(meta.out)).to.have.property('valueBase64', bytes.toString('base64'));
+    });
+
+    it('a missing key is exit status 1 (get, delete, touch, incr)', async () => {
+      const get = await on('get', 'cli:missing');
+      expect(get.code).to.equal(1);
+      expect(get.out).to.equal('');
+      expect(get.err).to.include('cli:missing: not found');
+      const others = await Promise.all([
+        on('delete', 'cli:missing'),
+        on('touch', 'cli:missing', '10'),
+        on('incr', 'cli:missing'),
+      ]);
+      expect(others.map((r) => r.code)).to.deep.equal([1, 1, 1]);
+      const json = await on('get', 'cli:missing', '--json');
+      expect(json.code).to.equal(1);
+      expect(JSON.parse(json.out)).to.deep.equal({ key: 'cli:missing', found: false });
+    });
+
+    it('incr and decr with --initial, delete', async () => {
+      expect((await on('incr', 'cli:n', '--initial', '10')).out).to.equal('10\n');
+      expect((await on('incr', 'cli:n', '5')).out).to.equal('15\n');
+      expect((await on('decr', 'cli:n', '100')).out).to.equal('0\n');
+      const json = await on('incr', 'cli:n', '18446744073709551615', '--json');
+      expect(JSON.parse(json.out)).to.deep.equal({ key: 'cli:n', value: '18446744073709551615' });
+      const del = await on('delete', 'cli:n');
+      expect(del.code).to.equal(0);
+      expect(del.out).to.equal('deleted cli:n\n');
+    });
+
+    it('--json output parses', async () => {
+      await on('set', 'cli:json', 'v');
+      const get = await on('--json', 'get', 'cli:json');
+      expect(get.code).to.equal(0);
+      expect(JSON.parse(get.out)).to.deep.include({ key: 'cli:json', found: true, flags: 0, value: 'v' });
+      const set = await on('set', 'cli:json', 'w', '--json');
+      expect(JSON.parse(set.out)).to.deep.include({ key: 'cli:json', stored: true, bytes: 1 });
+    });
+  });
+
+  describe('usage errors', () => {
+    it('a bad command line is exit status 2 with the command help on stderr', async () => {
+      const lines = [['get'], ['get', 'k', '--bogus'], ['incr', 'k', 'ten'], ['touch', 'k', '-1x']];
+      const runs = await Promise.all(lines.map((args) => on(...args)));
+      runs.forEach((r, i) => {
+        expect(r.code, lines[i].join(' ')).to.equal(2);
+        expect(r.out).to.equal('');
+        expect(r.err).to.include(`usage: memline ${lines[i][0]} `);
+      });
+    });
+
+    it('an invalid key or option is exit status 2, checked before any I/O', async () => {
+      const key = await on('get', 'has space');
+      expect(key.code).to.equal(2);
+      expect(key.err).to.include('ERR_INVALID_KEY');
+      const ttl = await on('incr', 'k', '--ttl', '5'); // --ttl needs --initial
+      expect(ttl.code).to.equal(2);
+      expect(ttl.err).to.include('ERR_INVALID_ARGUMENT');
+      const bad = await memline(['--servers', 'nohostport', 'get', 'k']);
+      expect(bad.code).to.equal(2);
+    });
+
+    it('an unknown or missing command shows the global help', async () => {
+      const unknown = await on('bogus');
+      expect(unknown.code).to.equal(2);
+      expect(unknown.err).to.include('unknown command "bogus"').and.include('commands:');
+      expect((await memline([])).code).to.equal(2);
+    });
+
+    it('--help and <command> --help print on stdout, exit 0', async () => {
+      const all = await memline(['--help']);
+      expect(all.code).to.equal(0);
+      for (const c of [
+        'get',
+        'set',
+        'delete',
+        'incr',
+        'decr',
+        'touch',
+        'stats',
+        'version',
+        'flush',
+        'ping',
+        'where',
+        'top',
+      ]) {
+        expect(all.out).to.match(new RegExp(`^  ${c}\\b`, 'm'));
+      }
+      const one = await memline(['ping', '--help']);
+      expect(one.code).to.equal(0);
+      expect(one.out).to.include('usage: memline ping').and.include('--count');
+      const version = await memline(['--version']);
+      expect(version.out).to.match(/^memline \d+\.\d+\.\d+/);
+    });
+
+    it('flush refuses without --yes', async () => {
+      await on('set', 'cli:keep', 'kept');
+      const r = await on('flush');
+      expect(r.code).to.equal(2);
+      expect(r.err).to.include('--yes');
+      expect((await on('get', 'cli:keep')).out).to.equal('kept');
+    });
+  });
+
+  it('a stopped server is exit status 3 with ERR_CONNECTION on stderr, no stack', async () => {
+    const dead = await startMemcached();
+    await dead.kill();
+    const r = await memline(['--servers', dead.address, 'get', 'k']);
+    expect(r.code).to.equal(3);
+    expect(r.err).to.include('ERR_CONNECTION').and.include(dead.address);
+    expect(r.err).not.to.match(/^\s+at /m);
+    const json = await memline(['--servers', dead.address, '--json', 'version']);
+    expect(json.code).to.equal(3);
+    expect(JSON.parse(json.err.trim().split('\n')[0])).to.have.nested.property(
+      'error.code',
+      'ERR_CONNECTION',
+    );
+  });
+
+  it('where prints the server client.serverFor gives, for each distribution', async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => `user:${i}`);
+    const check = async (distribution: 'ketama' | 'jump' | 'modula') => {
+      const r = await on('where', ...keys, '--distribution', distribution, '--json');
+      expect(r.code, r.err).to.equal(0);
+      const client = new MemcacheClient({ servers: servers.split(','), distribution });
+      const expected = keys.map((key) => ({ key, server: client.serverFor(key) }));
+      await client.close();
+      expect((JSON.parse(r.out) as { keys: unknown }).keys).to.deep.equal(expected);
+      expect(new Set(expected.map((e) => e.server)).size).to.equal(2); // both servers are exercised
+    };
+    await Promise.all([check('ketama'), check('jump'), check('modula')]);
+    const text = await on('where', 'user:1');
+    const client = new MemcacheClient({ servers: servers.split(',') });
+    expect(text.out).to.match(new RegExp(`^user:1\\s+${client.serverFor('user:1')}$`, 'm'));
+    await client.close();
+  });
+
+  it('without --servers or MEMLINE_SERVERS, says it uses 127.0.0.1:11211', async () => {
+    const r = await memline(['where', 'k']); // where sends nothing
+    expect(r.err).to.include('using 127.0.0.1:11211');
+    const env = await memline(['where', 'k'], { env: { MEMLINE_SERVERS: a.address } });
+    expect(env.err).to.equal('');
+    expect(env.out).to.include(a.address);
+  });
+
+  it("stats and version show each server's own answer", async () => {
+    const text = await on('stats');
+    expect(text.code, text.err).to.equal(0);
+    expect(text.out).to.include(`── ${a.address}`).and.include(`── ${b.address}`);
+    const json = await on('stats', '--json');
+    const parsed = JSON.parse(json.out) as { servers: Record<string, Record<string, string>> };
+    expect(parsed.servers[a.address].pid).to.equal(String(a.pid));
+    expect(parsed.servers[b.address].pid).to.equal(String(b.pid));
+    const settings = JSON.parse((await on('stats', 'settings', '--json')).out) as typeof parsed;
+    expect(settings.servers[b.address].tcpport).to.equal(String(b.port));
+    const version = await on('version');
+    expect(version.code).to.equal(0);
+    expect(version.out).to.match(new RegExp(`^${a.address}\\s+\\d+\\.\\d+\\.\\d+`, 'm'));
+    expect(version.out).to.match(new RegExp(`^${b.address}\\s+\\d+\\.\\d+\\.\\d+`, 'm'));
+  });
+
+  it('ping --count 5 prints latency percentiles per server', async () => {
+    const r = await on('ping', '--count', '5', '--interval', '10');
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.match(/^server\s+sent\s+ok\s+errors\s+connect\s+min\s+p50\s+p90\s+p99\s+max/m);
+    for (const s of [a.address, b.address])
+      expect(r.out).to.match(new RegExp(`^${s}\\s+5\\s+5\\s+0\\s`, 'm'));
+    const json = await on('ping', '--count', '5', '--interval', '0', '--probe', 'mg', '--json');
+    const rows = (JSON.parse(json.out) as { servers: { ok: number; p50Ms: number; p99Ms: number }[] })
+      .servers;
+    expect(rows).to.have.length(2);
+    for (const row of rows) {
+      expect(row.ok).to.equal(5);
+      expect(row.p50Ms).to.be.a('number').and.be.at.most(row.p99Ms);
+    }
+  });
+
+  it('top --iterations 2 prints two frames and exits', async () => {
+    const started = Date.now();
+    const r = await on('top', '--iterations', '2', '--interval', '200');
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out.match(/^memline top /gm)).to.have.length(2);
+    expect(r.out).not.to.include('\x1b['); // not a terminal: plain frames
+    expect(r.out).to.include('rates since each server started').and.include('rates over the last 200 ms');
+    expect(r.out).to.match(new RegExp(`^${a.address}\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\d+\\s`, 'm'));
+    expect(Date.now() - started).to.be.below(RUN_LIMIT_MS);
+    const json = await on('top', '--iterations', '2', '--interval', '100', '--json');
+    const frames = json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { servers: { server: string }[] });
+    expect(frames).to.have.length(2);
+    expect(frames[1].servers.map((s) => s.server)).to.deep.equal([a.address, b.address]);
+  });
+
+  it('flush --yes empties every server', async () => {
+    await on('set', 'cli:gone', 'x');
+    const r = await on('flush', '--yes');
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.include(`flushed ${a.address}`).and.include(`flushed ${b.address}`);
+    expect((await on('get', 'cli:gone')).code).to.equal(1);
+  });
+});

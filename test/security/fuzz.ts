@@ -1,0 +1,64 @@
+/**
+ * Time-boxed property runs. Each property runs for its share of `MEMLINE_FUZZ_SECONDS` (default 2 s
+ * per unit share, so the whole security suite stays well under a minute in CI), or for as many runs as
+ * fit; set the variable higher for a long run by hand:
+ *
+ *   MEMLINE_FUZZ_SECONDS=120 npx mocha --no-config -n import=tsx --timeout 0 'test/security/*.test.ts'
+ *
+ * Every run prints its seed and run count. A failure prints fast-check's report (seed, path and the
+ * shrunk counterexample); replay it with MEMLINE_FUZZ_SEED=<seed> MEMLINE_FUZZ_PATH=<path>.
+ */
+import fc from 'fast-check';
+
+/** Seconds per unit of fuzzing share. */
+export const FUZZ_SECONDS = positive(process.env.MEMLINE_FUZZ_SECONDS, 2);
+
+/** Totals for the closing summary: property name → runs and seconds. */
+export const fuzzLog: { name: string; runs: number; seconds: number; seed: number }[] = [];
+
+export interface FuzzOptions {
+  /** This property's share of {@link FUZZ_SECONDS}. @default 1 */
+  share?: number;
+  /** Fewer runs than this is a failure (the machine was too slow to test anything). @default 20 */
+  minRuns?: number;
+}
+
+/**
+ * Runs `property` until its time is up (or a failure is found and shrunk), prints the volume and the
+ * seed, and throws fast-check's report on failure.
+ */
+export async function fuzz<Ts>(
+  name: string,
+  property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWithHooks<Ts>,
+  options: FuzzOptions = {},
+): Promise<void> {
+  const ms = Math.round(FUZZ_SECONDS * (options.share ?? 1) * 1000);
+  const seed = process.env.MEMLINE_FUZZ_SEED;
+  const parameters: fc.Parameters<unknown> = {
+    numRuns: 1_000_000_000,
+    plugins: [fc.interruptAfterTimeLimit(ms)],
+    ...(seed === undefined ? {} : { seed: Number(seed), path: process.env.MEMLINE_FUZZ_PATH }),
+  };
+  const start = performance.now();
+  const details = await fc.check(property as fc.IAsyncPropertyWithHooks<unknown>, parameters);
+  const seconds = (performance.now() - start) / 1000;
+  fuzzLog.push({ name, runs: details.numRuns, seconds, seed: details.seed });
+  console.log(
+    `        fuzz "${name}": ${details.numRuns} runs in ${seconds.toFixed(1)} s, seed ${details.seed}`,
+  );
+  if (details.failed) {
+    const cause = details.errorInstance;
+    throw new Error(`${fc.defaultReportMessage(details)}\n\nThe property failed with: ${String(cause)}`, {
+      cause,
+    });
+  }
+  const minRuns = options.minRuns ?? 20;
+  if (details.numRuns < minRuns) {
+    throw new Error(`only ${details.numRuns} runs in ${seconds.toFixed(1)} s (expected at least ${minRuns})`);
+  }
+}
+
+function positive(text: string | undefined, fallback: number): number {
+  const n = text === undefined ? NaN : Number(text);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
