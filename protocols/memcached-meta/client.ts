@@ -940,8 +940,8 @@ export class MemcacheClient<V = Buffer> {
     if (typeof options !== 'object' || options === null)
       throw new InvalidArgumentError('options must be an object');
     const timeout = options.timeout ?? this.#options.timeout;
-    if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new InvalidArgumentError('timeout must be a positive number of ms');
+    if (typeof timeout !== 'number' || !(timeout > 0) || !(timeout <= 2 ** 31 - 1)) {
+      throw new InvalidArgumentError('timeout must be a positive number of ms, at most 2^31-1');
     }
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {

@@ -221,6 +221,14 @@ function quotedForm(text: string): string {
  */
 function checkMeta(req: MetaRequest, frame: MetaFrame, opaqueChecked: boolean): FrameFailure | undefined {
   if (!COMMANDS[req.command ?? 'mn'].statuses.has(frame.status)) return outOfSync(req, frame);
+  if (frame.status === 'ME') {
+    // `ME <key> …` must name the key asked for: on 1.6.18 a binary key created by `mg … N` is
+    // printed raw, and its bytes could forge reply lines (§4.5).
+    const line = frame.line;
+    const end = line.indexOf(' ', 3);
+    if (line.slice(3, end === -1 ? line.length : end) !== req.key?.token) return outOfSync(req, frame, 'key');
+    return undefined;
+  }
   const flags = req.flags;
   if (flags.length === 0) return undefined;
   if (!opaqueChecked) {

@@ -42,6 +42,12 @@ describe('MetaCodec', () => {
       failure(codec.onFrame(meta('mg', 'k', ' v O7'), frame('EN O77\r\n')), 'ERR_PROTOCOL', true);
     });
 
+    it('checks that an ME reply names the key asked for (a forged debug line is fatal)', () => {
+      const ok = frame(ME);
+      expect(codec.onFrame(meta('me', 'k'), ok)).to.equal(ok);
+      failure(codec.onFrame(meta('me', 'other'), frame(ME)), 'ERR_PROTOCOL', true);
+    });
+
     it('checks the key when both carry one (A6)', () => {
       expect(codec.onFrame(meta('mg', 'k1', ' v k'), frame('VA 1 kk1\r\nx\r\n'))).to.not.be.instanceOf(
         FrameFailure,
