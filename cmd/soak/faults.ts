@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Random } from './random.js';
-import type { SoakServer } from './servers.js';
+import type { LocalServer } from '../shared/local-servers.js';
 
 export type FaultKind = 'stop' | 'kill';
 
@@ -26,7 +26,7 @@ const RESTART_ATTEMPTS = 3;
 
 export class FaultRunner {
   readonly events: FaultEvent[] = [];
-  #servers: readonly SoakServer[];
+  #servers: readonly LocalServer[];
   #random: Random;
   #everyMs: number;
   #log: (line: string) => void;
@@ -37,7 +37,7 @@ export class FaultRunner {
 
   /** `clock` gives seconds since the soak started; `log` prints a line. */
   constructor(
-    servers: readonly SoakServer[],
+    servers: readonly LocalServer[],
     random: Random,
     everySeconds: number,
     clock: () => number,
@@ -101,7 +101,7 @@ export class FaultRunner {
     }
   }
 
-  async #stopAndContinue(server: SoakServer, event: FaultEvent, signal: AbortSignal): Promise<void> {
+  async #stopAndContinue(server: LocalServer, event: FaultEvent, signal: AbortSignal): Promise<void> {
     const pid = server.pid;
     await server.pause();
     this.#log(`fault  SIGSTOP ${server.address} (pid ${pid}) for ${event.seconds.toFixed(1)} s`);
@@ -110,7 +110,7 @@ export class FaultRunner {
     this.#log(`fault  SIGCONT ${server.address} (pid ${pid})`);
   }
 
-  async #killAndRestart(server: SoakServer, event: FaultEvent, signal: AbortSignal): Promise<void> {
+  async #killAndRestart(server: LocalServer, event: FaultEvent, signal: AbortSignal): Promise<void> {
     const pid = server.pid;
     await server.kill();
     this.#log(`fault  SIGKILL ${server.address} (pid ${pid}); restart in ${event.seconds.toFixed(1)} s`);

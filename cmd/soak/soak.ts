@@ -8,7 +8,7 @@ import { FaultRunner } from './faults.js';
 import type { SoakOptions } from './options.js';
 import { Random } from './random.js';
 import { Output, progressLine, summaryJson, summaryText, type SoakResult } from './report.js';
-import { killServersNow, startServers, stopServers, type SoakServer } from './servers.js';
+import { killServersNow, startServers, stopServers, type LocalServer } from '../shared/local-servers.js';
 import { SoakStats } from './stats.js';
 import { Workload } from './workload.js';
 
@@ -25,7 +25,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
   const faultRandom = random.fork();
   out.log(`seed ${o.seed} (replay the mix and the fault schedule with --seed ${o.seed})`);
 
-  let servers: SoakServer[] = [];
+  let servers: LocalServer[] = [];
   let interrupted: string | undefined;
   const stopper = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -1,5 +1,5 @@
 /**
- * The soak's memcached processes. Each is first started by the example's `startLocalMemcached` (a
+ * Local memcached processes for the programs (example, soak). Each is first started by the example's `startLocalMemcached` (a
  * free loopback port, stopped by PID); this wrapper adds what the faults need: the port, SIGSTOP and
  * SIGCONT, SIGKILL, and a restart on the same port with the same command line.
  */
@@ -17,7 +17,7 @@ process.on('exit', () => {
   for (const child of restarted) child.kill('SIGKILL'); // 'exit' handlers must be synchronous
 });
 
-export class SoakServer {
+export class LocalServer {
   readonly address: string;
   readonly port: number;
   /** The process the example started, until it is killed. */
@@ -109,11 +109,11 @@ export class SoakServer {
  * over (it undoes its fault, closes the client, stops every server by PID and prints its summary), so
  * the SIGINT listeners the helper adds are removed here. Its exit hook stays, as a last resort.
  */
-export async function startServers(n: number): Promise<SoakServer[]> {
+export async function startServers(n: number): Promise<LocalServer[]> {
   const before = new Set(process.listeners('SIGINT'));
   try {
-    const servers: SoakServer[] = [];
-    for (let i = 0; i < n; i++) servers.push(new SoakServer(await startLocalMemcached()));
+    const servers: LocalServer[] = [];
+    for (let i = 0; i < n; i++) servers.push(new LocalServer(await startLocalMemcached()));
     return servers;
   } finally {
     for (const listener of process.listeners('SIGINT')) {
@@ -123,12 +123,12 @@ export async function startServers(n: number): Promise<SoakServer[]> {
 }
 
 /** Kills every process of `servers` by PID and waits for each to exit. */
-export async function stopServers(servers: readonly SoakServer[]): Promise<void> {
+export async function stopServers(servers: readonly LocalServer[]): Promise<void> {
   await Promise.all(servers.map((s) => s.kill()));
 }
 
 /** Kills every process now, synchronously (for a second Ctrl-C). */
-export function killServersNow(servers: readonly SoakServer[]): void {
+export function killServersNow(servers: readonly LocalServer[]): void {
   for (const s of servers) {
     const pid = s.pid;
     if (pid !== undefined) signal(pid, 'SIGKILL');
