@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => client.getOrSet('report', loader, { ttl: 60 })),
     );
-    console.log(`20 callers got "${results[0]!.toString()}"; the loader ran ${loads} time(s)`);
+    console.log(`20 callers got "${results[0].toString()}"; the loader ran ${loads} time(s)`);
 
     step('bad input is refused before any I/O, with a stable code');
     for (const bad of ['has space', 'line\r\nflush_all']) {
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       );
     }
 
-    if (local.length === 3) await failAndRecover(client, local[0]!, keys);
+    if (local.length === 3) await failAndRecover(client, local[0], keys);
   } finally {
     if (local.length === 0 && written.size > 0) await client.deleteMulti(written).catch(() => undefined);
     await client.close();
