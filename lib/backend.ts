@@ -20,7 +20,7 @@ import {
   QueueFullError,
   type MemlineError,
 } from './errors.js';
-import { EntryState, type RequestEntry, type SendOptions } from './request-entry.js';
+import type { RequestEntry, SendOptions } from './request-entry.js';
 
 export interface BackendOptions<Req, Res, Frame> extends Omit<
   ConnectionOptions<Req, Res, Frame>,
@@ -232,7 +232,7 @@ export class Backend<Req, Res, Frame> {
   #adopt(entries: RequestEntry<Req, Res>[], reason: MemlineError): void {
     if (this.#closed || this.#breaker.state !== 'closed') {
       for (const entry of entries) {
-        const written = entry.state === EntryState.Written;
+        const written = entry.everWritten;
         entry.reject(
           new ConnectionError(reason.message, {
             server: this.server,

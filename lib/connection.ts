@@ -317,7 +317,7 @@ export class Connection<Req, Res, Frame> {
         continue;
       }
       if (counts) this.#counters.errors++;
-      entry.reject(this.#failureFor(reason, false));
+      entry.reject(this.#failureFor(reason, entry.everWritten));
     }
     this.#queuedBytes = 0;
     if (channels.connectionClose.hasSubscribers) {
@@ -368,6 +368,7 @@ export class Connection<Req, Res, Frame> {
           const entry = new RequestEntry<Req, Res>(req, Infinity, 0, resolve, reject);
           this.#inflight.push(entry);
           entry.state = EntryState.Written;
+          entry.everWritten = true;
           this.#codec.encode(req, this.#out);
           this.#write();
         });
@@ -402,6 +403,7 @@ export class Connection<Req, Res, Frame> {
         if (this.#inflight.length === 0) this.#startSilenceWatch();
         this.#codec.encode(entry.req, out);
         entry.state = EntryState.Written;
+        entry.everWritten = true;
         this.#inflight.push(entry);
         if (out.length >= maxBytes) break;
       }
@@ -580,7 +582,7 @@ export class Connection<Req, Res, Frame> {
           new TimeoutError(
             `${this.#codec.describe(entry.req)} to ${this.server} timed out after ${entry.timeout} ms`,
             written ? 'request' : phase,
-            { server: this.server, mayHaveExecuted: written },
+            { server: this.server, mayHaveExecuted: written || entry.everWritten },
           ),
         );
       } else if (entry.deadline < next) {

@@ -21,3 +21,6 @@ export type { Distribution, DistributionKind, DistributionFunction } from './dis
 export type { ClusterOptions, ServerListChange } from './cluster.js';
 export type { BackendCounters } from './backend.js';
 export type { RequestCounters } from './connection.js';
+export type { BreakerOptions, BreakerState } from './breaker.js';
+export type { EngineLogger } from './backend.js';
+export type { RequestStartMessage, RequestEndMessage, RequestErrorMessage } from './diagnostics.js';

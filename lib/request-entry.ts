@@ -28,6 +28,8 @@ export class RequestEntry<Req, Res> {
   settled = false;
   /** Already moved once from a failed connection to another (never moved twice). */
   moved = false;
+  /** Written at some point, on this connection or an earlier one: the server may have run it. */
+  everWritten = false;
   /** Estimated bytes on the wire, for the queued-bytes bound. */
   size = 0;
   #resolve: (value: Res) => void;
@@ -53,7 +55,7 @@ export class RequestEntry<Req, Res> {
       this.reject(
         new AbortedError('the request was aborted', {
           server,
-          mayHaveExecuted: this.state === EntryState.Written,
+          mayHaveExecuted: this.everWritten,
           cause: signal.reason,
         }),
       );

@@ -44,6 +44,12 @@ export interface RunResult {
    */
   connectionsOpened: number | null;
   serverConnections: number | null;
+  /**
+   * Read and write system calls of the client's process per unit in the window (/proc/self/io): how well
+   * it batches; null where /proc is absent.
+   */
+  readsPerUnit: number | null;
+  writesPerUnit: number | null;
 }
 
 const DRAIN_TIMEOUT_MS = 5000;
@@ -188,6 +194,7 @@ export async function timedRun(
   await sleep(warmupMs);
   const ticks0 = serverTicks(serverPids);
   const machine0 = machineTicks();
+  const io0 = syscalls();
   const cpu0 = process.cpuUsage();
   const units0 = load.units;
   const t0 = performance.now();
@@ -198,6 +205,7 @@ export async function timedRun(
   const cpu = process.cpuUsage(cpu0);
   const ticks1 = serverTicks(serverPids);
   const machine1 = machineTicks();
+  const io1 = syscalls();
   load.recording = false;
   const stalled = await load.stop();
   const after = await connectionCounts(addresses);
@@ -227,6 +235,8 @@ export async function timedRun(
     connectionsOpened:
       before !== null && after !== null ? after.total - before.total - addresses.length : null,
     serverConnections: after !== null ? after.current - addresses.length : null,
+    readsPerUnit: io0 !== null && io1 !== null && units > 0 ? (io1.reads - io0.reads) / units : null,
+    writesPerUnit: io0 !== null && io1 !== null && units > 0 ? (io1.writes - io0.writes) / units : null,
   };
   if (load.firstError !== undefined) result.firstError = load.firstError;
   if (cell.latency) result.latency = summarizeLatency(load.latencies.subarray(0, load.latencyCount));
@@ -243,6 +253,20 @@ async function connectionCounts(
     total: all.reduce((n, s) => n + Number(s!.get('total_connections')), 0),
     current: all.reduce((n, s) => n + Number(s!.get('curr_connections')), 0),
   };
+}
+
+/** Read and write system calls this process has made (/proc/self/io), or null. */
+function syscalls(): { reads: number; writes: number } | null {
+  try {
+    const io = readFileSync('/proc/self/io', 'latin1');
+    const reads = /^syscr: (\d+)/m.exec(io)?.[1];
+    const writes = /^syscw: (\d+)/m.exec(io)?.[1];
+    return reads !== undefined && writes !== undefined
+      ? { reads: Number(reads), writes: Number(writes) }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Busy and stolen clock ticks of the whole machine (/proc/stat), or null. */

@@ -43,7 +43,8 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[]): str
       Object.entries(m.peers)
         .map(([p, v]) => `${p} ${v}`)
         .join(', ') +
-      '. Each runs in its own process with its default options, one call per lane, closed loop.',
+      '. Each runs in its own process with its default options (loggers silenced), closed loop: each call ' +
+      'that finishes starts the next.',
     `- **Method:** 10,000 keys, 100-byte values that embed their key. Per cell and client ${t.repeats} timed runs of ` +
       `${t.durationMs / 1000} s, interleaved across clients (${t.firstWarmupMs / 1000} s warm-up before the first, ` +
       `${t.warmupMs / 1000} s before the others). Figures are medians; spread is (max − min) ÷ median. ` +
@@ -119,23 +120,25 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[]): str
 
   out.push('## Every client, every cell', '');
   out.push(
-    '| cell | client | median | spread | client CPU per op | memcached CPU | other load | ÷ raw | ÷ best peer | wrong values | errors |',
+    '| cell | client | median | spread | client CPU per op | writes / reads per 100 ops | memcached CPU | other load | ÷ raw | ÷ best peer | wrong values | errors |',
   );
-  out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of cells) {
     for (const s of c.clients) {
       if (s.median === undefined) continue;
       const best = c.bestPeer?.name === s.name ? ' (best peer)' : '';
       out.push(
         `| ${c.id} | ${label(s.name)}${best} | ${rate(s.median)} ${c.unit} | ${s.spread!.rangePct.toFixed(1)}% | ` +
-          `${micros(s.cpuUsPerUnit!)} | ${pct(s.serverCpuPct)} | ${pct(s.otherCpuPct)} | ` +
+          `${micros(s.cpuUsPerUnit!)} | ${per100(s.writesPerUnit)} / ${per100(s.readsPerUnit)} | ` +
+          `${pct(s.serverCpuPct)} | ${pct(s.otherCpuPct)} | ` +
           `${ratio(s.vsRaw)} | ${ratio(s.vsBestPeer)} | ${s.mismatches} | ${s.errors}${s.stalled > 0 ? ` (${s.stalled} stalled)` : ''} |`,
       );
     }
   }
   out.push(
     '',
-    "CPU per op is the client process's user + system time per get, set or key. memcached CPU and other load " +
+    "CPU per op is the client process's user + system time per get, set or key; writes and reads are its " +
+      'system calls (/proc/self/io), a measure of batching. memcached CPU and other load ' +
       '(CPU used meanwhile by every other process on the machine) are % of one core, medians over the runs.',
     '',
   );
@@ -163,7 +166,7 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[]): str
       .map(
         (s) =>
           `${s.name} in \`${c.id}\`: up to ${s.connectionsOpenedMax} connections opened in one run` +
-          (s.restarts > 0 ? `, worker restarted ${s.restarts} times to close them` : ''),
+          (s.restarts > 0 ? `, worker restarted ${times(s.restarts)} to close them` : ''),
       ),
   );
   out.push(
@@ -174,21 +177,18 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[]): str
   );
   out.push('');
 
-  const notes = new Map<string, string>();
+  // "client: reason" → the cells it applies to.
+  const notes = new Map<string, string[]>();
   for (const c of cells) {
     for (const s of c.clients) {
-      if (s.status !== 'ok' && s.reason !== undefined)
-        notes.set(
-          `${s.name}: ${s.reason}`,
-          notes.has(`${s.name}: ${s.reason}`)
-            ? `${notes.get(`${s.name}: ${s.reason}`)}, \`${c.id}\``
-            : `\`${c.id}\``,
-        );
+      if (s.status === 'ok' || s.reason === undefined) continue;
+      const what = `${s.name}: ${s.reason}`;
+      notes.set(what, [...(notes.get(what) ?? []), `\`${c.id}\``]);
     }
   }
   out.push('## Not measured', '');
   if (notes.size === 0) out.push('- Every client ran every cell.');
-  for (const [what, where] of notes) out.push(`- ${what} (${where}).`);
+  for (const [what, where] of notes) out.push(`- ${what} (${where.join(', ')}).`);
   out.push(
     `- Values handed to \`set\`: ${Object.entries(data.valueTypes)
       .map(([c, v]) => `${c} ${v}`)
@@ -258,6 +258,10 @@ function background(data: BenchData): string {
   );
 }
 
+const times = (n: number): string => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
+
+const per100 = (x: number | undefined): string => (x === undefined ? '—' : (x * 100).toFixed(1));
+
 const pct = (x: number | undefined): string => (x === undefined ? '—' : `${x.toFixed(0)}%`);
 
 function memorySection(mem: MemoryResult | { error: string }): string[] {
@@ -275,7 +279,10 @@ function memorySection(mem: MemoryResult | { error: string }): string[] {
       `the caller's promise is included. Off-heap (external + ArrayBuffers) changed by ` +
       `${mem.externalPerPending.toFixed(0)} bytes per request (bytes not yet taken by the kernel would show here). Once memcached resumed: ${mem.mismatches} wrong values, ${mem.errors} errors.`,
     `- **Over ${run.seconds.toFixed(0)} s at 500 in flight** (${rate(run.gets)} gets), heapUsed after a collection: ` +
-      `min ${bytes(Math.min(...heaps))}, max ${bytes(Math.max(...heaps))}, slope ${bytes(run.slopePerMinute)}/min. ` +
+      `first ${bytes(heaps[0])}, last ${bytes(heaps[heaps.length - 1])}, min ${bytes(Math.min(...heaps))}, ` +
+      `max ${bytes(Math.max(...heaps))}` +
+      // A slope over a few seconds extrapolates noise; give it only for runs long enough to mean something.
+      (run.seconds >= 10 ? `, least-squares slope ${bytes(run.slopePerMinute)}/min. ` : '. ') +
       `Samples: ${shown.map((s) => `${s.t.toFixed(1)} s ${bytes(s.heapUsed)}`).join(', ')}.`,
   ];
 }

@@ -15,6 +15,9 @@ export interface ClientSummary {
   spread?: Spread;
   cpuUsPerUnit?: number;
   serverCpuPct?: number;
+  /** Write and read system calls per operation (medians). */
+  writesPerUnit?: number;
+  readsPerUnit?: number;
   /** CPU used by the rest of the machine during this client's runs (median, % of one core). */
   otherCpuPct?: number;
   vsRaw?: number;
@@ -83,6 +86,10 @@ export function summarize(data: BenchData): CellSummary[] {
         s.cpuUsPerUnit = median(c.runs.map((r) => r.cpuUsPerUnit));
         const server = c.runs.map((r) => r.serverCpuPct).filter((x): x is number => x !== null);
         if (server.length > 0) s.serverCpuPct = median(server);
+        const writes = c.runs.map((r) => r.writesPerUnit).filter((x): x is number => x !== null);
+        if (writes.length > 0) s.writesPerUnit = median(writes);
+        const reads = c.runs.map((r) => r.readsPerUnit).filter((x): x is number => x !== null);
+        if (reads.length > 0) s.readsPerUnit = median(reads);
         const other = c.runs.map((r) => r.otherCpuPct).filter((x): x is number => x !== null);
         if (other.length > 0) s.otherCpuPct = median(other);
         const lat = c.runs.map((r) => r.latency).filter((l) => l !== undefined);

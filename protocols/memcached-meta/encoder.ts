@@ -66,6 +66,10 @@ function encodeMeta(req: MetaRequest, extra: string, out: OutBuffer): void {
  * suppressed come back, each naming its item, and `MN` proves the rest had none (§6).
  */
 function encodeBatch(req: MetaRequest, out: OutBuffer): void {
+  // A batch resent on a fresh connection (after its first one failed) starts its replies over.
+  req.lastIndex = -1;
+  req.replies = undefined;
+  req.batchError = undefined;
   const items = req.items ?? [];
   for (let i = 0; i < items.length; i++) encodeMeta(items[i], ' q O' + i, out);
   out.latin1('mn\r\n');

@@ -3,6 +3,7 @@ import { FrameFailure, MORE } from '../../../lib/codec.js';
 import { MemlineError } from '../../../lib/errors.js';
 import { RespCodec, type RespCodecOptions } from '../../../protocols/redis-resp/codec.js';
 import { COMMANDS, refusal, specOf } from '../../../protocols/redis-resp/commands.js';
+import type { RedisArg } from '../../../protocols/redis-resp/encoder.js';
 import { RedisServerError } from '../../../protocols/redis-resp/errors.js';
 import { RedisRequest } from '../../../protocols/redis-resp/request.js';
 import { RespError, type RespValue } from '../../../protocols/redis-resp/values.js';
@@ -382,5 +383,3 @@ describe('RespCodec', () => {
     });
   });
 });
-
-type RedisArg = string | Buffer | number | bigint;

@@ -1,0 +1,108 @@
+import { expect } from 'chai';
+import type { Meter, Span, Tracer } from '@opentelemetry/api';
+import { Registry } from 'prom-client';
+import { instrumentOpenTelemetry } from '../../lib/otel.js';
+import { registerPrometheusMetrics } from '../../lib/prometheus.js';
+import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+
+/** A tracer and meter that record what they are given (the API without an SDK). */
+function recorder() {
+  const spans: {
+    name: string;
+    attributes: Record<string, unknown>;
+    status?: unknown;
+    ended: boolean;
+    events: unknown[];
+  }[] = [];
+  const records: { name: string; value: number; attributes: Record<string, unknown> }[] = [];
+  const tracer = {
+    startSpan(name: string, options: { attributes?: Record<string, unknown> }) {
+      const span = {
+        name,
+        attributes: { ...options.attributes },
+        ended: false,
+        events: [] as unknown[],
+        status: undefined as unknown,
+      };
+      spans.push(span);
+      return {
+        setAttribute: (k: string, v: unknown) => void (span.attributes[k] = v),
+        recordException: (e: unknown) => void span.events.push(e),
+        setStatus: (s: unknown) => void (span.status = s),
+        end: () => void (span.ended = true),
+      } as unknown as Span;
+    },
+  } as unknown as Tracer;
+  const instrument = (name: string) => ({
+    record: (value: number, attributes: Record<string, unknown>) => records.push({ name, value, attributes }),
+    add: (value: number, attributes: Record<string, unknown>) => records.push({ name, value, attributes }),
+  });
+  const meter = { createHistogram: instrument, createCounter: instrument } as unknown as Meter;
+  return { tracer, meter, spans, records };
+}
+
+describe('telemetry: OpenTelemetry (API only) and Prometheus', () => {
+  let mc: MemcachedProcess;
+  before(async () => {
+    mc = await startMemcached();
+  });
+  after(async () => {
+    await mc.kill();
+  });
+
+  it('records a span and a duration per request, and errors by code', async () => {
+    const r = recorder();
+    const stop = instrumentOpenTelemetry({ tracer: r.tracer, meter: r.meter });
+    const scratch = await startMemcached();
+    const client = new MemcacheClient({ servers: [scratch.address] });
+    try {
+      await client.set('k', 'v');
+      await client.get('k');
+      await scratch.kill();
+      await client.get('k').catch(() => undefined);
+    } finally {
+      stop();
+      client.destroy();
+    }
+    expect(r.spans.map((s) => s.name)).to.deep.equal(['memline ms', 'memline mg', 'memline mg']);
+    expect(r.spans.every((s) => s.ended)).to.equal(true);
+    expect(r.spans[0].attributes).to.include({
+      'db.system': 'memcached',
+      'server.address': scratch.address,
+    });
+    expect((r.spans[2].status as { code: number }).code).to.equal(2); // SpanStatusCode.ERROR
+    expect(r.spans[2].attributes['error.type']).to.equal('ERR_CONNECTION');
+    const durations = r.records.filter((x) => x.name === 'memline.request.duration');
+    expect(durations.map((d) => d.attributes.outcome)).to.deep.equal(['ok', 'ok', 'error']);
+    expect(
+      r.records.some((x) => x.name === 'memline.request.errors' && x.attributes.code === 'ERR_CONNECTION'),
+    ).to.be.true;
+  });
+
+  it('stops recording when told to', async () => {
+    const r = recorder();
+    instrumentOpenTelemetry({ tracer: r.tracer, meter: r.meter })();
+    const client = new MemcacheClient({ servers: [mc.address] });
+    await client.get('k');
+    await client.close();
+    expect(r.spans).to.have.length(0);
+  });
+
+  it('exposes the client metrics to Prometheus, read at scrape time', async () => {
+    const registry = new Registry();
+    const client = new MemcacheClient({ servers: [mc.address] });
+    registerPrometheusMetrics(client, { registry, labels: { client: 'test' } });
+    await client.set('p', '1');
+    await client.get('p');
+    await client.get('absent');
+    const text = await registry.metrics();
+    await client.close();
+    const labels = `server="${mc.address}",client="test"`;
+    expect(text).to.contain(`memline_hits_total{${labels}} 1`);
+    expect(text).to.contain(`memline_misses_total{${labels}} 1`);
+    expect(text).to.contain(`memline_created_total{${labels}} 1`);
+    expect(text).to.contain(`memline_breaker_open{${labels}} 0`);
+    expect(text).to.match(/# TYPE memline_pending gauge/);
+  });
+});
