@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { ClientName } from './cells.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+// The worker next to this file: worker.js when the benchmark runs compiled (`npm run bench`: the
+// library measured as users run it), worker.ts under tsx.
+const WORKER = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url),
+);
 
 /** Where node writes the worker's profiles when it exits: one file per thread, named by pid and thread. */
 export interface CpuProfile {

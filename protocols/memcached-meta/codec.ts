@@ -19,7 +19,7 @@ import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest } from './encoder.js';
-import { flagIndex, flagToken, nextSpace, returnedFlags } from './frame.js';
+import { flagIndex, flagToken, itemFlags, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
@@ -259,8 +259,9 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
   }
   if (frame.status !== 'VA' || frame.value === undefined) return outOfSync(req, frame);
   sink.hits++;
-  const f = returnedFlags(frame);
-  return { key: req.key!.original, value: frame.value, flags: f.f ?? 0, cas: f.c ?? 0n };
+  const item: Item = { key: req.key!.original, value: frame.value, flags: 0, cas: 0n };
+  itemFlags(frame, item);
+  return item;
 }
 
 /** The token of flag `ch` in a rendered flag string (`" v O12 k"`), or `undefined`. */

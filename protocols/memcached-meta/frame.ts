@@ -51,7 +51,7 @@ export interface ReturnedFlags {
 }
 
 /** Where the returned flags of `frame` start (after the status, and after the size for `VA`). */
-function flagsStart(frame: MetaFrame): number {
+export function flagsStart(frame: MetaFrame): number {
   const line = frame.line;
   if (line.length <= 2 || !isMetaStatus(frame.status)) return line.length;
   if (frame.status !== 'VA') return 2;
@@ -73,6 +73,31 @@ function isMetaStatus(status: string): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * The client flags (`f`) and CAS (`c`) of a reply, written into `out`: the two every read needs,
+ * without building a {@link ReturnedFlags} object or slicing tokens.
+ */
+export function itemFlags(frame: MetaFrame, out: { flags: number; cas: bigint }): void {
+  const line = frame.line;
+  for (let i = flagsStart(frame); i < line.length;) {
+    const end = nextSpace(line, i + 1);
+    const ch = line.charCodeAt(i + 1);
+    if (ch === 0x66 /* f */) out.flags = digits(line, i + 2, end);
+    else if (ch === 0x63 /* c */) {
+      // Through a Number when exact (up to 15 digits): parsing a BigInt from a string is slow.
+      out.cas = end - i - 2 <= 15 ? BigInt(digits(line, i + 2, end)) : BigInt(line.slice(i + 2, end));
+    }
+    i = end;
+  }
+}
+
+/** The decimal number in `line[from, to)` (the decoder has checked that the token is digits). */
+function digits(line: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + line.charCodeAt(i) - 0x30;
+  return n;
 }
 
 /**
