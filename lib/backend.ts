@@ -22,6 +22,7 @@ import {
 } from './errors.js';
 import type { RequestEntry, SendOptions } from './request-entry.js';
 
+/** How a {@link Backend} manages its connections; the per-connection settings are passed on to each. */
 export interface BackendOptions<Req, Res, Frame> extends Omit<
   ConnectionOptions<Req, Res, Frame>,
   'host' | 'port' | 'counters'
@@ -44,7 +45,9 @@ export interface BackendOptions<Req, Res, Frame> extends Omit<
 
 /** The part of a pino logger the engine uses. */
 export interface EngineLogger {
+  /** Routine events: a connection failed, the circuit breaker changed state. */
   debug(obj: object, msg?: string): void;
+  /** A server was marked down (its circuit breaker opened). */
   warn(obj: object, msg?: string): void;
 }
 
@@ -72,7 +75,9 @@ export interface BackendCounters extends RequestCounters {
   errorMisses: number;
 }
 
+/** A snapshot of one server's counters and current load, for metrics and health checks. */
 export interface BackendStats extends Readonly<BackendCounters> {
+  /** `"host:port"`, as configured. */
   readonly server: string;
   /** Open or opening connections. */
   readonly connections: number;
@@ -96,6 +101,10 @@ const PROBE_VERDICT: Partial<Record<MemlineError['code'], boolean>> = {
   ERR_AUTH: false,
 };
 
+/**
+ * One server: keeps up to `connections` connections to it, spreads requests over them, replaces
+ * ones that fail (with back-off) and fails fast while its circuit breaker is open.
+ */
 export class Backend<Req, Res, Frame> {
   readonly address: ServerAddress;
   readonly counters: BackendCounters = {
@@ -175,6 +184,11 @@ export class Backend<Req, Res, Frame> {
     return this.#breaker.state;
   }
 
+  /**
+   * Sends `req` on the least loaded connection. Rejects at once, without I/O, when the backend is
+   * closed (ERR_CLIENT_CLOSED), the breaker is open (ERR_CIRCUIT_OPEN) or the server's queue is full
+   * (ERR_QUEUE_FULL).
+   */
   send(req: Req, options: SendOptions): Promise<Res> {
     if (this.#closed) {
       return Promise.reject(new ClientClosedError('the client is closed', { server: this.server }));

@@ -20,6 +20,7 @@
  */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** When a server's circuit breaker opens and how long it stays open. */
 export interface BreakerOptions {
   /** Consecutive failures that open the breaker; 0 disables it. @default 5 */
   readonly threshold: number;

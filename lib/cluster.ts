@@ -55,6 +55,7 @@ export function parseServers(servers: readonly ServerSpec[]): ServerAddress[] {
   return parsed;
 }
 
+/** The settings of a {@link Cluster}: how keys are distributed, plus those given to every backend. */
 export interface ClusterOptions<Req, Res, Frame> extends BackendOptions<Req, Res, Frame> {
   /** How keys map to servers. */
   readonly distribution: DistributionKind;
@@ -66,6 +67,10 @@ export interface ServerListChange {
   readonly removed: readonly string[];
 }
 
+/**
+ * The servers a client talks to, one {@link Backend} each, and the routing of every request to the
+ * backend that owns its key; the list can be changed while requests run.
+ */
 export class Cluster<Req, Res, Frame> {
   #options: ClusterOptions<Req, Res, Frame>;
   #backends: Backend<Req, Res, Frame>[];
@@ -146,11 +151,13 @@ export class Cluster<Req, Res, Frame> {
     return this.#backends.map((b) => b.stats);
   }
 
+  /** Graceful: every backend, including ones being removed, finishes what it issued, then closes. */
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#backends, ...this.#draining].map((b) => b.close()));
   }
 
+  /** Immediate: closes every connection; pending requests reject with `error` (or ERR_CLIENT_CLOSED). */
   destroy(error?: MemlineError): void {
     this.#closed = true;
     for (const b of [...this.#backends, ...this.#draining]) b.destroy(error);

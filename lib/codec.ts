@@ -57,6 +57,12 @@ export interface ConnectionInfo {
   readonly tls: boolean;
 }
 
+/**
+ * What a protocol implements to run on the engine: how requests become bytes, how the reply stream
+ * is cut into frames, and which frames answer which request. The engine owns sockets, timers and
+ * the FIFO of pending requests; a codec is pure, and `encode` never fails because the typed client
+ * above it validated everything first.
+ */
 export interface ProtocolCodec<Req, Res, Frame> {
   /** A short name for errors and diagnostics (`"memcached-meta"`). */
   readonly name: string;

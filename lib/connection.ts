@@ -31,6 +31,7 @@ import { OutBuffer } from './out-buffer.js';
 import { EntryState, RequestEntry, type SendOptions } from './request-entry.js';
 import { channels } from './diagnostics.js';
 
+/** Where a {@link Connection} connects, with which codec, and its limits and timeouts. */
 export interface ConnectionOptions<Req, Res, Frame> {
   readonly host: string;
   readonly port: number;
@@ -88,6 +89,10 @@ const TLS_ERROR = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_
 
 let nextId = 1;
 
+/**
+ * One socket to one server, pipelining requests in order and matching replies to them through the
+ * codec. Usually owned by a {@link Backend}; use it directly only to build another owner.
+ */
 export class Connection<Req, Res, Frame> {
   readonly id = nextId++;
   /** `"host:port"` */

@@ -1,6 +1,13 @@
 /**
- * `node:diagnostics_channel` channels memline publishes on. Publishing costs nothing when nobody
- * subscribes (every publish is guarded by `hasSubscribers`).
+ * `node:diagnostics_channel` channels memline publishes on (see {@link channels}).
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { MemlineError } from './errors.js';
+
+/**
+ * The `node:diagnostics_channel` channels memline publishes on, for subscribing without repeating
+ * their names (`channels.requestEnd.subscribe(…)`). Publishing costs nothing when nobody subscribes
+ * (every publish is guarded by `hasSubscribers`).
  *
  * | channel                       | message                                                        |
  * |-------------------------------|----------------------------------------------------------------|
@@ -13,9 +20,6 @@
  *
  * Request messages carry no key, value or credential: a label from the codec only.
  */
-import diagnostics from 'node:diagnostics_channel';
-import type { MemlineError } from './errors.js';
-
 export const channels = {
   requestStart: diagnostics.channel('memline:request:start'),
   requestEnd: diagnostics.channel('memline:request:end'),
@@ -25,15 +29,23 @@ export const channels = {
   breaker: diagnostics.channel('memline:breaker:change'),
 } as const;
 
+/** Published on `memline:request:start` when a backend accepts a request (past its breaker and queue). */
 export interface RequestStartMessage {
+  /** Identifies the request across its start and its end or error message (per process). */
   readonly id: number;
+  /** `"host:port"` of the server it was sent to. */
   readonly server: string;
+  /** The codec's label for the request (`"mg"`); never a key, value or credential. */
   readonly request: string;
 }
+/** Published on `memline:request:end` when a request succeeds. */
 export interface RequestEndMessage extends RequestStartMessage {
+  /** ms from the start message to the reply. */
   readonly duration: number;
 }
+/** Published on `memline:request:error` when a request fails. */
 export interface RequestErrorMessage extends RequestEndMessage {
+  /** The error the caller's promise rejected with. */
   readonly error: MemlineError;
 }
 

@@ -28,11 +28,13 @@ export type ErrorCode =
   | 'ERR_PARTIAL_RESULT'
   | 'ERR_CAS_CONFLICT';
 
+/** What an error knows beyond its code and message: where it happened and whether it may have run. */
 export interface MemlineErrorOptions {
   /** Whether the server may have received (and so executed) the request. */
   mayHaveExecuted?: boolean;
   /** The server involved, as `"host:port"`. */
   server?: string;
+  /** The underlying error (a socket error, the error a connection failure is blamed on…). */
   cause?: unknown;
 }
 
@@ -63,6 +65,11 @@ export class MemlineError extends Error {
     return true;
   }
 
+  /**
+   * Makes `instanceof` check the `Symbol.for('memline.error')` brand and the `code` instead of the
+   * prototype chain, so errors from another copy of memline in the same process still match.
+   * `MemlineError` matches every memline error; a subclass matches errors with its `CODE`.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     if ((value as Record<symbol, unknown>)[kBrand] !== true) return false;

@@ -22,6 +22,7 @@ import {
 } from '@opentelemetry/api';
 import type { RequestEndMessage, RequestErrorMessage, RequestStartMessage } from './diagnostics.js';
 
+/** Where {@link instrumentOpenTelemetry} records; the defaults use the globally registered providers. */
 export interface OpenTelemetryOptions {
   /** @default trace.getTracer('memline') */
   tracer?: Tracer;

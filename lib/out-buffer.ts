@@ -23,6 +23,10 @@ interface RawWrite {
   utf8Write(s: string, offset: number): number;
 }
 
+/**
+ * The bytes a connection writes in one go: codecs append requests to it in {@link ProtocolCodec.encode},
+ * and the connection hands the batch to the socket without copying it again.
+ */
 export class OutBuffer {
   #slabSize: number;
   #copyThreshold: number;

@@ -18,6 +18,7 @@ export interface MetricsSource {
   readonly metrics: { readonly servers: readonly BackendStats[] };
 }
 
+/** Where and under which names {@link registerPrometheusMetrics} registers its metrics. */
 export interface PrometheusOptions {
   /** Where to register. @default prom-client's global registry */
   registry?: Registry;

@@ -16,6 +16,7 @@ export interface SendOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Whether a request's bytes have gone to the socket, which decides whether it may be dropped. */
 export enum EntryState {
   /** Waiting to be written; can be dropped without a trace. */
   Queued = 0,
@@ -23,6 +24,11 @@ export enum EntryState {
   Written = 1,
 }
 
+/**
+ * A pending request inside a connection: the request with its caller's promise, deadline and abort
+ * signal. Handed out only when a connection fails ({@link ConnectionEvents.orphaned}) so that its
+ * owner can move it to another connection ({@link Connection.adopt}).
+ */
 export class RequestEntry<Req, Res> {
   state: EntryState = EntryState.Queued;
   settled = false;
@@ -64,12 +70,14 @@ export class RequestEntry<Req, Res> {
     else signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
+  /** Fulfils the caller's promise with `value`, unless the entry already settled. */
   resolve(value: Res): void {
     if (this.settled) return;
     this.#settle();
     this.#resolve(value);
   }
 
+  /** Rejects the caller's promise with `error`, unless the entry already settled. */
   reject(error: MemlineError): void {
     if (this.settled) return;
     this.#settle();

@@ -32,6 +32,7 @@ export interface ClusterConfig {
   servers: { host: string; port: number }[];
 }
 
+/** Which configuration endpoint {@link ElastiCacheDiscovery} polls, how often, and how. */
 export interface ElastiCacheDiscoveryOptions {
   /** The configuration endpoint, `"host:port"` (its name contains `.cfg.`). */
   endpoint: string;

@@ -23,6 +23,7 @@ export interface ServerFeatures {
   readonly conditionalGet: boolean;
 }
 
+/** A feature that can be present or not, i.e. the keys of {@link ServerFeatures} besides `version`. */
 export type FeatureName = Exclude<keyof ServerFeatures, 'version'>;
 
 /** The first version with each feature. */

@@ -25,10 +25,12 @@ export { serializers, memlineSerializer, phpSerializer } from './serializers.js'
 export type { Serializer, SerializedValue, CompressionAlgorithm } from './serializers.js';
 export { FEATURE_SINCE } from './features.js';
 export type { ServerFeatures, FeatureName } from './features.js';
-export type { ReturnedFlags } from './frame.js';
+export type { ReturnedFlags, MetaFrame } from './frame.js';
 export type { MetaFlags } from './commands.js';
-export type { MetaCommand } from './request.js';
+export type { MetaCommand, MetaRequest, RequestKind, WireKey } from './request.js';
 export { MetaCodec } from './codec.js';
+export type { MetaCodecOptions } from './codec.js';
+export type { DecoderLimits } from './decoder.js';
 export * from '../../lib/errors.js';
 export type { ServerSpec, ServerListChange } from '../../lib/cluster.js';
 export type { ClientMetrics } from './client.js';

@@ -33,7 +33,9 @@ export interface TlsOptions {
 
 /** A pino-compatible logger; memline logs nothing when absent. */
 export interface Logger {
+  /** Routine events worth a trace: a connection failed, the server list changed, a breaker moved. */
   debug(obj: object, msg?: string): void;
+  /** Events an operator should see: a server marked down, discovery failing or giving a bad list. */
   warn(obj: object, msg?: string): void;
 }
 
@@ -154,6 +156,10 @@ export interface MemcacheClientOptions<V = Buffer> {
   onError?: (error: MemlineError) => void;
 }
 
+/**
+ * The values {@link MemcacheClientOptions} falls back to for options left out, frozen; read them to
+ * derive your own settings (e.g. `DEFAULTS.timeout * 2`) rather than repeating the numbers.
+ */
 export const DEFAULTS = Object.freeze({
   distribution: 'ketama' as const,
   timeout: 1000,

@@ -41,6 +41,11 @@ export interface WireKey {
   readonly original: string;
 }
 
+/**
+ * A request of the meta codec: built through the static factories, after validation, by the client
+ * (or by code driving {@link MetaCodec} on the engine directly), then encoded and matched to its
+ * replies by the codec.
+ */
 export class MetaRequest {
   /** Batch bookkeeping: the last opaque index seen, replies so far, an error seen mid-batch. */
   lastIndex = -1;

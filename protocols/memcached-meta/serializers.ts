@@ -32,7 +32,9 @@ export interface SerializedValue {
  * with ERR_PROTOCOL).
  */
 export interface Serializer<T = unknown> {
+  /** Encodes a value for a write; throw to refuse it. */
   serialize(value: T): SerializedValue;
+  /** Decodes stored bytes given the client flags they were stored with; throw for bytes it cannot read. */
   deserialize(value: Buffer, flags: number): T;
 }
 

@@ -10,6 +10,7 @@
 import type { RedisArg } from './encoder.js';
 import type { ReplyKind } from './values.js';
 
+/** One row of {@link COMMANDS}: what the client needs to know to route, retry and check a command. */
 export interface CommandSpec {
   /** Where the first key is among the arguments (the command name is 0); 0: the command has no key. */
   readonly key: number;
@@ -60,6 +61,11 @@ const SHARED = 'keeps per-connection state that other callers on the shared conn
 const OPTION = "is per-connection state set by the client's options (protocol, auth, database)";
 const BLOCKS = 'blocks the shared connection for every other caller';
 
+/**
+ * The command table, by upper-case command name: which commands the client may send again after a
+ * failure, where their key is, which replies it accepts, and which `sendCommand` refuses. Commands
+ * not listed are sent as they are: not retried, routed by their second word, any reply accepted.
+ */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
   // strings
   GET: read(READ_BULK),

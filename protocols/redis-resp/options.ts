@@ -22,6 +22,7 @@ export interface RedisTlsOptions {
   dangerouslyDisableCertificateVerification?: boolean;
 }
 
+/** The settings of a {@link RedisClient}; only `servers` is required. */
 export interface RedisClientOptions {
   /**
    * The servers, as `"host:port"` or `{ host, port, weight? }`. Several servers are shards chosen by
@@ -74,6 +75,10 @@ export interface RedisClientOptions {
   logger?: EngineLogger;
 }
 
+/**
+ * The values {@link RedisClientOptions} falls back to for options left out, frozen; read them to
+ * derive your own settings rather than repeating the numbers.
+ */
 export const REDIS_DEFAULTS = Object.freeze({
   distribution: 'ketama' as const,
   protocol: 2 as const,

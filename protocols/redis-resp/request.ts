@@ -15,6 +15,10 @@ import type { RespValue } from './values.js';
  */
 export type RequestKind = 'command' | 'pipeline' | 'transaction' | 'hello' | 'auth' | 'select';
 
+/**
+ * A request of the Redis codec, built through the static factories after the client has validated
+ * its arguments; carries what the codec needs to encode it, route it and check its replies.
+ */
 export class RedisRequest {
   /**
    * The replies of a pipeline or transaction read so far. Reset every time the request is encoded:
