@@ -8,7 +8,9 @@ import { runBench } from './bench.js';
 import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { buildReports } from './report.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+// The repository root, from cmd/bench/ (under tsx) or dist/cmd/bench/ (compiled).
+const HERE = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+const ROOT = HERE.endsWith('/dist') ? HERE.slice(0, -'/dist'.length) : HERE;
 
 let options: BenchOptions | 'help';
 try {
