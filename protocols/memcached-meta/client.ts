@@ -3,6 +3,7 @@
  * any I/O and returns a promise; bad input rejects it with ERR_INVALID_KEY / ERR_INVALID_ARGUMENT /
  * ERR_VALUE_TOO_LARGE (nothing is thrown synchronously). The per-call options object is always last.
  */
+import { prepareCall } from '../../lib/client-options.js';
 import type { BackendStats } from '../../lib/backend.js';
 import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
 import type { Backend } from '../../lib/backend.js';
@@ -933,21 +934,7 @@ export class MemcacheClient<V = Buffer> {
   /** Validates the per-call options and fixes the deadline (counted from the call). */
   #prepare(options: CallOptions | undefined): SendOptions {
     if (this.#closed) throw new ClientClosedError('the client is closed');
-    if (options === undefined) {
-      const timeout = this.#options.timeout;
-      return { deadline: performance.now() + timeout, timeout, signal: undefined };
-    }
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidArgumentError('options must be an object');
-    const timeout = options.timeout ?? this.#options.timeout;
-    if (typeof timeout !== 'number' || !(timeout > 0) || !(timeout <= 2 ** 31 - 1)) {
-      throw new InvalidArgumentError('timeout must be a positive number of ms, at most 2^31-1');
-    }
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError('signal must be an AbortSignal');
-    }
-    return { deadline: performance.now() + timeout, timeout, signal };
+    return prepareCall(options, this.#options.timeout);
   }
 
   /** Runs `body` with a `send` bound to the call's deadline; anything it throws becomes a rejection. */

@@ -2,6 +2,7 @@
  * The options of {@link MemcacheClient}: typed, documented, with frozen defaults, validated in the
  * constructor with an error that names the option.
  */
+import { resolveBreaker, resolveTls } from '../../lib/client-options.js';
 import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
 import type { BreakerOptions } from '../../lib/breaker.js';
@@ -12,24 +13,9 @@ import { DEFAULT_BROTLI_QUALITY, type CompressionSettings } from './compression.
 import type { CompressionAlgorithm, Serializer } from './serializers.js';
 import { ValueCodec } from './values.js';
 
-/** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
-export interface TlsOptions {
-  /** CA certificates to trust instead of the system's. */
-  ca?: string | Buffer | (string | Buffer)[];
-  /** Client certificate, for servers that require one (mutual TLS). */
-  cert?: string | Buffer;
-  /** Private key of `cert`. */
-  key?: string | Buffer;
-  /** Name to verify the server's certificate against. @default the host, when it is not an IP address */
-  servername?: string;
-  /** Lowest TLS version to accept. @default 'TLSv1.2' */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /**
-   * Accept any certificate, including forged ones: the connection is then open to interception.
-   * For tests against self-signed servers only. @default false
-   */
-  dangerouslyDisableCertificateVerification?: boolean;
-}
+/** TLS settings (shared by the clients built on the engine). */
+export type { TlsOptions } from '../../lib/client-options.js';
+import type { TlsOptions } from '../../lib/client-options.js';
 
 /** A pino-compatible logger; memline logs nothing when absent. */
 export interface Logger {
@@ -233,24 +219,6 @@ function positiveInt(options: MemcacheClientOptions<unknown>, name: IntOption, m
   return value;
 }
 
-function resolveBreaker(given: MemcacheClientOptions['breaker']): BreakerOptions {
-  if (given === undefined) return DEFAULTS.breaker;
-  if (typeof given !== 'object' || given === null)
-    throw new InvalidArgumentError('breaker must be an object');
-  const out = { ...DEFAULTS.breaker, ...given };
-  for (const [name, min] of [
-    ['threshold', 0],
-    ['openTime', 1],
-    ['maxOpenTime', 1],
-  ] as const) {
-    const v = out[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_MS) {
-      throw new InvalidArgumentError(`breaker.${name} must be an integer from ${min} to ${MAX_MS}`);
-    }
-  }
-  return out;
-}
-
 function bool(
   options: MemcacheClientOptions<unknown>,
   name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError' | 'hashLongKeys',
@@ -258,19 +226,6 @@ function bool(
   const value = options[name] ?? DEFAULTS[name];
   if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`);
   return value;
-}
-
-function resolveTls(tls: MemcacheClientOptions['tls']): TlsConnectOptions | undefined {
-  if (tls === undefined || tls === false) return undefined;
-  if (tls === true) return {};
-  if (typeof tls !== 'object' || tls === null)
-    throw new InvalidArgumentError('tls must be true or an object');
-  const { dangerouslyDisableCertificateVerification, ...rest } = tls;
-  return {
-    minVersion: 'TLSv1.2',
-    ...rest,
-    rejectUnauthorized: dangerouslyDisableCertificateVerification !== true,
-  };
 }
 
 function resolveCompression(given: MemcacheClientOptions['compression']): CompressionSettings | undefined {
@@ -373,7 +328,7 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
     maxConnectionAge: positiveInt(options, 'maxConnectionAge', 0),
     idleTimeout: positiveInt(options, 'idleTimeout', 0),
     discovery,
-    breaker: resolveBreaker(options.breaker),
+    breaker: resolveBreaker(options.breaker, DEFAULTS.breaker),
     reconnectBase: positiveInt(options, 'reconnectBase'),
     reconnectCap: positiveInt(options, 'reconnectCap'),
     silentTimeout: positiveInt(options, 'silentTimeout', 0),

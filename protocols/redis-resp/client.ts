@@ -10,6 +10,7 @@
  * Every method validates its arguments before any I/O and returns a promise; bad input rejects it
  * (nothing is thrown synchronously). The per-call options object is always the last argument.
  */
+import { prepareCall } from '../../lib/client-options.js';
 import type { Backend, BackendStats } from '../../lib/backend.js';
 import { Cluster } from '../../lib/cluster.js';
 import {
@@ -498,21 +499,7 @@ export class RedisClient {
   /** Validates the per-call options and fixes the deadline (counted from the call). */
   #prepare(options: CallOptions | undefined): SendOptions {
     if (this.#closed) throw new ClientClosedError('the client is closed');
-    if (options === undefined) {
-      const timeout = this.#options.timeout;
-      return { deadline: performance.now() + timeout, timeout, signal: undefined };
-    }
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidArgumentError('options must be an object');
-    const timeout = options.timeout ?? this.#options.timeout;
-    if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new InvalidArgumentError('timeout must be a positive number of ms');
-    }
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError('signal must be an AbortSignal');
-    }
-    return { deadline: performance.now() + timeout, timeout, signal };
+    return prepareCall(options, this.#options.timeout);
   }
 
   /** Runs `body` with the call's deadline; anything it throws becomes a rejection. */

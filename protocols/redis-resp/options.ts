@@ -2,6 +2,7 @@
  * The options of {@link RedisClient}: typed, documented, with frozen defaults, validated in the
  * constructor with an error that names the option.
  */
+import { resolveBreaker, resolveTls, type TlsOptions } from '../../lib/client-options.js';
 import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import type { EngineLogger } from '../../lib/backend.js';
 import type { BreakerOptions } from '../../lib/breaker.js';
@@ -10,17 +11,8 @@ import type { DistributionKind } from '../../lib/distribution/index.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 
 /** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
-export interface RedisTlsOptions {
-  ca?: string | Buffer | (string | Buffer)[];
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** @default the host, when it is not an IP address */
-  servername?: string;
-  /** @default 'TLSv1.2' */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** Accept any certificate, forged ones included. For tests only. @default false */
-  dangerouslyDisableCertificateVerification?: boolean;
-}
+/** TLS settings: the same as the memcached client's. */
+export type RedisTlsOptions = TlsOptions;
 
 /** The settings of a {@link RedisClient}; only `servers` is required. */
 export interface RedisClientOptions {
@@ -129,37 +121,6 @@ function int(options: RedisClientOptions, name: IntOption, min = 1): number {
   return value;
 }
 
-function resolveBreaker(given: RedisClientOptions['breaker']): BreakerOptions {
-  if (given === undefined) return REDIS_DEFAULTS.breaker;
-  if (typeof given !== 'object' || given === null)
-    throw new InvalidArgumentError('breaker must be an object');
-  const out = { ...REDIS_DEFAULTS.breaker, ...given };
-  for (const [name, min] of [
-    ['threshold', 0],
-    ['openTime', 1],
-    ['maxOpenTime', 1],
-  ] as const) {
-    const v = out[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_MS) {
-      throw new InvalidArgumentError(`breaker.${name} must be an integer from ${min} to ${MAX_MS}`);
-    }
-  }
-  return out;
-}
-
-function resolveTls(tls: RedisClientOptions['tls']): TlsConnectOptions | undefined {
-  if (tls === undefined || tls === false) return undefined;
-  if (tls === true) return {};
-  if (typeof tls !== 'object' || tls === null)
-    throw new InvalidArgumentError('tls must be true or an object');
-  const { dangerouslyDisableCertificateVerification, ...rest } = tls;
-  return {
-    minVersion: 'TLSv1.2',
-    ...rest,
-    rejectUnauthorized: dangerouslyDisableCertificateVerification !== true,
-  };
-}
-
 /** Fills in the defaults and validates; throws ERR_INVALID_ARGUMENT naming the option. */
 export function resolveRedisOptions(options: RedisClientOptions): ResolvedRedisOptions {
   if (typeof options !== 'object' || options === null) {
@@ -200,7 +161,7 @@ export function resolveRedisOptions(options: RedisClientOptions): ResolvedRedisO
     maxLineLength: int(options, 'maxLineLength', 256),
     maxQueuedBytes: int(options, 'maxQueuedBytes'),
     silentTimeout: int(options, 'silentTimeout', 0),
-    breaker: resolveBreaker(options.breaker),
+    breaker: resolveBreaker(options.breaker, REDIS_DEFAULTS.breaker),
     reconnectBase: int(options, 'reconnectBase'),
     reconnectCap: int(options, 'reconnectCap'),
     logger: options.logger,
