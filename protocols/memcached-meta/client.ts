@@ -38,7 +38,7 @@ import {
   type UpdateOptions,
   type ValueIo,
 } from './recipes.js';
-import { MetaRequest, type MetaCommand, type WireKey } from './request.js';
+import { MetaRequest, type WireKey } from './request.js';
 import { decodeAll } from './values.js';
 import {
   META_FIELD_FLAGS,
@@ -55,92 +55,28 @@ import {
   type Value,
 } from './results.js';
 import * as validate from './validate.js';
-import type { MetaFlags } from './commands.js';
-
-/** Options every call takes, always as its last argument. */
-export interface CallOptions {
-  /** Rejects the call with ERR_ABORTED when it fires. */
-  signal?: AbortSignal;
-  /** ms for this call, counted from the call. @default the client's `timeout` */
-  timeout?: number;
-  /**
-   * Route by this key instead of the item's own, so that related keys land on one server
-   * (for bulk calls: every key of the call goes to that server).
-   */
-  routingKey?: string;
-}
-
-/** Options of a read (`get`, `getValue`). */
-export interface ReadOptions extends CallOptions {
-  /**
-   * Metadata to return on the Item: `'ttl'` (remaining TTL, -1: never expires), `'lastAccess'`
-   * (seconds since the last access), `'fetched'` (read before?), `'size'` (value bytes); the last two
-   * describe the item as it was before this read. Costs nothing unless asked for. @default []
-   */
-  meta?: readonly ItemMetaField[];
-  /** On a hit, set the item's TTL to this many seconds (get and touch, like `gat`). */
-  touch?: number;
-}
-
-export interface StoreOptions extends CallOptions {
-  /** Seconds to live (up to 30 days; larger values are a Unix time). @default 0 (never expires) */
-  ttl?: number;
-  /** Client flags stored with the item (u32). @default 0 */
-  flags?: number;
-  /**
-   * The CAS value the stored item gets, chosen by you instead of the server (`E`). Needs memcached
-   * ≥ 1.6.27: checked with `version` first, and refused with ERR_INVALID_ARGUMENT on older servers.
-   */
-  newCas?: bigint | number;
-}
-
-/** Options of `setValue`: the client flags are the serializer's. */
-export type ValueStoreOptions = Omit<StoreOptions, 'flags'>;
-
-/** Options of `append` and `prepend`. */
-export interface AppendOptions extends CallOptions {
-  /**
-   * Create the item when it is missing, with this TTL, instead of answering `false` (`ms … N`).
-   * Needs memcached ≥ 1.6.20 (checked with `version` first). Refused for binary keys: servers up
-   * to at least 1.6.45 store such a created item under its raw bytes without the binary mark.
-   */
-  vivify?: number;
-}
-
-/** Options of `delete`. */
-export interface DeleteOptions extends CallOptions {
-  /**
-   * Empty the value but keep the item in place (`md … x`). Needs memcached ≥ 1.6.27 (checked with
-   * `version` first). @default false
-   */
-  keepItem?: boolean;
-}
-
-export interface CounterOptions extends CallOptions {
-  /** Stored and returned (the delta not applied) when the key is missing. */
-  initial?: number | bigint;
-  /** TTL of the item created from `initial`. @default 0 */
-  ttl?: number;
-}
-
-/** A low-level meta request. */
-export interface MetaRequestSpec {
-  command: MetaCommand;
-  /** Required by every command but `mn`. */
-  key?: string | Uint8Array;
-  /** Flags, e.g. `{ v: true, t: true, T: 30 }`; sent in the protocol's canonical order. */
-  flags?: MetaFlags;
-  /** The data block of an `ms`. */
-  value?: Value;
-}
-
-/** What {@link MemcacheClient.metrics} returns. */
-export interface ClientMetrics {
-  /** Sums over every server. */
-  total: Omit<BackendStats, 'server' | 'breaker'>;
-  /** One entry per server, in the order of the server list. */
-  servers: BackendStats[];
-}
+import type {
+  AppendOptions,
+  CallOptions,
+  ClientMetrics,
+  CounterOptions,
+  DeleteOptions,
+  MetaRequestSpec,
+  ReadOptions,
+  StoreOptions,
+  ValueStoreOptions,
+} from './call-options.js';
+export type {
+  AppendOptions,
+  CallOptions,
+  ClientMetrics,
+  CounterOptions,
+  DeleteOptions,
+  MetaRequestSpec,
+  ReadOptions,
+  StoreOptions,
+  ValueStoreOptions,
+} from './call-options.js';
 
 /**
  * A memcached client. `V` is the type of the values `getValue`, `getValues` and `getOrSet` return:
