@@ -17,6 +17,7 @@ import {
 } from '../../lib/errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
 import { MetaCodec } from './codec.js';
+import { Dispatcher, finishBulk } from './dispatch.js';
 import type { MetaFrame } from './frame.js';
 import {
   FeatureCache,
@@ -84,7 +85,7 @@ export type {
  */
 export class MemcacheClient<V = Buffer> {
   #options: ResolvedOptions;
-  #cluster: Cluster<MetaRequest, unknown, MetaFrame>;
+  #dispatch: Dispatcher;
   #closed = false;
   /** Each server's features beyond 1.6.18, from its `version`. */
   #features = new FeatureCache();
@@ -97,7 +98,7 @@ export class MemcacheClient<V = Buffer> {
       maxLineLength: o.maxLineLength,
       auth: o.auth,
     });
-    this.#cluster = new Cluster<MetaRequest, unknown, MetaFrame>(o.servers, {
+    const cluster = new Cluster<MetaRequest, unknown, MetaFrame>(o.servers, {
       codec,
       distribution: o.distribution,
       tls: o.tls,
@@ -114,6 +115,7 @@ export class MemcacheClient<V = Buffer> {
       reconnect: { base: o.reconnectBase, cap: o.reconnectCap },
       logger: o.logger,
     });
+    this.#dispatch = new Dispatcher(cluster, o.hashKeyPrefix);
     o.discovery?.start(
       (servers) => {
         try {
@@ -294,7 +296,7 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
       if (wk.base64) throw meOnBinaryKey();
-      const backend = this.#backendFor(wk, options);
+      const backend = this.#dispatch.backendFor(wk, options?.routingKey);
       return this.#featuresOf(backend, so).then((features) =>
         (backend.send(MetaRequest.meta('me', wk, '', undefined, true), so) as Promise<MetaFrame>).then((f) =>
           f.status === 'EN' ? null : toDebugInfo(key, f.line, features.debugExpPositive),
@@ -337,15 +339,17 @@ export class MemcacheClient<V = Buffer> {
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, boolean>();
       // mg q suppresses only the miss (EN): a touched key answers HD.
-      return this.#bulk(
-        wks,
-        so,
-        options,
-        (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
-        (_b, wk, f) => {
-          result.set(wk.original, f !== undefined);
-        },
-      ).then((errors) => finishBulk(result, errors, wks.length));
+      return this.#dispatch
+        .bulk(
+          wks,
+          so,
+          options?.routingKey,
+          (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
+          (_b, wk, f) => {
+            result.set(wk.original, f !== undefined);
+          },
+        )
+        .then((errors) => finishBulk(result, errors, wks.length));
     });
   }
 
@@ -369,19 +373,21 @@ export class MemcacheClient<V = Buffer> {
       }
       const ok = new Map<string, boolean>();
       const refused = new Map<string, MemlineError>();
-      return this.#bulk(
-        wks,
-        so,
-        options,
-        (wk) => MetaRequest.meta('ms', wk, flags, values.get(wk), true),
-        (_b, wk, f) => {
-          if (f === undefined || f.status === 'HD') ok.set(wk.original, true);
-          else refused.set(wk.original, notStored(f));
-        },
-      ).then((errors) => {
-        for (const [key, err] of refused) errors.set(key, err);
-        finishBulk(ok, errors, wks.length);
-      });
+      return this.#dispatch
+        .bulk(
+          wks,
+          so,
+          options?.routingKey,
+          (wk) => MetaRequest.meta('ms', wk, flags, values.get(wk), true),
+          (_b, wk, f) => {
+            if (f === undefined || f.status === 'HD') ok.set(wk.original, true);
+            else refused.set(wk.original, notStored(f));
+          },
+        )
+        .then((errors) => {
+          for (const [key, err] of refused) errors.set(key, err);
+          finishBulk(ok, errors, wks.length);
+        });
     });
   }
 
@@ -390,15 +396,17 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (_send, so) => {
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, boolean>();
-      return this.#bulk(
-        wks,
-        so,
-        options,
-        (wk) => MetaRequest.meta('md', wk, '', undefined, true),
-        (_b, wk, f) => {
-          result.set(wk.original, f === undefined || f.status === 'HD');
-        },
-      ).then((errors) => finishBulk(result, errors, wks.length));
+      return this.#dispatch
+        .bulk(
+          wks,
+          so,
+          options?.routingKey,
+          (wk) => MetaRequest.meta('md', wk, '', undefined, true),
+          (_b, wk, f) => {
+            result.set(wk.original, f === undefined || f.status === 'HD');
+          },
+        )
+        .then((errors) => finishBulk(result, errors, wks.length));
     });
   }
 
@@ -498,14 +506,14 @@ export class MemcacheClient<V = Buffer> {
   /** Lets the requests already issued finish, then closes every connection. Later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([this.#options.discovery?.stop(), this.#cluster.close()]);
+    await Promise.all([this.#options.discovery?.stop(), this.#dispatch.cluster.close()]);
   }
 
   /** Closes every connection now; requests in flight reject with ERR_CLIENT_CLOSED. */
   destroy(): void {
     this.#closed = true;
     void this.#options.discovery?.stop();
-    this.#cluster.destroy(new ClientClosedError('the client was destroyed'));
+    this.#dispatch.cluster.destroy(new ClientClosedError('the client was destroyed'));
   }
 
   /**
@@ -514,7 +522,7 @@ export class MemcacheClient<V = Buffer> {
    * own `stats` command.)
    */
   get metrics(): ClientMetrics {
-    const servers = this.#cluster.stats;
+    const servers = this.#dispatch.cluster.stats;
     const total: Omit<BackendStats, 'server' | 'breaker'> = {
       connections: 0,
       errorMisses: 0,
@@ -540,12 +548,12 @@ export class MemcacheClient<V = Buffer> {
    * ERR_INVALID_ARGUMENT (and changes nothing) on a bad list.
    */
   setServers(servers: readonly ServerSpec[]): ServerListChange {
-    return this.#cluster.setServers(servers);
+    return this.#dispatch.cluster.setServers(servers);
   }
 
   /** The server a key maps to under the configured distribution (`"host:port"` as given). */
   serverFor(key: string, options?: Pick<CallOptions, 'routingKey'>): string {
-    return this.#backendFor(this.#key(key), options).server;
+    return this.#dispatch.backendFor(this.#key(key), options?.routingKey).server;
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -573,7 +581,7 @@ export class MemcacheClient<V = Buffer> {
         flags[META_FIELD_FLAGS[field as ItemMetaField]] = true;
       }
       const req = MetaRequest.meta('mg', wk, renderFlags('mg', flags), undefined, true);
-      const backend = this.#backendFor(wk, options);
+      const backend = this.#dispatch.backendFor(wk, options?.routingKey);
       const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
         const item = toDetailedItem(wk.original, f);
         if (item === null) backend.counters.misses++;
@@ -646,7 +654,7 @@ export class MemcacheClient<V = Buffer> {
     feature: FeatureName,
     what: string,
   ): Promise<MetaFrame> {
-    const backend = this.#backendFor(req.key, options);
+    const backend = this.#dispatch.backendFor(req.key, options?.routingKey);
     return this.#featuresOf(backend, so).then((features) => {
       if (!features[feature]) {
         const err = new InvalidArgumentError(
@@ -748,83 +756,36 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (_send, so) => {
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, Item>();
-      return this.#bulk(
-        wks,
-        so,
-        options,
-        (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
-        (b, wk, f) => {
-          const item = f === undefined ? null : toItem(wk.original, f);
-          if (item === null) b.counters.misses++;
-          else {
-            b.counters.hits++;
-            result.set(item.key, item);
+      return this.#dispatch
+        .bulk(
+          wks,
+          so,
+          options?.routingKey,
+          (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
+          (b, wk, f) => {
+            const item = f === undefined ? null : toItem(wk.original, f);
+            if (item === null) b.counters.misses++;
+            else {
+              b.counters.hits++;
+              result.set(item.key, item);
+            }
+          },
+        )
+        .then((errors) => {
+          if (errors.size > 0 && this.#options.missOnError) {
+            for (const err of new Set(errors.values())) this.#missedOnError(err, errors.size);
+            return result;
           }
-        },
-      ).then((errors) => {
-        if (errors.size > 0 && this.#options.missOnError) {
-          for (const err of new Set(errors.values())) this.#missedOnError(err, errors.size);
-          return result;
-        }
-        return finishBulk(result, errors, wks.length);
-      });
+          return finishBulk(result, errors, wks.length);
+        });
     });
   }
 
   /** With missOnError: reports a read failure that was answered as `count` misses. */
   #missedOnError(err: MemlineError, count = 1): void {
-    const backend = this.#cluster.backends.find((b) => b.server === err.server);
+    const backend = this.#dispatch.cluster.backends.find((b) => b.server === err.server);
     if (backend !== undefined) backend.counters.errorMisses += count;
     this.#options.onError?.(err);
-  }
-
-  /**
-   * Splits `wks` by the backend that owns each key, sends each part as one quiet batch fenced by
-   * `mn`, in parallel, and hands every reply (`undefined`: no reply, the quiet default) to
-   * `onReply`. Resolves with the errors of the parts that failed, by key; a sick backend fails only
-   * its own keys and does not delay the others beyond the shared deadline.
-   */
-  async #bulk(
-    wks: WireKey[],
-    so: SendOptions,
-    options: CallOptions | undefined,
-    make: (wk: WireKey) => MetaRequest,
-    onReply: (
-      backend: Backend<MetaRequest, unknown, MetaFrame>,
-      wk: WireKey,
-      frame: MetaFrame | undefined,
-    ) => void,
-  ): Promise<Map<string, MemlineError>> {
-    const errors = new Map<string, MemlineError>();
-    if (wks.length === 0) return errors;
-    const parts =
-      options?.routingKey !== undefined
-        ? new Map([[this.#cluster.backendFor(options.routingKey), wks.map((_, i) => i)]])
-        : this.#cluster.partition(wks.map((wk) => this.#route(wk)));
-    await Promise.all(
-      [...parts].map(([backend, indexes]) =>
-        backend.send(MetaRequest.batch(indexes.map((i) => make(wks[i]))), so).then(
-          (replies) => {
-            const frames = replies as (MetaFrame | undefined)[];
-            indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
-          },
-          (err: MemlineError) => {
-            for (const i of indexes) errors.set(wks[i].original, err);
-          },
-        ),
-      ),
-    );
-    return errors;
-  }
-
-  /** The key a request is routed by. */
-  #route(wk: WireKey): string {
-    return this.#options.hashKeyPrefix ? wk.token : wk.original;
-  }
-
-  #backendFor(wk: WireKey | undefined, options: CallOptions | undefined) {
-    const route = options?.routingKey ?? (wk === undefined ? undefined : this.#route(wk));
-    return this.#cluster.backendFor(route);
   }
 
   /** A single read: the item or null, counted as a hit or miss of its backend. */
@@ -834,7 +795,7 @@ export class MemcacheClient<V = Buffer> {
     so: SendOptions,
     options: CallOptions | undefined,
   ): Promise<Item | null> {
-    const backend = this.#backendFor(wk, options);
+    const backend = this.#dispatch.backendFor(wk, options?.routingKey);
     req.itemSink = backend.counters;
     const sent = backend.send(req, so) as Promise<Item | null>;
     if (!this.#options.missOnError) return sent;
@@ -845,26 +806,14 @@ export class MemcacheClient<V = Buffer> {
     });
   }
 
+  /** Validates, then sends a request made by `make` to every server. */
   async #eachServer(
     options: CallOptions | undefined,
     make: () => MetaRequest,
   ): Promise<Map<string, unknown>> {
-    const send = this.#prepare(options);
+    const so = this.#prepare(options);
     make(); // validates before any I/O
-    const backends = this.#cluster.backends;
-    // One request object per server: replies are collected on the request (stats lines), so a
-    // shared one would merge the servers' answers.
-    const settled = await Promise.allSettled(backends.map((b) => b.send(make(), send)));
-    const results = new Map<string, unknown>();
-    const errors = new Map<string, MemlineError>();
-    settled.forEach((s, i) => {
-      const server = backends[i].server;
-      if (s.status === 'fulfilled') results.set(server, s.value);
-      else errors.set(server, s.reason as MemlineError);
-    });
-    if (errors.size === 0) return results;
-    if (results.size === 0 && errors.size === 1) throw errors.values().next().value!;
-    throw new PartialResultError(`${errors.size} of ${backends.length} servers failed`, results, errors);
+    return this.#dispatch.eachServer(so, make);
   }
 
   /** Validates the per-call options and fixes the deadline (counted from the call). */
@@ -881,7 +830,7 @@ export class MemcacheClient<V = Buffer> {
     try {
       const so = this.#prepare(options);
       const send = (req: MetaRequest): Promise<MetaFrame> =>
-        this.#backendFor(req.key, options).send(req, so) as Promise<MetaFrame>;
+        this.#dispatch.backendFor(req.key, options?.routingKey).send(req, so) as Promise<MetaFrame>;
       return body(send, so);
     } catch (err) {
       return Promise.reject(asError(err));
@@ -896,17 +845,6 @@ export class MemcacheClient<V = Buffer> {
       return Promise.reject(asError(err));
     }
   }
-}
-
-/**
- * Ends a bulk call: the result, or ERR_PARTIAL_RESULT when some keys failed (the error itself when
- * every key failed for one reason, e.g. the only server is down).
- */
-function finishBulk<R>(result: R, errors: Map<string, MemlineError>, total: number): R {
-  if (errors.size === 0) return result;
-  const distinct = new Set(errors.values());
-  if (errors.size === total && distinct.size === 1) throw distinct.values().next().value!;
-  throw new PartialResultError(`${errors.size} of ${total} keys failed`, result, errors);
 }
 
 function stored(frame: MetaFrame): boolean {
