@@ -232,15 +232,24 @@ describe('lib/Connection (scripted server, toy line protocol)', () => {
       c.pauseReading();
       echo(c);
     });
-    conn = open(server.port);
+    conn = open(server.port, { maxPending: 200_000 });
     const big = 'x'.repeat(1000);
-    const promises = Array.from({ length: 4000 }, (_, i) => send(conn!, get(`${big}${i}`), 10_000));
-    await waitFor(() => conn!.inflight > 0); // the first flush has run
-    // A writer that ignored back-pressure would have handed all 4 MB to the socket in that flush.
+    const promises: Promise<unknown>[] = [];
+    // Drive back-pressure rather than hope for it: the server reads nothing, so the kernel's buffers
+    // (a few MB on loopback, however they are tuned) fill and a write must come back short. Send 1 MB
+    // per turn until requests stay queued behind the full socket; 128 MB bounds the loop.
+    for (let round = 0; conn.queued === 0; round++) {
+      expect(round, 'the kernel absorbed 128 MB without back-pressure').to.be.lessThan(128);
+      for (let i = 0; i < 1000; i++) promises.push(send(conn, get(`${big}${promises.length}`), 30_000));
+      await waitFor(() => conn!.inflight > 0); // this round's flush has run
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // A writer that ignored back-pressure would have handed every request to the socket at once.
     expect(conn.queued).to.be.greaterThan(0);
     server.connections[0].resumeReading();
     const values = await Promise.all(promises);
-    expect(values[3999]).to.equal(`v-${big}3999`);
+    const last = promises.length - 1;
+    expect(values[last]).to.equal(`v-${big}${last}`);
   });
 
   it('refuses a request past maxPending with ERR_QUEUE_FULL, nothing sent', async () => {
