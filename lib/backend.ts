@@ -20,7 +20,7 @@ import {
   QueueFullError,
   type MemlineError,
 } from './errors.js';
-import type { RequestEntry, SendOptions } from './request-entry.js';
+import { invalidSendOptions, type RequestEntry, type SendOptions } from './request-entry.js';
 
 /** How a {@link Backend} manages its connections; the per-connection settings are passed on to each. */
 export interface BackendOptions<Req, Res, Frame> extends Omit<
@@ -187,9 +187,11 @@ export class Backend<Req, Res, Frame> {
   /**
    * Sends `req` on the least loaded connection. Rejects at once, without I/O, when the backend is
    * closed (ERR_CLIENT_CLOSED), the breaker is open (ERR_CIRCUIT_OPEN) or the server's queue is full
-   * (ERR_QUEUE_FULL).
+   * (ERR_QUEUE_FULL), or the deadline is not a finite number (ERR_INVALID_ARGUMENT).
    */
   send(req: Req, options: SendOptions): Promise<Res> {
+    const invalid = invalidSendOptions(options);
+    if (invalid !== undefined) return Promise.reject(invalid);
     if (this.#closed) {
       return Promise.reject(new ClientClosedError('the client is closed', { server: this.server }));
     }

@@ -28,7 +28,7 @@ import {
   type TimeoutPhase,
 } from './errors.js';
 import { OutBuffer } from './out-buffer.js';
-import { EntryState, RequestEntry, type SendOptions } from './request-entry.js';
+import { EntryState, invalidSendOptions, RequestEntry, type SendOptions } from './request-entry.js';
 import { channels } from './diagnostics.js';
 
 /** Where a {@link Connection} connects, with which codec, and its limits and timeouts. */
@@ -213,8 +213,13 @@ export class Connection<Req, Res, Frame> {
     return this.#state === 'closed';
   }
 
-  /** Queues one request; the promise settles exactly once, by `options.deadline`. */
+  /**
+   * Queues one request; the promise settles exactly once, by `options.deadline`. A deadline that is
+   * not a finite number is refused with ERR_INVALID_ARGUMENT before any I/O.
+   */
   send(req: Req, options: SendOptions): Promise<Res> {
+    const invalid = invalidSendOptions(options);
+    if (invalid !== undefined) return Promise.reject(invalid);
     return new Promise<Res>((resolve, reject) => {
       const entry = new RequestEntry<Req, Res>(req, options.deadline, options.timeout, resolve, reject);
       if (!this.usable) {

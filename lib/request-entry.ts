@@ -5,7 +5,7 @@
  * FIFO as a tombstone until its reply arrives and is thrown away: removing it would hand that reply to
  * the next request.
  */
-import { AbortedError, type MemlineError } from './errors.js';
+import { AbortedError, InvalidArgumentError, type MemlineError } from './errors.js';
 
 /** Per-request options the engine understands. */
 export interface SendOptions {
@@ -14,6 +14,24 @@ export interface SendOptions {
   /** The timeout the deadline came from, in ms (for the error message). */
   readonly timeout: number;
   readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * What is wrong with `options`, or undefined when nothing is: a deadline that is not a finite
+ * number (`NaN`, `Infinity`) would never settle the request, so it is refused before any I/O.
+ */
+export function invalidSendOptions(options: SendOptions): InvalidArgumentError | undefined {
+  if (typeof options !== 'object' || options === null) {
+    return new InvalidArgumentError('send options must be an object');
+  }
+  const { deadline, timeout } = options;
+  if (typeof deadline !== 'number' || !Number.isFinite(deadline)) {
+    return new InvalidArgumentError(`deadline must be a finite number, got ${String(deadline)}`);
+  }
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
+    return new InvalidArgumentError(`timeout must be a finite number of ms >= 0, got ${String(timeout)}`);
+  }
+  return undefined;
 }
 
 /** Whether a request's bytes have gone to the socket, which decides whether it may be dropped. */

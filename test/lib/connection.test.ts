@@ -252,6 +252,28 @@ describe('lib/Connection (scripted server, toy line protocol)', () => {
     expect(values[last]).to.equal(`v-${big}${last}`);
   });
 
+  it('refuses a deadline or timeout that is not a finite number with ERR_INVALID_ARGUMENT, nothing sent', async () => {
+    server = await startScriptedServer(echo);
+    conn = open(server.port);
+    const now = performance.now();
+    const bad = [
+      { deadline: NaN, timeout: 1000 },
+      { deadline: Infinity, timeout: 1000 },
+      { deadline: -Infinity, timeout: 1000 },
+      { deadline: now + 1000, timeout: NaN },
+      { deadline: now + 1000, timeout: Infinity },
+      { deadline: '1000' as unknown as number, timeout: 1000 },
+    ];
+    const results = await outcomes(bad.map((options, i) => conn!.send(get(`bad${i}`), options)));
+    for (const r of results) {
+      expect((r as MemlineError).code).to.equal('ERR_INVALID_ARGUMENT');
+      expect((r as MemlineError).mayHaveExecuted).to.equal(false);
+    }
+    expect(conn.pending).to.equal(0);
+    expect(await send(conn, get('after'))).to.equal('v-after');
+    expect(server.received().toString()).to.equal('GET after\r\n');
+  });
+
   it('refuses a request past maxPending with ERR_QUEUE_FULL, nothing sent', async () => {
     server = await startScriptedServer(() => undefined);
     conn = open(server.port, { maxPending: 2 });

@@ -1,0 +1,78 @@
+/**
+ * lib/Cluster on its own: routing by key over several backends, server-list changes and argument
+ * checks, with the toy line protocol against scripted servers.
+ */
+import { expect } from 'chai';
+import { Cluster, type ClusterOptions, type MemlineError } from '../../lib/index.js';
+import {
+  startScriptedServer,
+  type ScriptedConnection,
+  type ScriptedServer,
+} from '../harness/scripted-server.js';
+import { LineCodec, get, type LineRequest } from './line-codec.js';
+
+type Clu = Cluster<LineRequest, unknown, string>;
+
+function cluster(ports: number[], options: Partial<ClusterOptions<LineRequest, unknown, string>> = {}): Clu {
+  return new Cluster<LineRequest, unknown, string>(
+    ports.map((port) => `127.0.0.1:${port}`),
+    {
+      codec: new LineCodec(),
+      connectTimeout: 1000,
+      keepAlive: 0,
+      maxPending: 10_000,
+      connections: 1,
+      distribution: 'ketama',
+      ...options,
+    },
+  );
+}
+
+function send(c: Clu, req: LineRequest, timeout = 1000): Promise<unknown> {
+  return c.send(req, { deadline: performance.now() + timeout, timeout });
+}
+
+/** Answers every GET with `OK <id> <port>-<id>`, so a reply says which server gave it. */
+function echo(port: () => number) {
+  return (conn: ScriptedConnection): void => {
+    conn.onRequest((req) => {
+      const [kind, id] = req.line.split(' ');
+      if (kind === 'GET') conn.write(`OK ${id} ${port()}-${id}\r\n`);
+    });
+  };
+}
+
+describe('lib/Cluster (scripted servers, toy line protocol)', () => {
+  const servers: ScriptedServer[] = [];
+  let c: Clu | undefined;
+
+  async function start(n: number): Promise<ScriptedServer[]> {
+    const started: ScriptedServer[] = [];
+    for (let i = 0; i < n; i++) {
+      const s: ScriptedServer = await startScriptedServer(echo(() => s.port));
+      started.push(s);
+      servers.push(s);
+    }
+    return started;
+  }
+
+  afterEach(async () => {
+    c?.destroy();
+    c = undefined;
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  it('refuses a deadline that is not a finite number with ERR_INVALID_ARGUMENT, nothing sent', async () => {
+    const [s1, s2] = await start(2);
+    c = cluster([s1.port, s2.port]);
+    for (const deadline of [NaN, Infinity]) {
+      const err = (await c
+        .send(get('k'), { deadline, timeout: 1000 })
+        .catch((e: unknown) => e)) as MemlineError;
+      expect(err.code).to.equal('ERR_INVALID_ARGUMENT');
+      expect(err.mayHaveExecuted).to.equal(false);
+    }
+    expect(c.stats.map((s) => s.created)).to.deep.equal([0, 0]);
+    expect(await send(c, get('k'))).to.match(/^\d+-k$/);
+  });
+});
