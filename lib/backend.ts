@@ -18,6 +18,7 @@ import {
   ClientClosedError,
   ConnectionError,
   QueueFullError,
+  TimeoutError,
   type MemlineError,
 } from './errors.js';
 import { invalidSendOptions, type RequestEntry, type SendOptions } from './request-entry.js';
@@ -124,6 +125,14 @@ export class Backend<Req, Res, Frame> {
   #breaker: CircuitBreaker;
   /** Connections in a row that failed before becoming usable (drives the reconnect back-off). */
   #connectFailures = 0;
+  /** When the reconnect back-off after the last failed connect ends (`performance.now()` clock). */
+  #retryAt = 0;
+  /**
+   * Why the last connect failed, when the server answered it (refused, reset, TLS or login
+   * failure): until `#retryAt`, calls that would need a new connection fail at once with it. After
+   * a connect that timed out it is undefined and calls wait for the delayed connect instead.
+   */
+  #refusal: MemlineError | undefined;
   #events: ConnectionEvents<Req, Res, Frame> = {
     closed: (conn, error, established) => {
       const i = this.#slots.indexOf(conn);
@@ -134,11 +143,13 @@ export class Backend<Req, Res, Frame> {
         { server: this.server, code: error.code, established },
         'memline: connection failed',
       );
-      if (!established) this.#connectFailures++;
+      if (!established) this.#connectFailed(error);
       this.#breaker.failure();
     },
     alive: () => {
       this.#connectFailures = 0;
+      this.#retryAt = 0;
+      this.#refusal = undefined;
       this.#breaker.success();
     },
     timedOut: () => this.#breaker.failure(),
@@ -210,6 +221,10 @@ export class Backend<Req, Res, Frame> {
         new QueueFullError(`${max} requests are already pending on ${this.server}`, { server: this.server }),
       );
     }
+    if (allowed === 'yes' && this.#backingOff()) {
+      this.counters.errors++;
+      return Promise.reject(this.#refusedError(false));
+    }
     if (tracingRequests()) {
       return traceRequest(this.server, this.codec.describe(req), () => this.#sendNow(req, options, allowed));
     }
@@ -235,6 +250,38 @@ export class Backend<Req, Res, Frame> {
     );
   }
 
+  /** A connect failed for `error`: the next one waits for the back-off. */
+  #connectFailed(error: MemlineError): void {
+    this.#connectFailures++;
+    const reconnect = this.#options.reconnect;
+    const delay = reconnect === undefined ? 0 : backoff(this.#connectFailures, reconnect.base, reconnect.cap);
+    this.#retryAt = performance.now() + delay;
+    this.#refusal = error instanceof TimeoutError ? undefined : error;
+  }
+
+  /**
+   * The server refused the last connect, its back-off has not ended and no connection is open: a
+   * call would only wait for the back-off to end, so it fails now instead (a refused server fails
+   * fast, breaker or not).
+   */
+  #backingOff(): boolean {
+    if (this.#refusal === undefined || performance.now() >= this.#retryAt) return false;
+    for (const conn of this.#slots) if (conn !== undefined && conn.usable) return false;
+    return true;
+  }
+
+  /** The error a call gets while the server is backed off after a refusal (nothing was sent). */
+  #refusedError(mayHaveExecuted: boolean): MemlineError {
+    const refusal = this.#refusal!;
+    const retryIn = Math.max(0, Math.ceil(this.#retryAt - performance.now()));
+    const Ctor = refusal.constructor as new (message: string, options: object) => MemlineError;
+    return new Ctor(`${refusal.message}; next attempt in ${retryIn} ms`, {
+      server: this.server,
+      mayHaveExecuted,
+      cause: refusal.cause,
+    });
+  }
+
   #pendingTotal(): number {
     let n = 0;
     for (const conn of this.#slots) if (conn !== undefined) n += conn.pending;
@@ -246,9 +293,10 @@ export class Backend<Req, Res, Frame> {
    * has opened meanwhile (then they fail now, with the connection's error).
    */
   #adopt(entries: RequestEntry<Req, Res>[], reason: MemlineError): void {
-    if (this.#closed || this.#breaker.state !== 'closed') {
+    if (this.#closed || this.#breaker.state !== 'closed' || this.#backingOff()) {
       for (const entry of entries) {
         const written = entry.everWritten;
+        this.counters.errors++;
         entry.reject(
           new ConnectionError(reason.message, {
             server: this.server,
@@ -285,11 +333,11 @@ export class Backend<Req, Res, Frame> {
   }
 
   #open(slot: number): Connection<Req, Res, Frame> {
-    const reconnect = this.#options.reconnect;
+    // After a connect that timed out, the next one waits out the back-off (calls queue on it);
+    // after a refusal, calls fail fast until then (see #backingOff), and a connection opened
+    // before (a breaker probe) connects at once.
     const connectDelay =
-      reconnect === undefined || this.#connectFailures === 0
-        ? 0
-        : backoff(this.#connectFailures, reconnect.base, reconnect.cap);
+      this.#refusal === undefined ? Math.max(0, Math.round(this.#retryAt - performance.now())) : 0;
     const conn = new Connection<Req, Res, Frame>(
       {
         ...this.#options,

@@ -2,6 +2,7 @@
  * The fault-injection suite (reliability.md sections A, C, D, E, G): real memcached stopped with
  * SIGSTOP, killed and restarted, and an in-process fault proxy for resets and black holes.
  */
+import net from 'node:net';
 import { expect } from 'chai';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
@@ -80,12 +81,19 @@ describe('failures against real memcached and a fault proxy', function () {
     const c = client({ servers: [mc.address], breaker: { threshold: 3, openTime: 60_000 } });
     await c.set('x', '1');
     await mc.kill();
-    // Each failed get counts its connection and its one retry: the breaker opens within 3 calls.
+    // Each failed connect counts; between them (the reconnect back-off) calls fail at once with the
+    // refusal, counting nothing. The breaker opens after the third failed connect.
     const codes: string[] = [];
-    for (let i = 0; i < 3; i++)
+    const openBy = performance.now() + 2000;
+    while (codes.at(-1) !== 'ERR_CIRCUIT_OPEN' && performance.now() < openBy) {
+      const t = performance.now();
       codes.push(((await c.get('x').catch((e: MemlineError) => e)) as MemlineError).code);
+      expect(performance.now() - t).to.be.lessThan(500);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     expect(codes[0]).to.equal('ERR_CONNECTION');
     expect(codes.at(-1)).to.equal('ERR_CIRCUIT_OPEN');
+    expect(new Set(codes.slice(0, -1))).to.deep.equal(new Set(['ERR_CONNECTION']));
     const created = c.metrics.total.created;
     const times: number[] = [];
     for (let i = 0; i < 200; i++) {
@@ -100,6 +108,48 @@ describe('failures against real memcached and a fault proxy', function () {
     expect(c.metrics.total.created).to.equal(created); // no connect attempt while open
     expect(c.metrics.servers[0].breaker).to.equal('open');
   });
+
+  for (const breaker of [{ threshold: 0 }, { threshold: 3, openTime: 200 }]) {
+    it(`a refused port fails every call within 500 ms with ERR_CONNECTION, and is used again once it listens (breaker ${breaker.threshold > 0 ? 'on' : 'off'})`, async () => {
+      const probe = net.createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as net.AddressInfo).port;
+      await new Promise((resolve) => probe.close(resolve));
+      // Default timeout (1 s) and reconnect back-off (50 ms doubling to 2 s): several back-off periods.
+      const c = client({ servers: [`127.0.0.1:${port}`], breaker });
+      const end = performance.now() + 3000;
+      let calls = 0;
+      while (performance.now() < end) {
+        const t = performance.now();
+        const err = (await c.get('x').catch((e: MemlineError) => e)) as MemlineError;
+        expect(performance.now() - t, `call ${calls}`).to.be.lessThan(500);
+        if (breaker.threshold === 0) expect(err.code).to.equal('ERR_CONNECTION');
+        else expect(err.code).to.be.oneOf(['ERR_CONNECTION', 'ERR_CIRCUIT_OPEN']);
+        expect(err.mayHaveExecuted).to.equal(false);
+        expect(err.server).to.equal(`127.0.0.1:${port}`);
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(calls).to.be.greaterThan(50);
+      // Connects are spaced by the back-off, not one per call.
+      expect(c.metrics.total.created).to.be.lessThan(calls / 5);
+      const mc = await startMemcached({ port });
+      started.push(mc);
+      const back = performance.now();
+      let ok = false;
+      while (!ok && performance.now() - back < 5000) {
+        ok = await c.set('x', '1').then(
+          () => true,
+          () => false,
+        );
+        if (!ok) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(ok).to.equal(true);
+      // Within the back-off cap (2 s) or the breaker's longest open time (5 s × 1.2), plus a connect.
+      expect(performance.now() - back).to.be.lessThan(breaker.threshold === 0 ? 2500 : 6500);
+      expect((await c.get('x'))!.value.toString()).to.equal('1');
+    });
+  }
 
   it('recovers after a restart within the open time plus the connect timeout, with one probe', async () => {
     const mc = await server();

@@ -2,6 +2,7 @@
  * lib/Backend on its own: one server, its connections, reconnect back-off and circuit breaker,
  * driven through the toy line protocol against scripted servers and closed ports.
  */
+import net from 'node:net';
 import { expect } from 'chai';
 import { Backend, type BackendOptions, type MemlineError } from '../../lib/index.js';
 import {
@@ -40,12 +41,55 @@ async function failure(p: Promise<unknown>): Promise<MemlineError> {
   );
 }
 
+/** A loopback port where nothing listens: one a server had, closed again. */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 /** Answers every GET with `OK <id> v-<id>`. */
 function echo(conn: ScriptedConnection): void {
   conn.onRequest((req) => {
     const [kind, id] = req.line.split(' ');
     if (kind === 'GET') conn.write(`OK ${id} v-${id}\r\n`);
   });
+}
+
+/** Calls `send` every `every` ms for `forMs`, recording each outcome and how long it took. */
+async function hammer(
+  send: () => Promise<unknown>,
+  forMs: number,
+  every = 10,
+): Promise<{ error: MemlineError | undefined; ms: number }[]> {
+  const out: { error: MemlineError | undefined; ms: number }[] = [];
+  const end = performance.now() + forMs;
+  while (performance.now() < end) {
+    const t = performance.now();
+    const error = await send().then(
+      () => undefined,
+      (e: unknown) => e as MemlineError,
+    );
+    out.push({ error, ms: performance.now() - t });
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
+  return out;
+}
+
+/** A plain server on `port` answering every GET like {@link echo}. */
+async function listenEcho(port: number): Promise<net.Server> {
+  const srv = net.createServer((socket) => {
+    socket.on('data', (chunk) => {
+      for (const line of chunk.toString('latin1').split('\r\n')) {
+        const [kind, id] = line.split(' ');
+        if (kind === 'GET') socket.write(`OK ${id} v-${id}\r\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve));
+  return srv;
 }
 
 describe('lib/Backend (scripted server, toy line protocol)', () => {
@@ -57,6 +101,44 @@ describe('lib/Backend (scripted server, toy line protocol)', () => {
     b = undefined;
     await server?.close();
     server = undefined;
+  });
+
+  for (const breaker of [undefined, { threshold: 3, openTime: 200, maxOpenTime: 400 }]) {
+    it(`a refused server fails every call within 500 ms, through the back-off (breaker ${breaker ? 'on' : 'off'})`, async () => {
+      const port = await closedPort();
+      b = backend(port, { breaker, reconnect: { base: 400, cap: 2000 } });
+      const results = await hammer(() => send(b!, get('x'), 1000), 1500);
+      for (const { error, ms } of results) {
+        expect(error?.code).to.be.oneOf(
+          breaker ? ['ERR_CONNECTION', 'ERR_CIRCUIT_OPEN'] : ['ERR_CONNECTION'],
+        );
+        expect(error!.mayHaveExecuted).to.equal(false);
+        expect(error!.server).to.equal(`127.0.0.1:${port}`);
+        expect(ms).to.be.lessThan(500);
+      }
+      expect(results.filter((r) => r.error!.code === 'ERR_CONNECTION').length).to.be.greaterThan(2);
+      // Connects are spaced by the back-off, not one per call.
+      expect(b.stats.created).to.be.lessThan(results.length / 4);
+    });
+  }
+
+  it('a refused server that comes back is used again within the back-off cap', async () => {
+    const port = await closedPort();
+    b = backend(port, { reconnect: { base: 50, cap: 400 } });
+    await hammer(() => send(b!, get('x')), 600);
+    const srv = await listenEcho(port);
+    try {
+      const back = performance.now();
+      let value: unknown;
+      while (value === undefined && performance.now() - back < 2000) {
+        value = await send(b, get('y')).catch(() => new Promise((resolve) => setTimeout(resolve, 10)));
+      }
+      expect(value).to.equal('v-y');
+      expect(performance.now() - back).to.be.lessThan(400 + 300);
+    } finally {
+      b.destroy();
+      await new Promise((resolve) => srv.close(resolve));
+    }
   });
 
   it('refuses a deadline that is not a finite number with ERR_INVALID_ARGUMENT, before any I/O', async () => {
