@@ -57,6 +57,14 @@ export interface ConnectionOptions<Req, Res, Frame> {
   readonly silentTimeout?: number;
   /** Bytes of requests queued but not yet taken by the kernel; past it ERR_QUEUE_FULL. @default Infinity */
   readonly maxQueuedBytes?: number;
+  /**
+   * ms a server may take to reply before a written request's timeout counts against it
+   * ({@link ConnectionEvents.timedOut}, which the circuit breaker counts). A timeout that comes
+   * sooner, while the connection has heard from the server within this time, was the caller's short
+   * budget, not the server's fault: it counts only if the server then stays silent this long with
+   * requests in flight. @default 250
+   */
+  readonly replyGrace?: number;
 }
 
 /** What a connection tells its owner (a backend). */
@@ -65,7 +73,10 @@ export interface ConnectionEvents<Req, Res, Frame> {
   closed?(conn: Connection<Req, Res, Frame>, error: MemlineError | undefined, established: boolean): void;
   /** Bytes arrived: the server is alive. Called once per socket read. */
   alive?(): void;
-  /** A written request's deadline passed without its reply. */
+  /**
+   * A written request's deadline passed without its reply, and the server has been silent (nothing
+   * received with requests in flight) for at least `replyGrace` ms.
+   */
   timedOut?(): void;
   /**
    * The connection failed with these requests still waiting: each was never written, or is
@@ -119,6 +130,11 @@ export class Connection<Req, Res, Frame> {
   #established = false;
   /** When the connection last heard from the server, or started waiting for it. */
   #silentSince = performance.now();
+  /**
+   * Written requests that timed out while the server had been silent for less than replyGrace:
+   * they count against it (timedOut) if the silence reaches replyGrace, not if a byte comes first.
+   */
+  #unblamedTimeouts = 0;
   /** Estimated bytes of the requests in `toWrite`. */
   #queuedBytes = 0;
   #onFrame = (frame: Frame): void => this.#handleFrame(frame);
@@ -446,6 +462,7 @@ export class Connection<Req, Res, Frame> {
 
   #onData(chunk: Buffer): void {
     this.#silentSince = performance.now();
+    this.#unblamedTimeouts = 0; // the server answers: those timeouts were the callers' budgets
     // Bytes before the connection is ready (a refused login) are no sign of a usable server.
     if (this.#state === 'ready') this.#events.alive?.();
     try {
@@ -587,7 +604,7 @@ export class Connection<Req, Res, Frame> {
       if (entry.settled) return;
       if (entry.deadline <= now) {
         this.#counters.timeouts++;
-        if (written) this.#events.timedOut?.();
+        if (written) this.#unblamedTimeouts++;
         entry.reject(
           new TimeoutError(
             `${this.#codec.describe(entry.req)} to ${this.server} timed out after ${entry.timeout} ms`,
@@ -607,6 +624,17 @@ export class Connection<Req, Res, Frame> {
       if (entry.settled) dropped++;
     }
     if (dropped > 0) this.#compactQueue();
+    // Timeouts count against the server only once it has been silent for a normal reply time.
+    if (this.#unblamedTimeouts > 0 && this.#inflight.length > 0) {
+      const blameAt = this.#silentSince + (this.#options.replyGrace ?? 250);
+      if (blameAt <= now) {
+        const n = this.#unblamedTimeouts;
+        this.#unblamedTimeouts = 0;
+        for (let i = 0; i < n; i++) this.#events.timedOut?.();
+      } else if (blameAt < next) {
+        next = blameAt;
+      }
+    }
     // A connection with requests in flight that has heard nothing for silentTimeout is dead
     // (a paused or black-holed server): destroy it rather than let the pipeline grow behind it.
     const silentTimeout = this.#options.silentTimeout ?? 0;

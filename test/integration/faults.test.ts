@@ -151,6 +151,46 @@ describe('failures against real memcached and a fault proxy', function () {
     });
   }
 
+  it('bursts of 1 ms timeouts do not mark a healthy server down; the next call with 10 s succeeds', async () => {
+    const mc = await server();
+    const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 } });
+    await c.set('x', '1');
+    for (let round = 0; round < 5; round++) {
+      const calls = Array.from({ length: 50 }, () => c.get('x', { timeout: 1 }));
+      await new Promise((resolve) => process.nextTick(resolve)); // the requests are written
+      // Keep the event loop busy past the deadline so the timer fires before the replies are read.
+      for (const t = performance.now(); performance.now() - t < 5;);
+      const settled = await Promise.allSettled(calls);
+      const timedOut = settled.filter(
+        (r) => r.status === 'rejected' && (r.reason as MemlineError).code === 'ERR_TIMEOUT',
+      );
+      expect(timedOut.length).to.be.greaterThan(5);
+      expect(c.metrics.servers[0].breaker).to.equal('closed');
+      expect((await c.get('x', { timeout: 10_000 }))!.value.toString()).to.equal('1');
+    }
+  });
+
+  for (const timeout of [50, 400]) {
+    it(`a silent (stopped) server still opens the breaker on ${timeout} ms timeouts`, async () => {
+      const mc = await server();
+      const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 } });
+      await c.set('x', '1');
+      await mc.pause();
+      try {
+        const results = await Promise.allSettled(Array.from({ length: 5 }, () => c.get('x', { timeout })));
+        for (const r of results) {
+          expect(r.status).to.equal('rejected');
+          expect(((r as PromiseRejectedResult).reason as MemlineError).code).to.equal('ERR_TIMEOUT');
+        }
+        await waitFor(() => c.metrics.servers[0].breaker === 'open', 2000);
+        const err = (await c.get('x', { timeout: 10_000 }).catch((e: MemlineError) => e)) as MemlineError;
+        expect(err.code).to.equal('ERR_CIRCUIT_OPEN');
+      } finally {
+        mc.resume();
+      }
+    });
+  }
+
   it('recovers after a restart within the open time plus the connect timeout, with one probe', async () => {
     const mc = await server();
     const openTime = 300;

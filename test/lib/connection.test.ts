@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { Connection, type MemlineError } from '../../lib/index.js';
+import { Connection, type ConnectionEvents, type MemlineError } from '../../lib/index.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
@@ -15,16 +15,21 @@ type Conn = Connection<LineRequest, unknown, string>;
 
 function open(
   port: number,
-  options: { handshake?: boolean; maxPending?: number; connectTimeout?: number } = {},
+  options: { handshake?: boolean; maxPending?: number; connectTimeout?: number; replyGrace?: number } = {},
+  events: ConnectionEvents<LineRequest, unknown, string> = {},
 ): Conn {
-  return new Connection<LineRequest, unknown, string>({
-    host: '127.0.0.1',
-    port,
-    codec: new LineCodec({ handshake: options.handshake ?? false }),
-    connectTimeout: options.connectTimeout ?? 1000,
-    keepAlive: 0,
-    maxPending: options.maxPending ?? 10_000,
-  });
+  return new Connection<LineRequest, unknown, string>(
+    {
+      host: '127.0.0.1',
+      port,
+      codec: new LineCodec({ handshake: options.handshake ?? false }),
+      connectTimeout: options.connectTimeout ?? 1000,
+      keepAlive: 0,
+      maxPending: options.maxPending ?? 10_000,
+      replyGrace: options.replyGrace,
+    },
+    events,
+  );
 }
 
 function send(conn: Conn, req: LineRequest, timeout = 1000, signal?: AbortSignal): Promise<unknown> {
@@ -146,6 +151,41 @@ describe('lib/Connection (scripted server, toy line protocol)', () => {
     expect((results[2] as MemlineError).mayHaveExecuted).to.equal(true);
     expect(results[3]).to.equal('v-r4');
     expect(results[4]).to.equal('v-r5');
+  });
+
+  it('a timeout shorter than the reply time does not count against a server that answers', async () => {
+    server = await startScriptedServer((c) => {
+      c.onRequest((req) => {
+        const id = req.line.split(' ')[1];
+        setTimeout(() => c.write(`OK ${id} late\r\n`), 30);
+      });
+    });
+    const timedOut = sinon.spy();
+    conn = open(server.port, { replyGrace: 100 }, { timedOut });
+    await send(conn, get('warmup'));
+    const results = await outcomes(['a', 'b', 'c'].map((id) => send(conn!, get(id), 5)));
+    for (const r of results) expect((r as MemlineError).code).to.equal('ERR_TIMEOUT');
+    await waitFor(() => conn!.inflight === 0); // the late replies came and were thrown away
+    // Past the grace the timer would have blamed the server; it answered, so it must not.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(timedOut.callCount).to.equal(0);
+    expect(await send(conn, get('d'))).to.equal('late');
+  });
+
+  it('a timeout shorter than the reply time counts once the server stays silent for replyGrace', async () => {
+    server = await startScriptedServer(() => undefined);
+    const timedOut = sinon.spy();
+    conn = open(server.port, { replyGrace: 100 }, { timedOut });
+    const started = performance.now();
+    const results = await outcomes(['a', 'b'].map((id) => send(conn!, get(id), 5)));
+    for (const r of results) expect((r as MemlineError).code).to.equal('ERR_TIMEOUT');
+    expect(timedOut.callCount).to.equal(0);
+    await waitFor(() => timedOut.callCount === 2);
+    expect(performance.now() - started).to.be.within(90, 1000);
+    // A timeout after the grace counts at once.
+    const late = (await send(conn, get('c'), 150).catch((e: unknown) => e)) as MemlineError;
+    expect(late.code).to.equal('ERR_TIMEOUT');
+    expect(timedOut.callCount).to.equal(3);
   });
 
   it('rejects an already-aborted signal at once, without writing', async () => {
