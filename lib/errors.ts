@@ -55,6 +55,10 @@ export class MemlineError extends Error {
     this.code = code;
     this.mayHaveExecuted = options.mayHaveExecuted ?? false;
     this.server = options.server;
+    // Format the stack now. V8 formats it lazily, on the first read of `.stack`, and until then
+    // keeps every captured frame's function and receiver alive, and through their closures the
+    // failed call's arguments: a kept error would hold the request and its value.
+    void this.stack;
   }
 
   override get name(): string {
