@@ -18,7 +18,6 @@ import {
   ClientClosedError,
   ConnectionError,
   QueueFullError,
-  TimeoutError,
   type MemlineError,
 } from './errors.js';
 import { invalidSendOptions, type RequestEntry, type SendOptions } from './request-entry.js';
@@ -128,11 +127,12 @@ export class Backend<Req, Res, Frame> {
   /** When the reconnect back-off after the last failed connect ends (`performance.now()` clock). */
   #retryAt = 0;
   /**
-   * Why the last connect failed, when the server answered it (refused, reset, TLS or login
-   * failure): until `#retryAt`, calls that would need a new connection fail at once with it. After
-   * a connect that timed out it is undefined and calls wait for the delayed connect instead.
+   * Why the last connect failed, when the server refused or reset it (ERR_CONNECTION): until
+   * `#retryAt`, calls that would need a new connection fail at once with it. After any other
+   * failure (a connect that timed out, a TLS or login failure) it is undefined and calls wait for
+   * the delayed connect instead, each trying once more.
    */
-  #refusal: MemlineError | undefined;
+  #refusal: ConnectionError | undefined;
   #events: ConnectionEvents<Req, Res, Frame> = {
     closed: (conn, error, established) => {
       const i = this.#slots.indexOf(conn);
@@ -256,7 +256,7 @@ export class Backend<Req, Res, Frame> {
     const reconnect = this.#options.reconnect;
     const delay = reconnect === undefined ? 0 : backoff(this.#connectFailures, reconnect.base, reconnect.cap);
     this.#retryAt = performance.now() + delay;
-    this.#refusal = error instanceof TimeoutError ? undefined : error;
+    this.#refusal = error instanceof ConnectionError ? error : undefined;
   }
 
   /**
@@ -274,8 +274,7 @@ export class Backend<Req, Res, Frame> {
   #refusedError(mayHaveExecuted: boolean): MemlineError {
     const refusal = this.#refusal!;
     const retryIn = Math.max(0, Math.ceil(this.#retryAt - performance.now()));
-    const Ctor = refusal.constructor as new (message: string, options: object) => MemlineError;
-    return new Ctor(`${refusal.message}; next attempt in ${retryIn} ms`, {
+    return new ConnectionError(`${refusal.message}; next attempt in ${retryIn} ms`, {
       server: this.server,
       mayHaveExecuted,
       cause: refusal.cause,
@@ -333,9 +332,9 @@ export class Backend<Req, Res, Frame> {
   }
 
   #open(slot: number): Connection<Req, Res, Frame> {
-    // After a connect that timed out, the next one waits out the back-off (calls queue on it);
-    // after a refusal, calls fail fast until then (see #backingOff), and a connection opened
-    // before (a breaker probe) connects at once.
+    // After a refused connect, calls fail fast until the back-off ends (see #backingOff) and a
+    // connection opened before then (a breaker probe) connects at once; after any other failed
+    // connect, the next one waits out the back-off and calls queue on it.
     const connectDelay =
       this.#refusal === undefined ? Math.max(0, Math.round(this.#retryAt - performance.now())) : 0;
     const conn = new Connection<Req, Res, Frame>(
