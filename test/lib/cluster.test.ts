@@ -62,6 +62,32 @@ describe('lib/Cluster (scripted servers, toy line protocol)', () => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
 
+  it('routes each key to one server, always the same, spreading keys over all of them', async () => {
+    const [s1, s2] = await start(2);
+    c = cluster([s1.port, s2.port]);
+    const keys = Array.from({ length: 40 }, (_, i) => `key${i}`);
+    const first = (await Promise.all(keys.map((k) => send(c!, get(k))))) as string[];
+    const again = (await Promise.all(keys.map((k) => send(c!, get(k))))) as string[];
+    expect(again).to.deep.equal(first);
+    expect(new Set(first.map((v) => v.split('-')[0]))).to.deep.equal(new Set([`${s1.port}`, `${s2.port}`]));
+  });
+
+  it('setServers keeps the backends that stay and moves only the removed server’s keys', async () => {
+    const [s1, s2, s3] = await start(3);
+    c = cluster([s1.port, s2.port, s3.port]);
+    const keys = Array.from({ length: 60 }, (_, i) => `key${i}`);
+    const before = (await Promise.all(keys.map((k) => send(c!, get(k))))) as string[];
+    const kept = c.backends[0];
+    const change = c.setServers([`127.0.0.1:${s1.port}`, `127.0.0.1:${s2.port}`]);
+    expect(change).to.deep.equal({ added: [], removed: [`127.0.0.1:${s3.port}`] });
+    expect(c.backends[0]).to.equal(kept);
+    const after = (await Promise.all(keys.map((k) => send(c!, get(k))))) as string[];
+    for (let i = 0; i < keys.length; i++) {
+      if (!before[i].startsWith(`${s3.port}-`)) expect(after[i]).to.equal(before[i]);
+      else expect(after[i].startsWith(`${s3.port}-`)).to.equal(false);
+    }
+  });
+
   it('refuses a deadline that is not a finite number with ERR_INVALID_ARGUMENT, nothing sent', async () => {
     const [s1, s2] = await start(2);
     c = cluster([s1.port, s2.port]);
