@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { exchange, startServer, ServerProcess, type ServerConfig } from './server-process.js';
+import { pidAlive } from './resources.js';
 
 /** A Node server on every given port that tells its PID to each connection and ignores SIGTERM. */
 const STUBBORN = `
@@ -21,15 +22,6 @@ const stubborn = (portCount: number): ServerConfig => ({
   },
   stopGraceMs: 200,
 });
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('server-process harness', () => {
   const started: ServerProcess[] = [];
