@@ -4,22 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './fault-proxy.js';
 import { startMemcached, type MemcachedProcess } from './memcached.js';
-import { activeResources, snapshotResources, waitFor } from './resources.js';
+import { activeResources, eventWithin, snapshotResources, waitFor } from './resources.js';
 import { startScriptedServer } from './scripted-server.js';
-
-/** Resolves with the first of `events` to fire, or 'timeout' after `ms`: for asserting that nothing happens. */
-async function eventWithin(emitter: net.Socket, events: string[], ms: number): Promise<string> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), ms);
-  try {
-    return await Promise.race(events.map((e) => once(emitter, e, { signal: ac.signal }).then(() => e)));
-  } catch {
-    return 'timeout';
-  } finally {
-    clearTimeout(timer);
-    ac.abort();
-  }
-}
 
 /** Resolves with the bytes read (and in how many reads) once they match `done`. */
 function readUntil(socket: net.Socket, done: RegExp): Promise<{ text: string; reads: number }> {

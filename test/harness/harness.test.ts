@@ -3,36 +3,13 @@ import net from 'node:net';
 import { expect } from 'chai';
 import { startBlackhole } from './blackhole.js';
 import { startMemcached, stopAllMemcached, type MemcachedProcess } from './memcached.js';
-import { activeResources, snapshotResources, waitFor } from './resources.js';
+import { activeResources, eventWithin, pidAlive, snapshotResources, waitFor } from './resources.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
   type ScriptedRequest,
   type ScriptedServer,
 } from './scripted-server.js';
-
-/** Resolves with the first of `events` to fire, or 'timeout' after `ms`: for asserting that nothing happens. */
-async function eventWithin(emitter: net.Socket, events: string[], ms: number): Promise<string> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), ms);
-  try {
-    return await Promise.race(events.map((e) => once(emitter, e, { signal: ac.signal }).then(() => e)));
-  } catch {
-    return 'timeout';
-  } finally {
-    clearTimeout(timer);
-    ac.abort();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function connect(port: number): Promise<net.Socket> {
   const socket = net.connect({ host: '127.0.0.1', port });

@@ -1,3 +1,5 @@
+import { once, type EventEmitter } from 'node:events';
+
 /** The resources active when this module was loaded (stdio handles and whatever the runner held). */
 const atLoad = current();
 
@@ -42,6 +44,30 @@ export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promi
       throw new Error(`waitFor: condition still false after ${timeoutMs} ms: ${condition.toString()}`);
     }
     await new Promise((resolve) => (round < 10 ? setImmediate(resolve) : setTimeout(resolve, 5)));
+  }
+}
+
+/** Resolves with the first of `events` to fire, or 'timeout' after `ms`: for asserting that nothing happens. */
+export async function eventWithin(emitter: EventEmitter, events: string[], ms: number): Promise<string> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  try {
+    return await Promise.race(events.map((e) => once(emitter, e, { signal: ac.signal }).then(() => e)));
+  } catch {
+    return 'timeout';
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}
+
+/** Whether a process with this PID exists (signal 0 probes without signalling). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
