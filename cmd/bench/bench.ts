@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import type { LocalMemcached } from '../example/local-memcached.js';
+import type { LocalMemcached } from '../shared/local-memcached.js';
 import type { ClientName, Timing } from './cells.js';
 import { runCell, type CellContext, type CellRuns } from './cell.js';
 import { createDriver } from './clients.js';

@@ -6,7 +6,7 @@
  */
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalMemcached } from '../example/local-memcached.js';
+import type { LocalMemcached } from '../shared/local-memcached.js';
 import type { CellSpec, ClientName } from './cells.js';
 import { createDriver } from './clients.js';
 import { storeAll, verifyStored, type Keyspace } from './keyspace.js';

@@ -1,12 +1,12 @@
 /**
- * The benchmark's memcached processes and core pinning. Each memcached is started by the example's
+ * The benchmark's memcached processes and core pinning. Each memcached is started by cmd/shared's
  * `startLocalMemcached` (`-t 1`, a free loopback port, stopped by PID); here they are moved to their own
  * core with `taskset`, and the benchmark process (whose workers inherit its affinity) to another.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { startLocalMemcached, type LocalMemcached } from '../example/local-memcached.js';
+import { startLocalMemcached, type LocalMemcached } from '../shared/local-memcached.js';
 
 /** Where the clients and memcached run, or why they are not pinned. */
 export type PinPlan = { client: number; server: number } | { reason: string };
@@ -40,7 +40,7 @@ export function allowedCpus(pid: number): string | undefined {
 }
 
 /**
- * Starts `n` memcached processes. The example's helper exits the process on Ctrl-C after stopping only
+ * Starts `n` memcached processes. startLocalMemcached exits the process on Ctrl-C after stopping only
  * its own server; the benchmark takes SIGINT over (see {@link onInterrupt}), so those listeners are
  * removed. The helper's exit hooks stay, as a last resort.
  */

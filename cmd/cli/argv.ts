@@ -3,7 +3,11 @@
  * options may stand before or after the command (`memline --json get k` = `memline get k --json`).
  */
 import { parseArgs } from 'node:util';
-import type { DistributionKind } from '../../protocols/memcached-meta/index.js';
+import type {
+  DistributionKind,
+  MemcacheClientOptions,
+  ServerSpec,
+} from '../../protocols/memcached-meta/index.js';
 
 /** One option of a command (or a global one): what parseArgs needs plus a line of help. */
 export interface OptionSpec {
@@ -17,9 +21,33 @@ export interface OptionSpec {
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
 export const GLOBAL_OPTIONS: OptionTable = {
-  servers: { type: 'string', arg: 'host:port,…', description: 'the servers (else $MEMLINE_SERVERS)' },
+  servers: {
+    type: 'string',
+    arg: 'host:port[*w],…',
+    description: 'the servers, *w a ketama weight (else $MEMLINE_SERVERS)',
+  },
   distribution: { type: 'string', arg: 'kind', description: 'ketama (default), jump or modula' },
   timeout: { type: 'string', arg: 'ms', description: 'per-request timeout, connecting included (1000)' },
+  prefix: { type: 'string', arg: 'prefix', description: 'prepended to every key (keyPrefix)' },
+  tls: { type: 'boolean', description: 'connect with TLS (implied by every --tls-* option)' },
+  'tls-ca': {
+    type: 'string',
+    arg: 'file',
+    description: "PEM CA certificates to trust instead of the system's",
+  },
+  'tls-cert': { type: 'string', arg: 'file', description: 'PEM client certificate (mutual TLS)' },
+  'tls-key': { type: 'string', arg: 'file', description: 'PEM private key of --tls-cert' },
+  'tls-servername': { type: 'string', arg: 'name', description: 'name to verify the certificate against' },
+  'tls-insecure': {
+    type: 'boolean',
+    description: 'accept any certificate (open to interception; tests only)',
+  },
+  username: { type: 'string', arg: 'name', description: 'memcached -Y username (else $MEMLINE_USERNAME)' },
+  password: {
+    type: 'string',
+    arg: 'password',
+    description: 'its password (prefer $MEMLINE_PASSWORD: argv is visible to ps)',
+  },
   json: { type: 'boolean', description: 'machine-readable output on stdout' },
   help: { type: 'boolean', short: 'h', description: 'this help; `memline <command> --help` for one' },
   version: { type: 'boolean', description: "memline's own version" },
@@ -34,11 +62,27 @@ export class UsageError extends Error {}
 /** Where the servers came from, so the default can be announced. */
 export type ServerSource = '--servers' | 'MEMLINE_SERVERS' | 'default';
 
+/** TLS as given on the command line: file names, read when the client is built. */
+export interface TlsFlags {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+  insecure: boolean;
+}
+
 export interface GlobalOptions {
+  /** Each server's address as shown and keyed in the output (`host:port`, without its weight). */
   servers: string[];
+  /** What the client is given, in the same order: the string as typed, or `{ host, port, weight }`. */
+  serverSpecs: ServerSpec[];
   serverSource: ServerSource;
   distribution: DistributionKind;
   timeout: number;
+  keyPrefix: string | undefined;
+  /** undefined: plain TCP. */
+  tls: TlsFlags | undefined;
+  auth: MemcacheClientOptions['auth'];
   json: boolean;
   help: boolean;
   version: boolean;
@@ -97,11 +141,12 @@ function globalOptions(values: Record<string, string | boolean | undefined>, env
   const serverSource: ServerSource =
     fromFlag !== undefined ? '--servers' : fromEnv !== undefined ? 'MEMLINE_SERVERS' : 'default';
   const list = fromFlag ?? fromEnv ?? DEFAULT_SERVER;
-  const servers = list
+  const entries = list
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (servers.length === 0) throw new UsageError(`${serverSource} names no server`);
+    .filter((s) => s !== '')
+    .map((s) => serverEntry(s, serverSource));
+  if (entries.length === 0) throw new UsageError(`${serverSource} names no server`);
 
   const distribution = (values.distribution as string | undefined) ?? 'ketama';
   if (distribution !== 'ketama' && distribution !== 'jump' && distribution !== 'modula') {
@@ -111,14 +156,68 @@ function globalOptions(values: Record<string, string | boolean | undefined>, env
   }
   const timeout = values.timeout;
   return {
-    servers,
+    servers: entries.map((e) => e.address),
+    serverSpecs: entries.map((e) => e.spec),
     serverSource,
     distribution,
     timeout: timeout === undefined ? 1000 : integer('--timeout', timeout as string, 1, 3_600_000),
+    keyPrefix: values.prefix as string | undefined,
+    tls: tlsFlags(values),
+    auth: authFlags(values, env),
     json: values.json === true,
     help: values.help === true,
     version: values.version === true,
   } satisfies GlobalOptions;
+}
+
+/**
+ * One server of the list: `host:port` as typed (the client parses it), or `host:port*weight`, given
+ * to the client as `{ host, port, weight }`.
+ */
+function serverEntry(text: string, source: ServerSource): { address: string; spec: ServerSpec } {
+  const star = text.lastIndexOf('*');
+  if (star === -1) return { address: text, spec: text };
+  const address = text.slice(0, star);
+  const weight = integer(`the weight of ${address} in ${source}`, text.slice(star + 1), 1, 1_000_000);
+  const m = /^(?:\[([^\]\s]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(address);
+  if (m === null) {
+    throw new UsageError(`${source}: "${text}" is not host:port*weight (IPv6: [addr]:port*weight)`);
+  }
+  const host = m[1] ?? m[2];
+  const port = Number(m[3]);
+  return { address: m[1] === undefined ? address : `[${host}]:${port}`, spec: { host, port, weight } };
+}
+
+function tlsFlags(values: Record<string, string | boolean | undefined>): TlsFlags | undefined {
+  const flags = {
+    ca: values['tls-ca'] as string | undefined,
+    cert: values['tls-cert'] as string | undefined,
+    key: values['tls-key'] as string | undefined,
+    servername: values['tls-servername'] as string | undefined,
+    insecure: values['tls-insecure'] === true,
+  };
+  const any = Object.values(flags).some((v) => v !== undefined && v !== false);
+  if (!any && values.tls !== true) return undefined;
+  if ((flags.cert === undefined) !== (flags.key === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  return flags;
+}
+
+function authFlags(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): MemcacheClientOptions['auth'] {
+  const username = (values.username as string | undefined) ?? (env.MEMLINE_USERNAME || undefined);
+  const password = (values.password as string | undefined) ?? env.MEMLINE_PASSWORD;
+  if (username === undefined) {
+    if (values.password !== undefined) throw new UsageError('--password needs --username');
+    return undefined;
+  }
+  if (password === undefined) {
+    throw new UsageError(`--username ${username} needs a password: $MEMLINE_PASSWORD or --password`);
+  }
+  return { username, password };
 }
 
 function toParseArgs(table: OptionTable) {

@@ -38,6 +38,11 @@ export interface Command {
   options: OptionTable;
   /** How many positional arguments it accepts. */
   arity: { min: number; max: number };
+  /**
+   * Changes data on the server: an error after the request was sent (a timeout, a lost connection)
+   * then says the change may have been made all the same.
+   */
+  writes?: boolean;
   /** Runs until Ctrl-C (or its own end): Ctrl-C then aborts `signal` instead of killing the process. */
   interruptible?: boolean;
   run(ctx: Context): Promise<ExitCode>;

@@ -8,8 +8,10 @@ import { COMMANDS } from './commands/index.js';
 const EXIT_STATUSES = `exit status:
   0  success
   1  not found (a miss, a key to delete, touch or increment that is not there)
-  2  usage error: a bad command line or argument (help on stderr)
-  3  server or connection error (its code and message on stderr)`;
+  2  usage or data error: a bad command line or argument (help on stderr), or a
+     value incr/decr cannot count (ERR_NOT_NUMERIC)
+  3  server or connection error (its code and message on stderr); for a command that
+     writes, a timeout or a lost connection after sending says the write may have been made`;
 
 export function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.synopsis}`.length));
@@ -24,8 +26,13 @@ ${commands.join('\n')}
 options (before or after the command):
 ${optionLines(GLOBAL_OPTIONS)}
 
+servers: host:port, [ipv6]:port, or either with *weight for ketama (10.0.0.1:11211*2 gets twice
+the keys of a server of weight 1), comma-separated
+
 environment:
   MEMLINE_SERVERS   the servers when --servers is not given (else ${DEFAULT_SERVER})
+  MEMLINE_USERNAME  the -Y username when --username is not given
+  MEMLINE_PASSWORD  the -Y password when --password is not given (keeps it out of ps)
   MEMLINE_DEBUG=1   print stack traces with errors
 
 ${EXIT_STATUSES}`;
@@ -39,7 +46,8 @@ ${c.summary[0].toUpperCase()}${c.summary.slice(1)}.
 
 ${c.description}
 
-${own}global options: --servers host:port,… --distribution kind --timeout ms --json (memline --help)
+${own}global options: --servers host:port[*w],… --distribution kind --timeout ms --prefix p --tls …
+--username u --json (memline --help)
 
 ${EXIT_STATUSES}`;
 }

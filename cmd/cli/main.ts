@@ -15,15 +15,14 @@ import {
   MemcacheClient,
   MemlineError,
   type MemcacheClientOptions,
+  type TlsOptions,
 } from '../../protocols/memcached-meta/index.js';
-import { DEFAULT_SERVER, findCommand as commandIndex, parseLine, UsageError } from './argv.js';
+import { DEFAULT_SERVER, findCommand as commandIndex, parseLine, UsageError, type TlsFlags } from './argv.js';
 import type { Command, Context } from './command.js';
 import { findCommand } from './commands/index.js';
+import { ARGUMENT_CODES, exitFor } from './errors.js';
 import { commandHelp, globalHelp } from './help.js';
 import { Exit, Output, type ExitCode } from './output.js';
-
-/** Errors that mean the caller gave a bad argument, not that a server failed. */
-const USAGE_CODES = new Set(['ERR_INVALID_KEY', 'ERR_INVALID_ARGUMENT', 'ERR_VALUE_TOO_LARGE']);
 
 async function main(argv: string[]): Promise<ExitCode> {
   const at = commandIndex(argv);
@@ -77,16 +76,22 @@ async function runCommand(
 ): Promise<ExitCode> {
   const g = ctx.global;
   const options: MemcacheClientOptions = {
-    servers: g.servers,
+    servers: g.serverSpecs,
     distribution: g.distribution,
     timeout: g.timeout,
     connectTimeout: g.timeout,
+    ...(g.keyPrefix === undefined ? {} : { keyPrefix: g.keyPrefix }),
+    ...(g.auth === undefined ? {} : { auth: g.auth }),
+    ...(g.tls === undefined ? {} : { tls: tlsOptions(g.tls) }),
   };
   const client = new MemcacheClient(options);
   let perServer: Map<string, MemcacheClient> | undefined;
   const serverClients = () =>
     (perServer ??= new Map(
-      g.servers.map((s) => [s, new MemcacheClient({ ...options, servers: [s], breaker: { threshold: 0 } })]),
+      g.servers.map((s, i) => [
+        s,
+        new MemcacheClient({ ...options, servers: [g.serverSpecs[i]], breaker: { threshold: 0 } }),
+      ]),
     ));
   const interrupt = new AbortController();
   // The first Ctrl-C asks a long-running command to finish (and print its summary); a second one exits.
@@ -101,6 +106,30 @@ async function runCommand(
     process.off('SIGINT', onSigint);
     await Promise.all([client, ...(perServer?.values() ?? [])].map((c) => c.close()));
   }
+}
+
+/** The TLS flags as the client's options, with the PEM files read. */
+function tlsOptions(flags: TlsFlags): TlsOptions {
+  const read = (option: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(
+        `${option}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
+    }
+  };
+  const tls: TlsOptions = {};
+  const ca = read('--tls-ca', flags.ca);
+  const cert = read('--tls-cert', flags.cert);
+  const key = read('--tls-key', flags.key);
+  if (ca !== undefined) tls.ca = ca;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if (flags.servername !== undefined) tls.servername = flags.servername;
+  if (flags.insecure) tls.dangerouslyDisableCertificateVerification = true;
+  return tls;
 }
 
 function arityMessage({ arity: { min, max }, synopsis }: Command, n: number): string {
@@ -118,11 +147,17 @@ function fail(err: unknown, command: Command | undefined, out: Output): ExitCode
     return Exit.USAGE;
   }
   if (err instanceof MemlineError) {
-    out.error(err.code, err.message, err.server);
+    const mayHaveExecuted = command?.writes === true && err.mayHaveExecuted;
+    out.error(err.code, err.message, err.server, mayHaveExecuted ? { mayHaveExecuted } : {});
+    if (mayHaveExecuted && !out.json) {
+      out.note(
+        `the ${command.name} may have been executed all the same (the server got the request before the error): check before retrying`,
+      );
+    }
     debug(out, err);
-    if (!USAGE_CODES.has(err.code)) return Exit.ERROR;
-    out.stderr.write(`\n${help}\n`);
-    return Exit.USAGE;
+    const status = exitFor(err.code);
+    if (ARGUMENT_CODES.has(err.code)) out.stderr.write(`\n${help}\n`);
+    return status;
   }
   out.error('ERR_UNEXPECTED', err instanceof Error ? err.message : String(err));
   debug(out, err);

@@ -48,12 +48,11 @@ export class Output {
     this.stderr.write(`memline: ${text}\n`);
   }
 
-  /** An error on stderr: text, or a line of JSON with `--json`. */
-  error(code: string, message: string, server?: string): void {
+  /** An error on stderr: text, or a line of JSON with `--json` (with `extra`'s fields). */
+  error(code: string, message: string, server?: string, extra: Record<string, unknown> = {}): void {
     if (this.json) {
-      this.stderr.write(
-        `${toJson({ error: { code, message, ...(server === undefined ? {} : { server }) } })}\n`,
-      );
+      const error = { code, message, ...(server === undefined ? {} : { server }), ...extra };
+      this.stderr.write(`${toJson({ error })}\n`);
     } else {
       this.stderr.write(`memline: ${server === undefined ? '' : `${server}: `}${code}: ${message}\n`);
     }

@@ -2,11 +2,12 @@
  * Asking each server on its own, through a client per server (`Context.serverClients`): ping times
  * one server at a time, and stats, version, flush and top report each server's answer or error.
  *
- * Why not the cluster client's own fan-out (`client.stats()` over every server): it sends one
- * request object to every server, and `stats` collects its lines on that object, so every server
- * would be shown with the same merged record.
+ * Why not the cluster client's own fan-out (`client.stats()` over every server): the per-server
+ * clients have the circuit breaker off, so every call reaches its server and each server's own error
+ * is reported next to the others' answers; ping also times each server on a connection of its own.
  */
 import { MemlineError, type MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { ARGUMENT_CODES } from './errors.js';
 
 /** Each server's answer, or its error, keyed by the address as given. */
 export interface PerServer<T> {
@@ -14,10 +15,10 @@ export interface PerServer<T> {
   errors: Map<string, MemlineError>;
 }
 
-/** Codes that mean the arguments were bad (the same for every server): thrown, not collected. */
-const ARGUMENT_CODES = new Set(['ERR_INVALID_KEY', 'ERR_INVALID_ARGUMENT', 'ERR_VALUE_TOO_LARGE']);
-
-/** Runs `call` on every server's client at once and collects the answers and the errors. */
+/**
+ * Runs `call` on every server's client at once and collects the answers and the errors; a bad
+ * argument (the same for every server) is thrown instead.
+ */
 export async function askEach<T>(
   clients: ReadonlyMap<string, MemcacheClient>,
   call: (client: MemcacheClient) => Promise<T>,

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
+import { spreadKeys } from './keys.js';
 import { killServersNow, startServers, stopServers, type LocalServer } from '../shared/local-servers.js';
 
 const { values: args } = parseArgs({
@@ -25,8 +26,8 @@ function step(title: string): void {
 }
 
 function describe(err: unknown): string {
-  const e = err as MemlineError;
-  return `${e.code} (${e.message})`;
+  const e = err as Partial<MemlineError>;
+  return `${e.code ?? e.name ?? 'error'} (${e.message ?? String(err)})`;
 }
 
 async function main(): Promise<void> {
@@ -64,7 +65,8 @@ async function main(): Promise<void> {
     console.log(`get missing  → ${(await client.get('missing')) === null ? 'null (a miss)' : 'a hit?'}`);
 
     step('getMulti across the servers: one pipelined batch per server, in parallel');
-    const keys = Array.from({ length: 8 }, (_, i) => `user:${i}`);
+    // Picked from the ring: every server holds two or three of them (so the one killed below has some).
+    const keys = spreadKeys((k) => client.serverFor(k), servers.length, 8);
     await client.setMulti(
       keys.map((k) => [k, `profile of ${k}`] as const),
       { ttl: 60 },
@@ -108,11 +110,13 @@ async function main(): Promise<void> {
 async function failAndRecover(client: MemcacheClient, victim: LocalServer, keys: string[]): Promise<void> {
   const onVictim = keys.filter((k) => client.serverFor(k) === victim.address);
   const elsewhere = keys.filter((k) => client.serverFor(k) !== victim.address);
+  if (onVictim.length < 2)
+    throw new Error(`${victim.address} holds ${onVictim.length} of the keys, not 2 or more`);
 
   step(`a server dies: killing ${victim.address}`);
   await victim.kill();
   for (let i = 0; i < 6; i++) {
-    const key = onVictim[i % onVictim.length] ?? 'user:0';
+    const key = onVictim[i % onVictim.length];
     const started = performance.now();
     const err = await client.get(key).then(
       () => undefined,
@@ -136,7 +140,7 @@ async function failAndRecover(client: MemcacheClient, victim: LocalServer, keys:
   await victim.restart();
   const restartedAt = performance.now();
   for (;;) {
-    const ok = await client.set(onVictim[0] ?? 'user:0', 'recovered').then(
+    const ok = await client.set(onVictim[0], 'recovered').then(
       () => true,
       () => false,
     );
@@ -145,7 +149,7 @@ async function failAndRecover(client: MemcacheClient, victim: LocalServer, keys:
   }
   console.log(`  requests to it succeed again after ${(performance.now() - restartedAt).toFixed(0)} ms`);
   console.log(
-    `  (its cache is cold: get ${onVictim[1] ?? 'user:0'} → ${(await client.get(onVictim[1] ?? 'user:0')) === null ? 'miss' : 'hit'})`,
+    `  (its cache is cold: get ${onVictim[1]} → ${(await client.get(onVictim[1])) === null ? 'miss' : 'hit'})`,
   );
   const m = client.metrics.total;
   console.log(

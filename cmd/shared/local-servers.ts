@@ -1,5 +1,5 @@
 /**
- * Local memcached processes for the programs (example, soak). Each is first started by the example's `startLocalMemcached` (a
+ * Local memcached processes for the programs (example, soak). Each is first started by `startLocalMemcached` (local-memcached.ts: a
  * free loopback port, stopped by PID); this wrapper adds what the faults need: the port, SIGSTOP and
  * SIGCONT, SIGKILL, and a restart on the same port with the same command line.
  */
@@ -7,11 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startLocalMemcached, type LocalMemcached } from '../example/local-memcached.js';
+import { startLocalMemcached, type LocalMemcached } from './local-memcached.js';
 
 const READY_TIMEOUT_MS = 5000;
 
-/** Processes this module restarted; the example's own exit hook covers the ones it started. */
+/** Processes this module restarted; local-memcached.ts's own exit hook covers the ones it started. */
 const restarted = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of restarted) child.kill('SIGKILL'); // 'exit' handlers must be synchronous
@@ -105,7 +105,7 @@ export class LocalServer {
 }
 
 /**
- * Starts `n` servers. The example's helper exits the process at once on Ctrl-C; the soak takes SIGINT
+ * Starts `n` servers. startLocalMemcached exits the process at once on Ctrl-C; the soak takes SIGINT
  * over (it undoes its fault, closes the client, stops every server by PID and prints its summary), so
  * the SIGINT listeners the helper adds are removed here. Its exit hook stays, as a last resort.
  */

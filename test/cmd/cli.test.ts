@@ -3,9 +3,17 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { exitFor } from '../../cmd/cli/errors.js';
+import { Exit } from '../../cmd/cli/output.js';
+import { MemcacheClient, MemlineError } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import { makeTestPki, type TestPki } from '../security/certs.js';
+import { startSecureMemcached, type SecureMemcached } from '../security/secure-memcached.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../cmd/cli/main.ts', import.meta.url));
@@ -24,7 +32,9 @@ function memline(
   options: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Run> {
   const env = { ...process.env, ...options.env };
-  if (options.env?.MEMLINE_SERVERS === undefined) delete env.MEMLINE_SERVERS;
+  for (const name of ['MEMLINE_SERVERS', 'MEMLINE_USERNAME', 'MEMLINE_PASSWORD']) {
+    if (options.env?.[name] === undefined) delete env[name];
+  }
   delete env.MEMLINE_DEBUG;
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env });
   const stdout: Buffer[] = [];
@@ -281,5 +291,213 @@ describe('memline CLI (cmd/cli)', function () {
     expect(r.code, r.err).to.equal(0);
     expect(r.out).to.include(`flushed ${a.address}`).and.include(`flushed ${b.address}`);
     expect((await on('get', 'cli:gone')).code).to.equal(1);
+  });
+
+  describe('reaching every fleet the library does', () => {
+    it('--prefix prepends to every key (keyPrefix)', async () => {
+      const set = await on('--prefix', 'cli-app:', 'set', 'k', 'prefixed');
+      expect(set.code, set.err).to.equal(0);
+      expect((await on('get', 'cli-app:k')).out).to.equal('prefixed');
+      expect((await on('get', 'k', '--prefix', 'cli-app:')).out).to.equal('prefixed');
+      expect((await on('get', 'k')).code).to.equal(1);
+    });
+
+    it('host:port*weight gives ketama weights, from --servers and MEMLINE_SERVERS; output keyed by host:port', async () => {
+      const keys = Array.from({ length: 200 }, (_, i) => `w:${i}`);
+      const weighted = new MemcacheClient({
+        servers: [{ host: a.host, port: a.port, weight: 4 }, b.address],
+      });
+      const plain = new MemcacheClient({ servers: [a.address, b.address] });
+      const expected = keys.map((key) => ({ key, server: weighted.serverFor(key) }));
+      const moved = keys.filter((k) => weighted.serverFor(k) !== plain.serverFor(k)).length;
+      weighted.destroy();
+      plain.destroy();
+      expect(moved, 'the weight changes the ring').to.be.above(0);
+      const list = `${a.address}*4,${b.address}`;
+      for (const r of [
+        await memline(['--servers', list, 'where', ...keys, '--json']),
+        await memline(['where', ...keys, '--json'], { env: { MEMLINE_SERVERS: list } }),
+      ]) {
+        expect(r.code, r.err).to.equal(0);
+        const parsed = JSON.parse(r.out) as { servers: string[]; keys: unknown };
+        expect(parsed.servers).to.deep.equal([a.address, b.address]);
+        expect(parsed.keys).to.deep.equal(expected);
+      }
+      const version = await memline(['--servers', list, 'version', '--json']);
+      expect(version.code, version.err).to.equal(0);
+      expect(Object.keys((JSON.parse(version.out) as { servers: object }).servers)).to.deep.equal([
+        a.address,
+        b.address,
+      ]);
+      for (const bad of [`${a.address}*0`, `${a.address}*x`, 'nohost*2']) {
+        const r = await memline(['--servers', bad, 'where', 'k']);
+        expect(r.code, bad).to.equal(2);
+      }
+    });
+
+    it('stats with an unknown group is a usage error (2), before any I/O', async () => {
+      const r = await on('stats', 'bogus');
+      expect(r.code, r.err).to.equal(2);
+      expect(r.err).to.include('unknown stats group "bogus"').and.include('usage: memline stats');
+      const dead = await startMemcached();
+      await dead.kill();
+      expect((await memline(['--servers', dead.address, 'stats', 'bogus'])).code).to.equal(2);
+      expect((await on('stats', 'items')).code).to.equal(0);
+    });
+
+    it('a write that timed out after sending says it may have executed; a read does not', async () => {
+      // Accepts and reads, never answers.
+      const silent = net.createServer((socket) => socket.resume());
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      try {
+        const [set, incr, get, json] = await Promise.all([
+          memline(['--servers', address, '--timeout', '200', 'set', 'k', 'v']),
+          memline(['--servers', address, '--timeout', '200', 'incr', 'k']),
+          memline(['--servers', address, '--timeout', '200', 'get', 'k']),
+          memline(['--servers', address, '--timeout', '200', '--json', 'set', 'k', 'v']),
+        ]);
+        for (const [r, name] of [
+          [set, 'set'],
+          [incr, 'incr'],
+        ] as const) {
+          expect(r.code, r.err).to.equal(3);
+          expect(r.err).to.include('ERR_TIMEOUT').and.include(`the ${name} may have been executed`);
+        }
+        expect(get.code).to.equal(3);
+        expect(get.err).to.include('ERR_TIMEOUT').and.not.include('may have');
+        const error = (JSON.parse(json.err.trim().split('\n')[0]) as { error: Record<string, unknown> })
+          .error;
+        expect(error).to.include({ code: 'ERR_TIMEOUT', mayHaveExecuted: true });
+      } finally {
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
+    it('ERR_NOT_NUMERIC is a usage/data error (2), not a server error (3)', () => {
+      expect(exitFor('ERR_NOT_NUMERIC')).to.equal(Exit.USAGE);
+      expect(exitFor('ERR_INVALID_KEY')).to.equal(Exit.USAGE);
+      expect(exitFor('ERR_SERVER_ERROR')).to.equal(Exit.ERROR);
+      expect(exitFor('ERR_CLIENT_ERROR')).to.equal(Exit.ERROR);
+      expect(exitFor(new MemlineError('ERR_TIMEOUT', 't').code)).to.equal(Exit.ERROR);
+    });
+
+    describe('-Y authentication', () => {
+      let dir: string;
+      let mc: SecureMemcached;
+      before(async () => {
+        dir = await mkdtemp(path.join(tmpdir(), 'memline-cli-auth-'));
+        await writeFile(path.join(dir, 'auth'), 'cli-user:cli-secret\n');
+        mc = await startSecureMemcached({
+          auth: { file: path.join(dir, 'auth'), username: 'cli-user', password: 'cli-secret' },
+        });
+      });
+      after(async () => {
+        await mc?.kill();
+        if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      });
+
+      it('--username with $MEMLINE_PASSWORD or --password logs in; without, the server refuses', async () => {
+        const env = { MEMLINE_PASSWORD: 'cli-secret' };
+        const set = await memline(['--servers', mc.address, '--username', 'cli-user', 'set', 'a', 'x'], {
+          env,
+        });
+        expect(set.code, set.err).to.equal(0);
+        const get = await memline(['--servers', mc.address, 'get', 'a'], {
+          env: { ...env, MEMLINE_USERNAME: 'cli-user' },
+        });
+        expect(get.out).to.equal('x');
+        const flag = await memline([
+          '--servers',
+          mc.address,
+          '--username',
+          'cli-user',
+          '--password',
+          'cli-secret',
+          'get',
+          'a',
+        ]);
+        expect(flag.out).to.equal('x');
+        const wrong = await memline(['--servers', mc.address, '--username', 'cli-user', 'get', 'a'], {
+          env: { MEMLINE_PASSWORD: 'wrong' },
+        });
+        expect(wrong.code).to.equal(3);
+        expect(wrong.err).to.include('ERR_AUTH').and.not.include('wrong');
+        const none = await memline(['--servers', mc.address, 'get', 'a']);
+        expect(none.code).to.equal(3);
+        expect(
+          (await memline(['--servers', mc.address, '--username', 'cli-user', 'get', 'a'])).code,
+        ).to.equal(2);
+        expect((await memline(['--servers', mc.address, '--password', 'p', 'get', 'a'])).code).to.equal(2);
+      });
+    });
+
+    describe('TLS', () => {
+      let pki: TestPki;
+      let tls: SecureMemcached;
+      let mtls: SecureMemcached;
+      before(async () => {
+        pki = await makeTestPki();
+        const server = { cert: pki.server.certPath, key: pki.server.keyPath };
+        [tls, mtls] = await Promise.all([
+          startSecureMemcached({ tls: server }),
+          startSecureMemcached({ tls: { ...server, ca: pki.ca.certPath, verifyMode: 2 } }),
+        ]);
+      });
+      after(async () => {
+        await Promise.all([tls?.kill(), mtls?.kill()]);
+        await pki?.remove();
+      });
+
+      it('--tls-ca verifies, --tls alone refuses an unknown CA, --tls-insecure does not verify', async () => {
+        const ok = await memline([
+          '--servers',
+          tls.address,
+          '--tls-ca',
+          pki.ca.certPath,
+          'set',
+          't',
+          'over tls',
+        ]);
+        expect(ok.code, ok.err).to.equal(0);
+        const get = await memline([
+          '--servers',
+          tls.address,
+          '--tls-ca',
+          pki.ca.certPath,
+          '--tls-servername',
+          'localhost',
+          'get',
+          't',
+        ]);
+        expect(get.out).to.equal('over tls');
+        const untrusted = await memline(['--servers', tls.address, '--tls', 'get', 't']);
+        expect(untrusted.code).to.equal(3);
+        expect(untrusted.err).to.include('ERR_TLS');
+        const insecure = await memline(['--servers', tls.address, '--tls-insecure', 'get', 't']);
+        expect(insecure.out).to.equal('over tls');
+        const plain = await memline(['--servers', tls.address, '--timeout', '300', 'get', 't']);
+        expect(plain.code).to.equal(3);
+      });
+
+      it('--tls-cert and --tls-key for mutual TLS; a missing file is a usage error', async () => {
+        const base = ['--servers', mtls.address, '--tls-ca', pki.ca.certPath];
+        const ok = await memline([
+          ...base,
+          '--tls-cert',
+          pki.client.certPath,
+          '--tls-key',
+          pki.client.keyPath,
+          'version',
+        ]);
+        expect(ok.code, ok.err).to.equal(0);
+        const noCert = await memline([...base, 'version']);
+        expect(noCert.code).to.equal(3);
+        expect((await memline([...base, '--tls-cert', pki.client.certPath, 'version'])).code).to.equal(2);
+        const missing = await memline([...base, '--tls-ca', path.join(pki.dir, 'missing.pem'), 'version']);
+        expect(missing.code).to.equal(2);
+        expect(missing.err).to.include('--tls-ca: cannot read');
+      });
+    });
   });
 });

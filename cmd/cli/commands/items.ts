@@ -55,6 +55,7 @@ low-level \`mg <key> v t f c s\`. With --json, a value that is not UTF-8 comes a
 
 export const set: Command = {
   name: 'set',
+  writes: true,
   synopsis: '<key> <value|->',
   summary: 'store a value (- reads it from stdin)',
   description: `Stores <value> under <key>, replacing what is there. With - as the value, stores the bytes
@@ -80,6 +81,7 @@ read from stdin, unchanged (no newline is stripped).`,
 
 export const del: Command = {
   name: 'delete',
+  writes: true,
   synopsis: '<key>',
   summary: 'delete a key',
   description: 'Deletes <key>. Exit status 1 when it was not there.',
@@ -94,6 +96,7 @@ export const del: Command = {
 
 export const touch: Command = {
   name: 'touch',
+  writes: true,
   synopsis: '<key> <ttl>',
   summary: "set a key's time to live",
   description: `Gives <key> a new TTL in seconds (${TTL_HELP}) without reading its value.`,
@@ -116,12 +119,14 @@ export const decr = counter('decr');
 function counter(name: 'incr' | 'decr'): Command {
   return {
     name,
+    writes: true,
     synopsis: '<key> [delta]',
     summary: `${name === 'incr' ? 'increment' : 'decrement'} a counter`,
     description: `${name === 'incr' ? 'Adds [delta] (default 1) to' : 'Subtracts [delta] (default 1) from'} the decimal number stored under <key> and
 prints the result (${name === 'incr' ? 'wrapping at 2^64' : 'stopping at 0'}). A missing key is an exit status 1, unless --initial is
-given: then <key> is created with that value, which is printed (the delta is not applied). With --json
-the value is a decimal string (counters go past 2^53).`,
+given: then <key> is created with that value, which is printed (the delta is not applied). A value that
+is not a decimal number is exit status 2 (ERR_NOT_NUMERIC). With --json the value is a decimal string
+(counters go past 2^53).`,
     options: {
       initial: { type: 'string', arg: 'n', description: 'create a missing key with this value' },
       ttl: { type: 'string', arg: 's', description: 'TTL of the key created from --initial (default 0)' },

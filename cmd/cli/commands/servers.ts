@@ -8,16 +8,22 @@ import type { Command } from '../command.js';
 import { Exit, table, type ExitCode, type Output } from '../output.js';
 import { askEach, errorsJson, only } from '../per-server.js';
 
+/** The groups `stats <group>` takes from memcached 1.6 (extstore only on a server built with it). */
+export const STATS_GROUPS = ['settings', 'items', 'slabs', 'sizes', 'conns', 'extstore'] as const;
+
 export const stats: Command = {
   name: 'stats',
   synopsis: '[group]',
   summary: "each server's statistics",
-  description: `Prints each server's \`stats\` (or \`stats <group>\`: settings, items, slabs, sizes, conns)
+  description: `Prints each server's \`stats\` (or \`stats <group>\`: ${STATS_GROUPS.join(', ')})
 as a table per server. With --json: { group, servers: { "host:port": { name: value } }, errors }, the
 values as memcached sent them (strings).`,
   options: {},
   arity: { min: 0, max: 1 },
   async run({ serverClients, args: [group], out }) {
+    if (group !== undefined && !(STATS_GROUPS as readonly string[]).includes(group)) {
+      throw new UsageError(`unknown stats group "${group}": ${STATS_GROUPS.join(', ')}`);
+    }
     const { results, errors } = await askEach(serverClients(), async (c) => only(await c.stats(group)));
     out.result(
       { group: group ?? null, servers: Object.fromEntries(results), errors: errorsJson(errors) },
@@ -51,6 +57,7 @@ export const version: Command = {
 
 export const flush: Command = {
   name: 'flush',
+  writes: true,
   synopsis: '--yes',
   summary: 'invalidate every item on every server',
   description: `Sends flush_all to every server: every item on them is gone (after --delay seconds).
@@ -78,6 +85,8 @@ Refuses to run without --yes.`,
 
 /** Prints each server's error on stderr; exit status 3 if there was any. */
 function reportErrors(out: Output, errors: Map<string, MemlineError>): ExitCode {
-  for (const [server, err] of errors) out.error(err.code, err.message, server);
+  for (const [server, err] of errors) {
+    out.error(err.code, err.message, server, err.mayHaveExecuted ? { mayHaveExecuted: true } : {});
+  }
   return errors.size === 0 ? Exit.OK : Exit.ERROR;
 }

@@ -1,5 +1,5 @@
 /**
- * Starts a throwaway memcached on a free loopback port for the example, and stops it (by PID) on
+ * Starts a throwaway memcached on a free loopback port for the programs (example, soak, bench), and stops it (by PID) on
  * exit or Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
