@@ -19,7 +19,7 @@ import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest } from './encoder.js';
-import { flagIndex, flagToken, itemFlags, nextSpace } from './frame.js';
+import { flagIndex, flagToken, isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
@@ -258,6 +258,10 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
     return null;
   }
   if (frame.status !== 'VA' || frame.value === undefined) return outOfSync(req, frame);
+  if (frame.value.length === 0 && isLeasePlaceholder(frame)) {
+    sink.misses++;
+    return null;
+  }
   sink.hits++;
   const item: Item = { key: req.key!.original, value: frame.value, flags: 0, cas: 0n };
   itemFlags(frame, item);

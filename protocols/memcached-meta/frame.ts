@@ -93,6 +93,25 @@ export function itemFlags(frame: MetaFrame, out: { flags: number; cas: bigint })
   }
 }
 
+/**
+ * Whether a `VA` reply is a lease placeholder: the empty item `mg … N` creates for the caller that
+ * won (`W`) while its loader runs, which every other reader is shown with `Z` (a win was handed out)
+ * and without `X` (it is not a stale value being served). It holds no value and flags 0 until the
+ * winner stores one or the lease expires, so every read takes it for a miss (meta-protocol.md §8).
+ * A stored empty value with flags 0 whose early refresh (`R`) is under way looks the same and is a
+ * miss too for those few seconds. Only empty values are looked at, so a hit costs nothing more.
+ */
+export function isLeasePlaceholder(frame: MetaFrame): boolean {
+  const value = frame.value;
+  if (value === undefined || value.length !== 0) return false;
+  const line = frame.line;
+  // Only the flags `Z` and `X` start a token with those letters (each letter comes once, §2.2).
+  if (line.indexOf(' Z') === -1 || line.indexOf(' X') !== -1) return false;
+  const out = { flags: 0, cas: 0n };
+  itemFlags(frame, out);
+  return out.flags === 0;
+}
+
 /** The decimal number in `line[from, to)` (the decoder has checked that the token is digits). */
 function digits(line: string, from: number, to: number): number {
   let n = 0;
