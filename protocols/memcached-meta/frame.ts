@@ -227,7 +227,12 @@ export function wellFormedFlags(line: string, i: number): boolean {
     const from = i + 2;
     switch (c) {
       case 0x66 /* f */:
+        // Client flags are a u32 and CAS a u64 on every memcached: a larger number is not one.
+        i = boundedDigitsEnd(line, from, n, MAX_U32);
+        break;
       case 0x63 /* c */:
+        i = boundedDigitsEnd(line, from, n, MAX_U64);
+        break;
       case 0x73 /* s */:
       case 0x6c /* l */:
         i = digitsEnd(line, from, n);
@@ -256,6 +261,18 @@ export function wellFormedFlags(line: string, i: number): boolean {
     if (i === -1 || (i < n && line.charCodeAt(i) !== 0x20)) return false;
   }
   return true;
+}
+
+const MAX_U32 = '4294967295';
+const MAX_U64 = '18446744073709551615';
+
+/** {@link digitsEnd}, and -1 when the number is over `max` (decimal, no leading zeros). */
+function boundedDigitsEnd(line: string, from: number, n: number, max: string): number {
+  const end = digitsEnd(line, from, n);
+  if (end === -1 || end - from < max.length) return end;
+  // Leading zeros would make a long token of a small number; memcached never writes them.
+  if (end - from > max.length || line.slice(from, end) > max) return -1;
+  return end;
 }
 
 /** The end of 1 to 20 decimal digits starting at `from` (an unsigned 64-bit number), or -1. */

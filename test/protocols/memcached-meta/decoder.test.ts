@@ -21,6 +21,11 @@ describe('MetaDecoder', () => {
   });
 
   describe('frames', () => {
+    it('reads client flags up to 2^32-1 and CAS up to 2^64-1', () => {
+      const out = frames('VA 1 f4294967295 c18446744073709551615\r\nx\r\nHD f0 c0\r\n');
+      expect(out.map((f) => f.line)).to.deep.equal(['VA 1 f4294967295 c18446744073709551615', 'HD f0 c0']);
+    });
+
     it('reads statuses, lines and values', () => {
       const out = frames('VA 2 s2 f0 t-1 c1 kfoo O123 h1 l0\r\nhi\r\nEN kfoo Oabc\r\nHD\r\nMN\r\n');
       expect(out.map((f) => f.status)).to.deep.equal(['VA', 'EN', 'HD', 'MN']);
@@ -133,6 +138,11 @@ describe('MetaDecoder', () => {
       ['non-numeric CAS', 'HD c12x\r\n', 'ERR_PROTOCOL'],
       ['empty CAS', 'HD c\r\n', 'ERR_PROTOCOL'],
       ['CAS of 21 digits', 'HD c123456789012345678901\r\n', 'ERR_PROTOCOL'],
+      // Numbers outside what memcached stores: never an Item outside u32 / u64
+      ['client flags of 2^32', 'VA 1 f4294967296 c1\r\nx\r\n', 'ERR_PROTOCOL'],
+      ['client flags of 11 digits', 'EN f10000000000\r\n', 'ERR_PROTOCOL'],
+      ['CAS of 2^64', 'VA 1 f0 c18446744073709551616\r\nx\r\n', 'ERR_PROTOCOL'],
+      ['CAS of 20 nines', 'HD c99999999999999999999\r\n', 'ERR_PROTOCOL'],
       ['bad TTL', 'HD t-5\r\n', 'ERR_PROTOCOL'],
       ['bad h', 'HD h2\r\n', 'ERR_PROTOCOL'],
       ['b with a token', 'HD kfoo bx\r\n', 'ERR_PROTOCOL'],
