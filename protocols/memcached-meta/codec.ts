@@ -6,11 +6,13 @@
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
 import type { FrameDecoder, FrameVerdict, ProtocolCodec } from '../../lib/codec.js';
+import type { ErrorCode } from '../../lib/errors.js';
 import {
   AuthError,
   ClientErrorReply,
   InvalidArgumentError,
   MemlineError,
+  NotNumericError,
   ProtocolError,
   ServerErrorReply,
 } from '../../lib/errors.js';
@@ -41,6 +43,41 @@ const AUTH_REASONS = new Set([
   'CLIENT_ERROR bad authentication token format',
   'CLIENT_ERROR unauthenticated',
 ]);
+
+/** Whether a `CLIENT_ERROR` leaves the reply stream in step: see {@link CLIENT_ERRORS}. */
+export type InStep = 'always' | 'not-ms' | 'never';
+
+/**
+ * Every `CLIENT_ERROR` memcached 1.6.18 answers a meta command with, by whether the stream stays in
+ * step: each was sent to a real 1.6.18 followed by `mn` on the same connection, and is in step when
+ * the one error line was followed by `MN` and nothing else. `not-ms`: in step after `mg`, `md`, `ma`,
+ * `me`, but after an `ms` the data block may have been read as commands (the error came before the
+ * length was parsed: `ms <251-byte key> 3`, `ms k x`). A text not listed (another version, a proxy)
+ * counts as out of step. In step, only the request fails and the connection is kept; out of step,
+ * the connection is destroyed (DESIGN.md, "Fatal frames").
+ */
+export const CLIENT_ERRORS: ReadonlyMap<string, { readonly inStep: InStep; readonly code: ErrorCode }> =
+  new Map(
+    (
+      [
+        ['cannot increment or decrement non-numeric value', 'always', 'ERR_NOT_NUMERIC'],
+        ['bad command line format', 'not-ms', 'ERR_CLIENT_ERROR'],
+        ['invalid flag', 'always', 'ERR_CLIENT_ERROR'],
+        ['duplicate flag', 'always', 'ERR_CLIENT_ERROR'],
+        ['invalid or duplicate flag', 'always', 'ERR_CLIENT_ERROR'],
+        ['bad token in command line format', 'always', 'ERR_CLIENT_ERROR'],
+        ['opaque token too long', 'always', 'ERR_CLIENT_ERROR'],
+        ['invalid mode for ms M token', 'always', 'ERR_CLIENT_ERROR'],
+        ['invalid mode for ma M token', 'always', 'ERR_CLIENT_ERROR'],
+        ['incorrect length for M token', 'always', 'ERR_CLIENT_ERROR'],
+        ['error decoding key', 'always', 'ERR_CLIENT_ERROR'],
+        ['options flags are too long', 'always', 'ERR_CLIENT_ERROR'],
+        // `ms` only: its data block is read as commands.
+        ['options flags too long', 'never', 'ERR_CLIENT_ERROR'],
+        ['bad data chunk', 'never', 'ERR_CLIENT_ERROR'],
+      ] as const
+    ).map(([text, inStep, code]) => [text, Object.freeze({ inStep, code })]),
+  );
 
 /** The memcached meta codec. */
 export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame> {
@@ -95,8 +132,9 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       req.batchError ??= error;
       return MORE;
     }
-    if (status === 'CLIENT_ERROR' || status === 'ERROR') {
-      // The request was malformed; an `ms` may have a second reply coming (§6): drop the connection.
+    if (status === 'CLIENT_ERROR') return clientError(req, frame);
+    if (status === 'ERROR') {
+      // An unknown command: whatever was sent is not what the client meant to send.
       return new FrameFailure(new ClientErrorReply(frame.line, { mayHaveExecuted: true }), true);
     }
     switch (req.kind) {
@@ -377,6 +415,22 @@ function outOfSync(req: MetaRequest, frame: MetaFrame, what?: 'opaque' | 'key'):
     new ProtocolError(`${why} to ${label(req)}: ${quote(frame.line)}`, { mayHaveExecuted: true }),
     true,
   );
+}
+
+/** A `CLIENT_ERROR`: fails its own request only when {@link CLIENT_ERRORS} says the stream is in step. */
+function clientError(req: MetaRequest, frame: MetaFrame): FrameFailure {
+  const known = CLIENT_ERRORS.get(frame.line.slice(13));
+  let inStep = false;
+  // In a quiet batch the line carries no opaque and cannot be pinned to an item (§6).
+  if (known !== undefined && req.kind === RequestKind.Meta) {
+    inStep = known.inStep === 'always' || (known.inStep === 'not-ms' && req.command !== 'ms');
+  }
+  const options = { mayHaveExecuted: true };
+  const error =
+    inStep && known?.code === 'ERR_NOT_NUMERIC'
+      ? new NotNumericError(frame.line, options)
+      : new ClientErrorReply(frame.line, options);
+  return new FrameFailure(error, !inStep);
 }
 
 /** The password never appears: the message is fixed, with the server's reason only if it is a known one. */

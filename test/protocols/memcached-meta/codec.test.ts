@@ -85,7 +85,29 @@ describe('MetaCodec', () => {
       expect(f.error.message).to.include('object too large');
     });
 
-    it('CLIENT_ERROR and every ERROR line are fatal', () => {
+    it('a CLIENT_ERROR that leaves the stream in step fails its request only; the others are fatal', () => {
+      const kept = (command: MetaCommand, wire: string, code: string): void => {
+        const f = failure(codec.onFrame(meta(command), frame(wire)), code, false);
+        expect(f.error.message).to.equal(wire.trim());
+      };
+      kept('ma', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n', 'ERR_NOT_NUMERIC');
+      kept('mg', 'CLIENT_ERROR bad command line format\r\n', 'ERR_CLIENT_ERROR');
+      kept('ms', 'CLIENT_ERROR invalid flag\r\n', 'ERR_CLIENT_ERROR');
+      kept('md', 'CLIENT_ERROR invalid or duplicate flag\r\n', 'ERR_CLIENT_ERROR');
+      // after an ms, the data block may have been read as commands
+      for (const text of ['bad command line format', 'bad data chunk', 'options flags too long']) {
+        failure(codec.onFrame(meta('ms'), frame(`CLIENT_ERROR ${text}\r\n`)), 'ERR_CLIENT_ERROR', true);
+      }
+      // a text memcached 1.6.18 does not send, and any CLIENT_ERROR inside a quiet batch
+      failure(codec.onFrame(meta('ma'), frame('CLIENT_ERROR something new\r\n')), 'ERR_CLIENT_ERROR', true);
+      const quiet = batch(meta('ma', 'a'), meta('ma', 'b'));
+      const notNumeric = 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n';
+      failure(codec.onFrame(quiet, frame(notNumeric)), 'ERR_CLIENT_ERROR', true);
+      // legacy commands are not meta commands
+      failure(codec.onFrame(MetaRequest.version(), frame(notNumeric)), 'ERR_CLIENT_ERROR', true);
+    });
+
+    it('every ERROR line, and CLIENT_ERROR bad data chunk, are fatal', () => {
       for (const wire of [
         'CLIENT_ERROR bad data chunk\r\n',
         'ERROR\r\n',
