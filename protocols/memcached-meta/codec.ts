@@ -14,7 +14,9 @@ import {
   MemlineError,
   NotNumericError,
   ProtocolError,
+  ResponseTooLargeError,
   ServerErrorReply,
+  ValueTooLargeError,
 } from '../../lib/errors.js';
 import type { OutBuffer } from '../../lib/out-buffer.js';
 import { COMMANDS } from './commands.js';
@@ -124,9 +126,20 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     const status = frame.status;
     // Anything but STORED fails a login and the connection with it (§11).
     if (req.kind === RequestKind.Auth) return status === 'STORED' ? true : authFailure(frame);
+    if (frame.skipped !== -1 && req.kind !== RequestKind.Batch) {
+      // A value over maxValueSize answering one request: refused at its header, as any size claim
+      // past the cap (reliability.md I5). Only a batch reads past it, to name the key (see onBatchFrame).
+      return new FrameFailure(
+        new ResponseTooLargeError(
+          `reply to ${label(req)} declares a value of ${frame.skipped} bytes, over maxValueSize ${this.#limits.maxValueSize}`,
+          { mayHaveExecuted: true },
+        ),
+        true,
+      );
+    }
     if (status === 'SERVER_ERROR') {
       // The server could not do it but stays in sync: the connection is kept (§10).
-      const error = new ServerErrorReply(frame.line, { mayHaveExecuted: true });
+      const error = serverError(frame);
       if (req.kind !== RequestKind.Batch) return new FrameFailure(error, false);
       // Inside a quiet batch it carries no opaque, so it is kept until MN (§6).
       req.batchError ??= error;
@@ -431,6 +444,21 @@ function clientError(req: MetaRequest, frame: MetaFrame): FrameFailure {
       ? new NotNumericError(frame.line, options)
       : new ClientErrorReply(frame.line, options);
   return new FrameFailure(error, !inStep);
+}
+
+/**
+ * A `SERVER_ERROR`. `object too large for cache` is a value over the server's item size (`-I`,
+ * which counts the item's header and key too): ERR_VALUE_TOO_LARGE, as if the client had refused it.
+ */
+function serverError(frame: MetaFrame): MemlineError {
+  const options = { mayHaveExecuted: true };
+  if (frame.line === 'SERVER_ERROR object too large for cache') {
+    return new ValueTooLargeError(
+      `${frame.line}: the value is over the server's item size (-I, which counts the item's header and key); the key's old item was deleted`,
+      options,
+    );
+  }
+  return new ServerErrorReply(frame.line, options);
 }
 
 /** The password never appears: the message is fixed, with the server's reason only if it is a known one. */

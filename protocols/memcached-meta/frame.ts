@@ -16,6 +16,11 @@ export class MetaFrame {
     readonly line: string,
     /** The data block of a `VA`, without its CRLF; `undefined` for every other status. */
     readonly value: Buffer | undefined,
+    /**
+     * For a `VA` whose value was over `maxValueSize`: its size. The decoder read past the data block
+     * without holding it, and `value` is `undefined`. -1 for every other frame.
+     */
+    readonly skipped: number = -1,
   ) {}
 }
 

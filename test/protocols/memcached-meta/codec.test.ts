@@ -5,7 +5,8 @@ import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import type { MetaCommand } from '../../../protocols/memcached-meta/request.js';
 import { batch, codec, failure, meta, verdicts } from './codec-helpers.js';
-import { LIMITS, frame, thrown, written } from './helpers.js';
+import { LIMITS, frame, frames, thrown, written } from './helpers.js';
+import { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 
 const ME = 'ME k exp=-1 la=0 cas=1 fetch=no cls=1 size=63\r\n';
 
@@ -77,12 +78,41 @@ describe('MetaCodec', () => {
 
     it('SERVER_ERROR fails the request and keeps the connection', () => {
       const f = failure(
-        codec.onFrame(meta('ms'), frame('SERVER_ERROR object too large for cache\r\n')),
+        codec.onFrame(meta('ms'), frame('SERVER_ERROR out of memory storing object\r\n')),
         'ERR_SERVER_ERROR',
         false,
       );
       expect(f.error.mayHaveExecuted).to.equal(true);
+      expect(f.error.message).to.include('out of memory');
+    });
+
+    it('SERVER_ERROR object too large for cache is ERR_VALUE_TOO_LARGE; the connection is kept', () => {
+      const f = failure(
+        codec.onFrame(meta('ms'), frame('SERVER_ERROR object too large for cache\r\n')),
+        'ERR_VALUE_TOO_LARGE',
+        false,
+      );
+      expect(f.error.mayHaveExecuted).to.equal(true);
       expect(f.error.message).to.include('object too large');
+    });
+
+    it('a value over maxValueSize: one request fails with ERR_RESPONSE_TOO_LARGE, fatal; a batch names its item', () => {
+      const over = `VA ${LIMITS.maxValueSize + 1} f0 c1\r\n`;
+      failure(codec.onFrame(meta('mg', 'k', ' v f c'), frame(over)), 'ERR_RESPONSE_TOO_LARGE', true);
+      const req = batch(meta('mg', 'a', ' v'), meta('mg', 'b', ' v'));
+      const [hit] = frames('VA 1 O0\r\nx\r\n');
+      // what the decoder emits at the header of a value it then reads past (decoder tests)
+      const skipped = new MetaFrame(
+        'VA',
+        `VA ${LIMITS.maxValueSize + 1} O1`,
+        undefined,
+        LIMITS.maxValueSize + 1,
+      );
+      expect(codec.onFrame(req, hit)).to.equal(MORE);
+      expect(codec.onFrame(req, skipped)).to.equal(MORE);
+      const replies = codec.onFrame(req, frame('MN\r\n')) as MetaFrame[];
+      expect(replies[1].skipped).to.equal(LIMITS.maxValueSize + 1);
+      expect(replies[0].skipped).to.equal(-1);
     });
 
     it('a CLIENT_ERROR that leaves the stream in step fails its request only; the others are fatal', () => {
@@ -258,9 +288,9 @@ describe('MetaCodec', () => {
       expect(codec.noReply(meta('mg'))).to.equal(undefined);
       expect(codec.name).to.equal('memcached-meta');
       const decoder = new MetaCodec({ maxValueSize: 4, maxLineLength: 64 }).createDecoder();
-      expect(() => decoder.feed(Buffer.from('VA 5\r\n'), () => {}))
-        .to.throw()
-        .with.property('code', 'ERR_RESPONSE_TOO_LARGE');
+      const skipped: number[] = [];
+      decoder.feed(Buffer.from('VA 5\r\n'), (f) => skipped.push(f.skipped));
+      expect(skipped).to.deep.equal([5]);
     });
 
     it('encodes through encodeRequest', () => {

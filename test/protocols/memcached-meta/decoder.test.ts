@@ -161,7 +161,7 @@ describe('MetaDecoder', () => {
       ['2^32-1 bytes', 'VA 4294967295\r\n', 'ERR_RESPONSE_TOO_LARGE'],
       ['2^31 bytes', 'VA 2147483648 t1\r\n', 'ERR_RESPONSE_TOO_LARGE'],
       ['20 digits', 'VA 99999999999999999999\r\n', 'ERR_RESPONSE_TOO_LARGE'],
-      ['one byte over', `VA ${LIMITS.maxValueSize + 1}\r\n`, 'ERR_RESPONSE_TOO_LARGE'],
+      ['over 1 GiB (no memcached item is)', 'VA 1073741825\r\n', 'ERR_RESPONSE_TOO_LARGE'],
     ];
     for (const [what, wire, code] of cases) {
       it(`${what}: ${code} however it is split`, () => {
@@ -175,6 +175,35 @@ describe('MetaDecoder', () => {
         }
       });
     }
+
+    it('reads past a value over maxValueSize (up to 1 GiB) without holding it, and stays in step', () => {
+      const size = LIMITS.maxValueSize + 1;
+      const wire = Buffer.concat([
+        latin1(`VA ${size} f1 O3\r\n`),
+        Buffer.alloc(size, 0x0a),
+        latin1('\r\nEN O4\r\n'),
+      ]);
+      const alloc = sinon.spy(Buffer, 'allocUnsafe');
+      try {
+        for (const chunks of [[wire], byteByByte(wire.subarray(0, 40)).concat([wire.subarray(40)])]) {
+          const decoder = new MetaDecoder(LIMITS);
+          const out: [string, number, number | undefined][] = [];
+          for (const c of chunks) {
+            decoder.feed(c, (f) => out.push([f.line, f.skipped, f.value?.length]));
+            expect(decoder.buffered).to.be.at.most(64);
+          }
+          expect(out).to.deep.equal([
+            [`VA ${size} f1 O3`, size, undefined],
+            ['EN O4', -1, undefined],
+          ]);
+        }
+        expect(alloc.getCalls().filter((c) => c.args[0] > 1024)).to.have.length(0);
+      } finally {
+        sinon.restore();
+      }
+      const bad = Buffer.concat([latin1(`VA ${size}\r\n`), Buffer.alloc(size), latin1('XX')]);
+      expect(decode([bad]).error?.code).to.equal('ERR_PROTOCOL');
+    });
 
     it('refuses a giant size from its header alone, before any value byte, allocating nothing', () => {
       const alloc = sinon.spy(Buffer, 'allocUnsafe');
