@@ -98,6 +98,7 @@ export class MemcacheClient<V = Buffer> {
       maxValueSize: o.maxValueSize,
       maxLineLength: o.maxLineLength,
       auth: o.auth,
+      maxPending: o.maxPending,
     });
     const cluster = new Cluster<MetaRequest, unknown, MetaFrame>(o.servers, {
       codec,
@@ -491,7 +492,9 @@ export class MemcacheClient<V = Buffer> {
       if (typeof request !== 'object' || request === null)
         throw new InvalidArgumentError('request must be an object');
       const { command, key, flags = {}, value } = request;
-      const rendered = renderFlags(command, flags);
+      // The client adds an opaque of its own unless the caller gave one (`mn`, `me` take none).
+      const given = typeof flags === 'object' && flags !== null && flags.O !== undefined && flags.O !== false;
+      const rendered = renderFlags(command, flags, command === 'mn' || command === 'me' || given ? 0 : 1);
       const wk = command === 'mn' ? undefined : this.#key(key as string);
       if (command === 'me' && wk?.base64 === true) throw meOnBinaryKey();
       let bytes: Buffer | undefined;

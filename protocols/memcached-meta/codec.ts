@@ -22,8 +22,8 @@ import type { OutBuffer } from '../../lib/out-buffer.js';
 import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
-import { encodeRequest } from './encoder.js';
-import { flagIndex, flagToken, isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
+import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
+import { isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
@@ -33,7 +33,15 @@ import type { Item } from './results.js';
 export interface MetaCodecOptions extends DecoderLimits {
   /** Credentials for memcached `-Y`, sent first on every connection. */
   auth?: { username: string; password: string };
+  /**
+   * The most requests in flight on one connection: each connection cycles through at least this
+   * many opaques, so no two of its requests in flight share one. @default 16384
+   */
+  maxPending?: number;
 }
+
+/** The largest opaque cycle: past it, opaques repeat within a connection's requests in flight. */
+const MAX_OPAQUES = 2 ** 20;
 
 /** A `stats` reply is bounded like everything else a server can make the client hold. */
 const MAX_STATS = 100_000;
@@ -88,9 +96,18 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   readonly #credentials: Buffer | undefined;
   /** The password in the forms a reply line could show it in; cut out of errors (see {@link scrub}). */
   readonly #secrets: string[] | undefined;
+  /** The size of each connection's opaque cycle: a power of two of at least `maxPending`. */
+  readonly #opaques: number;
+  /** Each connection's place in its cycle, found by its out buffer (one per connection). */
+  readonly #cursors = new WeakMap<OutBuffer, OpaqueCursor>();
+  /** The last connection encoded for and its cursor: most encodes follow one on the same connection. */
+  #lastOut: OutBuffer | undefined = undefined;
+  #lastCursor: OpaqueCursor = opaqueCursor(1);
 
   constructor(options: MetaCodecOptions) {
     this.#limits = { maxValueSize: options.maxValueSize, maxLineLength: options.maxLineLength };
+    const pending = Math.min(Math.max(options.maxPending ?? 16384, 2), MAX_OPAQUES);
+    this.#opaques = 2 ** Math.ceil(Math.log2(pending));
     const auth = options.auth;
     if (auth === undefined) return;
     // The server splits "<user> <pass>" at the space and reads to the end of the data (§11).
@@ -108,7 +125,14 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   }
 
   encode(req: MetaRequest, out: OutBuffer): void {
-    encodeRequest(req, out);
+    let cursor = this.#lastCursor;
+    if (out !== this.#lastOut) {
+      cursor = this.#cursors.get(out) ?? opaqueCursor(this.#opaques);
+      this.#cursors.set(out, cursor);
+      this.#lastOut = out;
+      this.#lastCursor = cursor;
+    }
+    encodeRequest(req, out, cursor);
   }
 
   createDecoder(): FrameDecoder<MetaFrame> {
@@ -154,7 +178,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       case RequestKind.Meta:
         return checkMeta(req, frame, false) ?? (req.itemSink === undefined ? frame : toItem(req, frame));
       case RequestKind.Batch:
-        return onBatchFrame(req, frame);
+        return onBatchFrame(req, frame, this.#opaques - 1);
       case RequestKind.Version:
         if (status === 'VERSION' && frame.line.length > 8) return frame.line.slice(8);
         break;
@@ -267,38 +291,66 @@ function quotedForm(text: string): string {
 
 /**
  * Checks a meta reply against its request: a status the command can receive, the opaque it was
- * sent with (unless the batch already checked it), and the key when both carry one. Returns a fatal
- * failure, or `undefined` if it fits.
+ * sent with (unless its batch already matched it), and the key when both carry one. A reply that
+ * carries an `O` or `k` its request never sent is out of sync too. Returns a fatal failure, or
+ * `undefined` if it fits.
  */
-function checkMeta(req: MetaRequest, frame: MetaFrame, opaqueChecked: boolean): FrameFailure | undefined {
+function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameFailure | undefined {
   if (!COMMANDS[req.command ?? 'mn'].statuses.has(frame.status)) return outOfSync(req, frame);
+  const line = frame.line;
   if (frame.status === 'ME') {
     // `ME <key> …` must name the key asked for: on 1.6.18 a binary key created by `mg … N` is
     // printed raw, and its bytes could forge reply lines (§4.5).
-    const line = frame.line;
     const end = line.indexOf(' ', 3);
     if (line.slice(3, end === -1 ? line.length : end) !== req.key?.token) return outOfSync(req, frame, 'key');
     return undefined;
   }
-  const flags = req.flags;
-  if (flags.length === 0) return undefined;
-  if (!opaqueChecked) {
-    const sent = requestToken(flags, 'O');
-    if (sent !== undefined && flagToken(frame, 'O') !== sent) return outOfSync(req, frame, 'opaque');
+  if (line.length === 2) {
+    // A bare status (`HD`, `EN`…): no opaque to check. memcached echoes every opaque it is sent
+    // (§2.2); a reply without one is taken as is, so that a reply stream is checked wherever it
+    // carries opaques (every batch reply, every reply of memcached and mcrouter).
+    return req.opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
+      ? undefined
+      : outOfSync(req, frame, 'opaque');
   }
-  const key = req.key;
-  if (key !== undefined && flags.includes(' k')) {
-    const line = frame.line;
-    const at = flagIndex(frame, 'k');
-    if (at !== -1) {
-      const end = nextSpace(line, at);
-      // A base64 key comes back as `k<token> b` (§2.2).
-      const base64 =
-        line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
-      if (!keyMatches(key, line.slice(at, end), base64)) return outOfSync(req, frame, 'key');
+  // Tokens are single-space separated and each letter comes once (decoder), and only the `O`
+  // token starts with O and only the `k` token with k: one search each finds them.
+  if (!inBatch) {
+    const at = line.lastIndexOf(' O');
+    if (req.opaque >= 0) {
+      if (at !== -1 && opaqueAt(line, at + 2) !== req.opaque) return outOfSync(req, frame, 'opaque');
+    } else if (req.ownOpaque && req.flags.includes(' O')) {
+      const sent = requestToken(req.flags, 'O');
+      if (at === -1 || line.slice(at + 2, nextSpace(line, at + 2)) !== sent) {
+        return outOfSync(req, frame, 'opaque');
+      }
+    } else if (at !== -1) {
+      return outOfSync(req, frame, 'opaque');
     }
   }
+  const kAt = line.indexOf(' k');
+  if (kAt === -1) return undefined;
+  const key = req.key;
+  if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
+  const from = kAt + 2;
+  const end = nextSpace(line, from);
+  // A base64 key comes back as `k<token> b` (§2.2).
+  const base64 = line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
+  if (!keyMatches(key, line.slice(from, end), base64)) return outOfSync(req, frame, 'key');
   return undefined;
+}
+
+/** The opaque whose token starts at `from` (as the encoder writes it: canonical decimal), or -1. */
+function opaqueAt(line: string, from: number): number {
+  const end = nextSpace(line, from);
+  if (end === from || end - from > 9 || (end - from > 1 && line.charCodeAt(from) === 0x30)) return -1;
+  let n = 0;
+  for (let i = from; i < end; i++) {
+    const d = line.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */
@@ -328,13 +380,15 @@ function requestToken(flags: string, ch: string): string | undefined {
 }
 
 /**
- * A batch reply: tagged `O<j>` with j past the last one seen (the server answers in order, §6) and a
- * status item j can receive. `MN` ends the batch; the items without a reply had none.
+ * A batch reply: tagged with the opaque of an item past the last one answered (the server answers
+ * in order, §6), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
+ * the batch; the items without a reply had none. `mask`: the opaque cycle's size less one.
  */
-function onBatchFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+function onBatchFrame(req: MetaRequest, frame: MetaFrame, mask: number): FrameVerdict<unknown> {
   const items = req.items ?? [];
   const n = items.length;
   if (frame.status === 'MN') {
+    if (frame.line.length !== 2) return outOfSync(req, frame, 'opaque');
     const replies = req.replies ?? new Array<MetaFrame | undefined>(n).fill(undefined);
     req.replies = replies;
     const error = req.batchError;
@@ -346,27 +400,21 @@ function onBatchFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown>
     }
     return replies;
   }
-  const token = flagToken(frame, 'O');
-  const j = token === undefined ? -1 : index(token);
-  if (j <= req.lastIndex || j >= n) return outOfSync(req, frame, 'opaque');
+  const line = frame.line;
+  const at = line.lastIndexOf(' O');
+  const opaque = at === -1 ? -1 : opaqueAt(line, at + 2);
+  if (opaque === -1) return outOfSync(req, frame, 'opaque');
+  // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
+  const next = req.lastIndex + 1;
+  const j = next + ((opaque - req.opaque - next) & mask);
+  if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
   const failure = checkMeta(items[j], frame, true);
   if (failure !== undefined) return failure;
+  if (line.indexOf(' k') === -1) return outOfSync(req, frame, 'key');
   const replies = (req.replies ??= new Array<MetaFrame | undefined>(n).fill(undefined));
   replies[j] = frame;
   req.lastIndex = j;
   return MORE;
-}
-
-/** A canonical decimal index (as the encoder writes it), or -1. */
-function index(token: string): number {
-  if (token.length === 0 || token.length > 9 || (token.length > 1 && token.charCodeAt(0) === 0x30)) return -1;
-  let j = 0;
-  for (let i = 0; i < token.length; i++) {
-    const d = token.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    j = j * 10 + d;
-  }
-  return j;
 }
 
 /** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games, I7). */

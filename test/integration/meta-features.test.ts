@@ -685,10 +685,10 @@ describe('meta-protocol features against real memcached', function () {
         expect((await c.debug('gate'))!.ttl).to.equal(100);
         expect(lines).to.deep.equal([
           'version',
-          'ms gate 1 E12345',
-          'ms gate 1 MA N30',
-          'md gate x',
-          'mg gate C7 v f c',
+          'ms gate 1 E12345 O0',
+          'ms gate 1 MA N30 O1',
+          'md gate x O2',
+          'mg gate C7 v f c O3',
           'me gate',
         ]);
       });

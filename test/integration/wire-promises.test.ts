@@ -10,6 +10,11 @@ import {
   type PartialResultError,
 } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import {
+  startScriptedServer,
+  type ScriptedConnection,
+  type ScriptedServer,
+} from '../harness/scripted-server.js';
 
 async function rejection(promise: Promise<unknown>): Promise<MemlineError> {
   try {
@@ -127,6 +132,113 @@ describe('wire promises', function () {
       expect(c.metrics.total.created).to.equal(1);
       // a single read of it is refused at once (reliability.md I5)
       expect((await rejection(c.get('wire:huge'))).code).to.equal('ERR_RESPONSE_TOO_LARGE');
+    });
+  });
+
+  describe('replies are verified, not trusted (scripted servers that answer out of turn)', () => {
+    let server: ScriptedServer;
+    let client: MemcacheClient;
+    /** What the server does once it has received `count` request lines, in order. */
+    let script: { count: number; reply: (lines: string[], conn: ScriptedConnection) => void };
+    /** The opaque the client put on a request line. */
+    const opaque = (line: string): string => / (O\d+)/.exec(line)![1];
+
+    beforeEach(async () => {
+      server = await startScriptedServer((conn) => {
+        const lines: string[] = [];
+        const first = server === undefined || server.connections[0] === conn;
+        conn.onRequest((req) => {
+          // Later connections (a get is resent after its first one was dropped) answer properly.
+          if (!first) return conn.write(`EN ${opaque(req.line)}\r\n`);
+          lines.push(req.line);
+          if (lines.length === script.count) script.reply(lines, conn);
+        });
+      });
+      client = new MemcacheClient({ servers: [server.address], timeout: 2000, breaker: { threshold: 0 } });
+    });
+
+    afterEach(async () => {
+      client.destroy();
+      await server.close();
+    });
+
+    it('two replies with swapped opaques: neither caller gets the other’s value', async () => {
+      script = {
+        count: 2,
+        reply: ([a, b], conn) => conn.write(`VA 1 ${opaque(b)}\r\nB\r\nVA 1 ${opaque(a)}\r\nA\r\n`),
+      };
+      const [a, b] = await Promise.allSettled([client.get('a'), client.get('b')]);
+      expect(a.status).to.equal('rejected');
+      expect(((a as PromiseRejectedResult).reason as MemlineError).code).to.equal('ERR_PROTOCOL');
+      // b's request went out again on a new connection, where it is answered in turn
+      expect((b as PromiseFulfilledResult<unknown>).value).to.equal(null);
+      await server.connections[0].closed;
+    });
+
+    it('one reply too many: the next caller does not get it', async () => {
+      script = {
+        count: 2,
+        reply: ([a], conn) => conn.write(`VA 1 ${opaque(a)}\r\nA\r\nVA 1 ${opaque(a)}\r\nA\r\n`),
+      };
+      const [a, b] = await Promise.allSettled([client.get('a'), client.get('b')]);
+      expect((a as PromiseFulfilledResult<{ value: Buffer }>).value.value.toString()).to.equal('A');
+      expect(((b as PromiseRejectedResult).reason as MemlineError).code).to.equal('ERR_PROTOCOL');
+    });
+
+    it('MN before a batch’s replies: the batch’s hits are not handed to the next caller', async () => {
+      // getMulti sends `mg a … q k O0`, `mg b … q k O1`, `mn`; then get('c')
+      script = {
+        count: 4,
+        reply: ([a, , , c], conn) => {
+          expect(c).to.match(/^mg c /);
+          conn.write(`MN\r\nVA 1 ka ${opaque(a)}\r\nA\r\nEN ${opaque(c)}\r\n`);
+        },
+      };
+      const multi = client.getMulti(['a', 'b']);
+      const [m, c] = await Promise.allSettled([multi, client.get('c')]);
+      // The server said "no hits" first: that is all the batch can know.
+      expect([...(m as PromiseFulfilledResult<Map<string, unknown>>).value.keys()]).to.deep.equal([]);
+      expect(((c as PromiseRejectedResult).reason as MemlineError).code).to.equal('ERR_PROTOCOL');
+    });
+
+    it('a wrong key in a batch reply is ERR_PROTOCOL', async () => {
+      script = {
+        count: 3,
+        reply: ([a], conn) => conn.write(`VA 1 kb ${opaque(a)}\r\nB\r\nMN\r\n`),
+      };
+      const err = await rejection(client.getMulti(['a', 'b']));
+      expect(err.code).to.equal('ERR_PROTOCOL');
+      expect(err.message).to.include('wrong key');
+    });
+
+    it('an opaque on the reply to a request that sent none (mn) is ERR_PROTOCOL', async () => {
+      script = { count: 1, reply: (_lines, conn) => conn.write('MN O0\r\n') };
+      const err = await rejection(client.meta({ command: 'mn' }));
+      expect(err.code).to.equal('ERR_PROTOCOL');
+    });
+
+    it('every meta request carries an opaque; batch items their key too', async () => {
+      script = {
+        count: 5,
+        reply: (lines, conn) => {
+          const [g, s, d, m1, m2] = lines;
+          conn.write(`EN ${opaque(g)}\r\nHD ${opaque(s)}\r\nNF ${opaque(d)}\r\n`);
+          expect(m1).to.match(/^mg x v f c q k O\d+$/);
+          expect(m2).to.equal('mn');
+          conn.write('MN\r\n');
+        },
+      };
+      const results = await Promise.all([
+        client.get('g'),
+        client.set('s', 'v'),
+        client.delete('d'),
+        client.getMulti(['x']),
+      ]);
+      expect(results[0]).to.equal(null);
+      expect(results[2]).to.equal(false);
+      const lines = server.connections[0].requests.map((r) => r.line);
+      expect(lines.slice(0, 3).map((l) => / O\d+$/.test(l))).to.deep.equal([true, true, true]);
+      expect(new Set(lines.slice(0, 4).map(opaque)).size).to.equal(4);
     });
   });
 });

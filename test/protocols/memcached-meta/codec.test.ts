@@ -4,7 +4,7 @@ import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
 import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import type { MetaCommand } from '../../../protocols/memcached-meta/request.js';
-import { batch, codec, failure, meta, verdicts } from './codec-helpers.js';
+import { batch, codec, failure, meta, sent, verdicts } from './codec-helpers.js';
 import { LIMITS, frame, frames, thrown, written } from './helpers.js';
 import { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 
@@ -35,7 +35,24 @@ describe('MetaCodec', () => {
       });
     }
 
-    it('checks the opaque', () => {
+    it('checks the opaque it put on a request; a reply with no opaque is taken as is', () => {
+      const mg = (): MetaRequest => sent(meta('mg', 'k', ' v f c'));
+      expect(codec.onFrame(mg(), frame('VA 1 f0 c1 O0\r\nx\r\n'))).to.not.be.instanceOf(FrameFailure);
+      expect(codec.onFrame(mg(), frame('EN O0\r\n'))).to.not.be.instanceOf(FrameFailure);
+      for (const wire of ['VA 1 O1\r\nx\r\n', 'EN O00\r\n', 'EN O\r\n', 'EN Ox\r\n', 'HD O10\r\n']) {
+        failure(codec.onFrame(mg(), frame(wire)), 'ERR_PROTOCOL', true);
+      }
+      // a reply carrying a key the request never asked for
+      failure(codec.onFrame(mg(), frame('EN kk O0\r\n')), 'ERR_PROTOCOL', true);
+      // `mn` and `me` send none: a reply that carries one is another's
+      failure(codec.onFrame(sent(meta('mn')), frame('MN O0\r\n')), 'ERR_PROTOCOL', true);
+      failure(codec.onFrame(sent(meta('me', 'k')), frame('EN O0\r\n')), 'ERR_PROTOCOL', true);
+      expect(codec.onFrame(sent(meta('me', 'k')), frame('EN\r\n'))).to.not.be.instanceOf(FrameFailure);
+      // what memcached and mcrouter never do, but fakes do: no opaque at all
+      expect(codec.onFrame(mg(), frame('HD\r\n'))).to.not.be.instanceOf(FrameFailure);
+    });
+
+    it('checks a caller’s own opaque', () => {
       expect(codec.onFrame(meta('mg', 'k', ' v O7'), frame('VA 1 O7\r\nx\r\n'))).to.be.instanceOf(Object);
       expect(codec.onFrame(meta('mg', 'k', ' v O7'), frame('EN O7\r\n'))).to.not.be.instanceOf(FrameFailure);
       failure(codec.onFrame(meta('mg', 'k', ' v O7'), frame('VA 1 O8\r\nx\r\n')), 'ERR_PROTOCOL', true);
@@ -100,11 +117,11 @@ describe('MetaCodec', () => {
       const over = `VA ${LIMITS.maxValueSize + 1} f0 c1\r\n`;
       failure(codec.onFrame(meta('mg', 'k', ' v f c'), frame(over)), 'ERR_RESPONSE_TOO_LARGE', true);
       const req = batch(meta('mg', 'a', ' v'), meta('mg', 'b', ' v'));
-      const [hit] = frames('VA 1 O0\r\nx\r\n');
+      const [hit] = frames('VA 1 ka O0\r\nx\r\n');
       // what the decoder emits at the header of a value it then reads past (decoder tests)
       const skipped = new MetaFrame(
         'VA',
-        `VA ${LIMITS.maxValueSize + 1} O1`,
+        `VA ${LIMITS.maxValueSize + 1} kb O1`,
         undefined,
         LIMITS.maxValueSize + 1,
       );
@@ -294,7 +311,7 @@ describe('MetaCodec', () => {
     });
 
     it('encodes through encodeRequest', () => {
-      expect(written((out) => codec.encode(meta('mg', 'k', ' v'), out)).toString()).to.equal('mg k v\r\n');
+      expect(written((out) => codec.encode(meta('mg', 'k', ' v'), out)).toString()).to.equal('mg k v O0\r\n');
     });
   });
 });
