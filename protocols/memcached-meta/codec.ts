@@ -342,15 +342,16 @@ function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameF
 
 /** The opaque whose token starts at `from` (as the encoder writes it: canonical decimal), or -1. */
 function opaqueAt(line: string, from: number): number {
-  const end = nextSpace(line, from);
-  if (end === from || end - from > 9 || (end - from > 1 && line.charCodeAt(from) === 0x30)) return -1;
   let n = 0;
-  for (let i = from; i < end; i++) {
+  let i = from;
+  for (; i < line.length; i++) {
     const d = line.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
+    if (d < 0 || d > 9) break;
     n = n * 10 + d;
   }
-  return n;
+  const digits = i - from;
+  if (digits === 0 || digits > 9 || (digits > 1 && line.charCodeAt(from) === 0x30)) return -1;
+  return i === line.length || line.charCodeAt(i) === 0x20 ? n : -1;
 }
 
 /** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */

@@ -16,15 +16,18 @@ export interface OpaqueCursor {
   readonly mask: number;
 }
 
-/** `" O<n>"` for every n handed out so far: built once each, shared by every connection. */
+/** `" O<n>\r\n"` for every n handed out so far: built once each, shared by every connection. */
 const TOKENS: string[] = [];
 
-/** The wire token of opaque `n`: a table lookup, not a number-to-string conversion per request. */
+/**
+ * The wire token of opaque `n` with the line's CRLF: a table lookup, not a number-to-string
+ * conversion per request.
+ */
 export function opaqueToken(n: number): string {
   let token = TOKENS[n];
   if (token === undefined) {
     // n never skips past TOKENS.length by more than a batch, so the table stays dense.
-    for (let i = TOKENS.length; i <= n; i++) TOKENS.push(' O' + i);
+    for (let i = TOKENS.length; i <= n; i++) TOKENS.push(' O' + i + '\r\n');
     token = TOKENS[n];
   }
   return token;
@@ -44,7 +47,7 @@ export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCu
     case RequestKind.Meta: {
       if (req.ownOpaque) {
         req.opaque = -1;
-        encodeMeta(req, '', out);
+        encodeMeta(req, '\r\n', out);
         return;
       }
       const n = cursor.next;
@@ -75,17 +78,17 @@ export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCu
 }
 
 /**
- * `<cmd> <key> [<datalen>] [b]<flags><extra>\r\n[<data>\r\n]`. The `b` comes right after the key
+ * `<cmd> <key> [<datalen>] [b]<flags><end>[<data>\r\n]` (`end`: what the encoder adds, then CRLF). The `b` comes right after the key
  * (or datalen): `me` reads it only there (meta-protocol.md §3, §4.5).
  */
-function encodeMeta(req: MetaRequest, extra: string, out: OutBuffer): void {
+function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   const command = req.command ?? 'mn';
   const key = req.key;
   const value = req.value;
   const isSet = command === 'ms' && value !== undefined;
   let tail = isSet ? ' ' + value.length : '';
   if (key?.base64 === true) tail += ' b';
-  tail += req.flags + extra + '\r\n';
+  tail += req.flags + end;
   if (key === undefined) {
     out.latin1(command + tail);
   } else if (key.ascii) {
