@@ -93,6 +93,8 @@ export interface BackendStats extends Readonly<BackendCounters> {
 const PROBE_VERDICT: Partial<Record<MemlineError['code'], boolean>> = {
   ERR_SERVER_ERROR: true,
   ERR_CLIENT_ERROR: true,
+  ERR_NOT_NUMERIC: true,
+  ERR_VALUE_TOO_LARGE: true,
   ERR_RESPONSE_TOO_LARGE: true,
   ERR_CONNECTION: false,
   ERR_TIMEOUT: false,

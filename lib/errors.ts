@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_CLIENT_ERROR'
   | 'ERR_SERVER_ERROR'
+  | 'ERR_NOT_NUMERIC'
   | 'ERR_RESPONSE_TOO_LARGE'
   | 'ERR_CIRCUIT_OPEN'
   | 'ERR_QUEUE_FULL'
@@ -100,11 +101,14 @@ export class InvalidArgumentError extends MemlineError {
   }
 }
 
-/** A value over `maxValueSize`; rejected before any I/O. */
+/**
+ * A value over `maxValueSize`, rejected before any I/O; or one the server refused as too large for
+ * its item size (`SERVER_ERROR object too large for cache`, which also deletes the key's old item).
+ */
 export class ValueTooLargeError extends MemlineError {
   static readonly CODE = 'ERR_VALUE_TOO_LARGE';
-  constructor(message: string) {
-    super('ERR_VALUE_TOO_LARGE', message);
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_VALUE_TOO_LARGE', message, options);
   }
 }
 
@@ -158,6 +162,18 @@ export class ServerErrorReply extends MemlineError {
   static readonly CODE = 'ERR_SERVER_ERROR';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_SERVER_ERROR', message, options);
+  }
+}
+
+/**
+ * `incr`/`decr` on a value that is not a decimal number (`CLIENT_ERROR cannot increment or
+ * decrement non-numeric value`). The stream stays in step: only this request fails, the connection
+ * is kept.
+ */
+export class NotNumericError extends MemlineError {
+  static readonly CODE = 'ERR_NOT_NUMERIC';
+  constructor(message: string, options?: MemlineErrorOptions) {
+    super('ERR_NOT_NUMERIC', message, options);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   MemlineError,
   PartialResultError,
+  ResponseTooLargeError,
   ServerErrorReply,
 } from '../../lib/errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
@@ -97,6 +98,7 @@ export class MemcacheClient<V = Buffer> {
       maxValueSize: o.maxValueSize,
       maxLineLength: o.maxLineLength,
       auth: o.auth,
+      maxPending: o.maxPending,
     });
     const cluster = new Cluster<MetaRequest, unknown, MetaFrame>(o.servers, {
       codec,
@@ -369,7 +371,7 @@ export class MemcacheClient<V = Buffer> {
       for (const [key, value] of entries) {
         const wk = this.#key(key);
         wks.push(wk);
-        values.set(wk, valueBytes(value, this.#options.maxValueSize));
+        values.set(wk, valueBytes(value, this.#options.maxStoreSize));
       }
       const ok = new Map<string, boolean>();
       const refused = new Map<string, MemlineError>();
@@ -490,11 +492,13 @@ export class MemcacheClient<V = Buffer> {
       if (typeof request !== 'object' || request === null)
         throw new InvalidArgumentError('request must be an object');
       const { command, key, flags = {}, value } = request;
-      const rendered = renderFlags(command, flags);
+      // The client adds an opaque of its own unless the caller gave one (`mn`, `me` take none).
+      const given = typeof flags === 'object' && flags !== null && flags.O !== undefined && flags.O !== false;
+      const rendered = renderFlags(command, flags, command === 'mn' || command === 'me' || given ? 0 : 1);
       const wk = command === 'mn' ? undefined : this.#key(key as string);
       if (command === 'me' && wk?.base64 === true) throw meOnBinaryKey();
       let bytes: Buffer | undefined;
-      if (command === 'ms') bytes = valueBytes(value, this.#options.maxValueSize);
+      if (command === 'ms') bytes = valueBytes(value, this.#options.maxStoreSize);
       else if (value !== undefined) throw new InvalidArgumentError(`value is only for ms, not ${command}`);
       const idempotent = command === 'mg' || command === 'mn' || command === 'me' || command === 'md';
       return send(MetaRequest.meta(command, wk, rendered, bytes, idempotent)).then(toMetaResult);
@@ -701,7 +705,7 @@ export class MemcacheClient<V = Buffer> {
   ): Promise<MetaFrame> {
     return this.#run(options, (send, so) => {
       const wk = this.#key(key);
-      const bytes = valueBytes(value, this.#options.maxValueSize);
+      const bytes = valueBytes(value, this.#options.maxStoreSize);
       let flags = mode + (withTtlAndFlags ? this.#storeFlags(options) : '');
       if (cas !== undefined) flags = ` C${validate.cas(cas)}` + flags;
       // Only a plain set may be replayed: add/replace/append/prepend/cas could apply twice.
@@ -756,6 +760,7 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (_send, so) => {
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, Item>();
+      const tooLarge = new Map<string, MemlineError>();
       return this.#dispatch
         .bulk(
           wks,
@@ -763,6 +768,11 @@ export class MemcacheClient<V = Buffer> {
           options?.routingKey,
           (wk) => MetaRequest.meta('mg', wk, flags, undefined, true),
           (b, wk, f) => {
+            if (f !== undefined && f.skipped !== -1) {
+              // Read past by the decoder: this key fails, the others and the connection are fine.
+              tooLarge.set(wk.original, oversize(f, this.#options.maxValueSize, b.server));
+              return;
+            }
             const item = f === undefined ? null : toItem(wk.original, f);
             if (item === null) b.counters.misses++;
             else {
@@ -772,8 +782,11 @@ export class MemcacheClient<V = Buffer> {
           },
         )
         .then((errors) => {
+          for (const [key, err] of tooLarge) errors.set(key, err);
           if (errors.size > 0 && this.#options.missOnError) {
-            for (const err of new Set(errors.values())) this.#missedOnError(err, errors.size);
+            const counts = new Map<MemlineError, number>();
+            for (const err of errors.values()) counts.set(err, (counts.get(err) ?? 0) + 1);
+            for (const [err, count] of counts) this.#missedOnError(err, count);
             return result;
           }
           return finishBulk(result, errors, wks.length);
@@ -845,6 +858,13 @@ export class MemcacheClient<V = Buffer> {
       return Promise.reject(asError(err));
     }
   }
+}
+
+function oversize(frame: MetaFrame, max: number, server: string): MemlineError {
+  return new ResponseTooLargeError(
+    `the value of ${frame.skipped} bytes is over maxValueSize ${max}; it was read past, not kept`,
+    { mayHaveExecuted: true, server },
+  );
 }
 
 function stored(frame: MetaFrame): boolean {

@@ -6,20 +6,24 @@
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
 import type { FrameDecoder, FrameVerdict, ProtocolCodec } from '../../lib/codec.js';
+import type { ErrorCode } from '../../lib/errors.js';
 import {
   AuthError,
   ClientErrorReply,
   InvalidArgumentError,
   MemlineError,
+  NotNumericError,
   ProtocolError,
+  ResponseTooLargeError,
   ServerErrorReply,
+  ValueTooLargeError,
 } from '../../lib/errors.js';
 import type { OutBuffer } from '../../lib/out-buffer.js';
 import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
-import { encodeRequest } from './encoder.js';
-import { flagIndex, flagToken, itemFlags, nextSpace } from './frame.js';
+import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
+import { isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
@@ -29,7 +33,15 @@ import type { Item } from './results.js';
 export interface MetaCodecOptions extends DecoderLimits {
   /** Credentials for memcached `-Y`, sent first on every connection. */
   auth?: { username: string; password: string };
+  /**
+   * The most requests in flight on one connection: each connection cycles through at least this
+   * many opaques, so no two of its requests in flight share one. @default 16384
+   */
+  maxPending?: number;
 }
+
+/** The largest opaque cycle: past it, opaques repeat within a connection's requests in flight. */
+const MAX_OPAQUES = 2 ** 20;
 
 /** A `stats` reply is bounded like everything else a server can make the client hold. */
 const MAX_STATS = 100_000;
@@ -42,6 +54,41 @@ const AUTH_REASONS = new Set([
   'CLIENT_ERROR unauthenticated',
 ]);
 
+/** Whether a `CLIENT_ERROR` leaves the reply stream in step: see {@link CLIENT_ERRORS}. */
+export type InStep = 'always' | 'not-ms' | 'never';
+
+/**
+ * Every `CLIENT_ERROR` memcached 1.6.18 answers a meta command with, by whether the stream stays in
+ * step: each was sent to a real 1.6.18 followed by `mn` on the same connection, and is in step when
+ * the one error line was followed by `MN` and nothing else. `not-ms`: in step after `mg`, `md`, `ma`,
+ * `me`, but after an `ms` the data block may have been read as commands (the error came before the
+ * length was parsed: `ms <251-byte key> 3`, `ms k x`). A text not listed (another version, a proxy)
+ * counts as out of step. In step, only the request fails and the connection is kept; out of step,
+ * the connection is destroyed (DESIGN.md, "Fatal frames").
+ */
+export const CLIENT_ERRORS: ReadonlyMap<string, { readonly inStep: InStep; readonly code: ErrorCode }> =
+  new Map(
+    (
+      [
+        ['cannot increment or decrement non-numeric value', 'always', 'ERR_NOT_NUMERIC'],
+        ['bad command line format', 'not-ms', 'ERR_CLIENT_ERROR'],
+        ['invalid flag', 'always', 'ERR_CLIENT_ERROR'],
+        ['duplicate flag', 'always', 'ERR_CLIENT_ERROR'],
+        ['invalid or duplicate flag', 'always', 'ERR_CLIENT_ERROR'],
+        ['bad token in command line format', 'always', 'ERR_CLIENT_ERROR'],
+        ['opaque token too long', 'always', 'ERR_CLIENT_ERROR'],
+        ['invalid mode for ms M token', 'always', 'ERR_CLIENT_ERROR'],
+        ['invalid mode for ma M token', 'always', 'ERR_CLIENT_ERROR'],
+        ['incorrect length for M token', 'always', 'ERR_CLIENT_ERROR'],
+        ['error decoding key', 'always', 'ERR_CLIENT_ERROR'],
+        ['options flags are too long', 'always', 'ERR_CLIENT_ERROR'],
+        // `ms` only: its data block is read as commands.
+        ['options flags too long', 'never', 'ERR_CLIENT_ERROR'],
+        ['bad data chunk', 'never', 'ERR_CLIENT_ERROR'],
+      ] as const
+    ).map(([text, inStep, code]) => [text, Object.freeze({ inStep, code })]),
+  );
+
 /** The memcached meta codec. */
 export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame> {
   readonly name = 'memcached-meta';
@@ -49,9 +96,18 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   readonly #credentials: Buffer | undefined;
   /** The password in the forms a reply line could show it in; cut out of errors (see {@link scrub}). */
   readonly #secrets: string[] | undefined;
+  /** The size of each connection's opaque cycle: a power of two of at least `maxPending`. */
+  readonly #opaques: number;
+  /** Each connection's place in its cycle, found by its out buffer (one per connection). */
+  readonly #cursors = new WeakMap<OutBuffer, OpaqueCursor>();
+  /** The last connection encoded for and its cursor: most encodes follow one on the same connection. */
+  #lastOut: OutBuffer | undefined = undefined;
+  #lastCursor: OpaqueCursor = opaqueCursor(1);
 
   constructor(options: MetaCodecOptions) {
     this.#limits = { maxValueSize: options.maxValueSize, maxLineLength: options.maxLineLength };
+    const pending = Math.min(Math.max(options.maxPending ?? 16384, 2), MAX_OPAQUES);
+    this.#opaques = 2 ** Math.ceil(Math.log2(pending));
     const auth = options.auth;
     if (auth === undefined) return;
     // The server splits "<user> <pass>" at the space and reads to the end of the data (§11).
@@ -69,7 +125,14 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   }
 
   encode(req: MetaRequest, out: OutBuffer): void {
-    encodeRequest(req, out);
+    let cursor = this.#lastCursor;
+    if (out !== this.#lastOut) {
+      cursor = this.#cursors.get(out) ?? opaqueCursor(this.#opaques);
+      this.#cursors.set(out, cursor);
+      this.#lastOut = out;
+      this.#lastCursor = cursor;
+    }
+    encodeRequest(req, out, cursor);
   }
 
   createDecoder(): FrameDecoder<MetaFrame> {
@@ -87,23 +150,35 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     const status = frame.status;
     // Anything but STORED fails a login and the connection with it (§11).
     if (req.kind === RequestKind.Auth) return status === 'STORED' ? true : authFailure(frame);
+    if (frame.skipped !== -1 && req.kind !== RequestKind.Batch) {
+      // A value over maxValueSize answering one request: refused at its header, as any size claim
+      // past the cap (reliability.md I5). Only a batch reads past it, to name the key (see onBatchFrame).
+      return new FrameFailure(
+        new ResponseTooLargeError(
+          `reply to ${label(req)} declares a value of ${frame.skipped} bytes, over maxValueSize ${this.#limits.maxValueSize}`,
+          { mayHaveExecuted: true },
+        ),
+        true,
+      );
+    }
     if (status === 'SERVER_ERROR') {
       // The server could not do it but stays in sync: the connection is kept (§10).
-      const error = new ServerErrorReply(frame.line, { mayHaveExecuted: true });
+      const error = serverError(frame);
       if (req.kind !== RequestKind.Batch) return new FrameFailure(error, false);
       // Inside a quiet batch it carries no opaque, so it is kept until MN (§6).
       req.batchError ??= error;
       return MORE;
     }
-    if (status === 'CLIENT_ERROR' || status === 'ERROR') {
-      // The request was malformed; an `ms` may have a second reply coming (§6): drop the connection.
+    if (status === 'CLIENT_ERROR') return clientError(req, frame);
+    if (status === 'ERROR') {
+      // An unknown command: whatever was sent is not what the client meant to send.
       return new FrameFailure(new ClientErrorReply(frame.line, { mayHaveExecuted: true }), true);
     }
     switch (req.kind) {
       case RequestKind.Meta:
         return checkMeta(req, frame, false) ?? (req.itemSink === undefined ? frame : toItem(req, frame));
       case RequestKind.Batch:
-        return onBatchFrame(req, frame);
+        return onBatchFrame(req, frame, this.#opaques - 1);
       case RequestKind.Version:
         if (status === 'VERSION' && frame.line.length > 8) return frame.line.slice(8);
         break;
@@ -216,38 +291,67 @@ function quotedForm(text: string): string {
 
 /**
  * Checks a meta reply against its request: a status the command can receive, the opaque it was
- * sent with (unless the batch already checked it), and the key when both carry one. Returns a fatal
- * failure, or `undefined` if it fits.
+ * sent with (unless its batch already matched it), and the key when both carry one. A reply that
+ * carries an `O` or `k` its request never sent is out of sync too. Returns a fatal failure, or
+ * `undefined` if it fits.
  */
-function checkMeta(req: MetaRequest, frame: MetaFrame, opaqueChecked: boolean): FrameFailure | undefined {
+function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameFailure | undefined {
   if (!COMMANDS[req.command ?? 'mn'].statuses.has(frame.status)) return outOfSync(req, frame);
+  const line = frame.line;
   if (frame.status === 'ME') {
     // `ME <key> …` must name the key asked for: on 1.6.18 a binary key created by `mg … N` is
     // printed raw, and its bytes could forge reply lines (§4.5).
-    const line = frame.line;
     const end = line.indexOf(' ', 3);
     if (line.slice(3, end === -1 ? line.length : end) !== req.key?.token) return outOfSync(req, frame, 'key');
     return undefined;
   }
-  const flags = req.flags;
-  if (flags.length === 0) return undefined;
-  if (!opaqueChecked) {
-    const sent = requestToken(flags, 'O');
-    if (sent !== undefined && flagToken(frame, 'O') !== sent) return outOfSync(req, frame, 'opaque');
+  if (line.length === 2) {
+    // A bare status (`HD`, `EN`…): no opaque to check. memcached echoes every opaque it is sent
+    // (§2.2); a reply without one is taken as is, so that a reply stream is checked wherever it
+    // carries opaques (every batch reply, every reply of memcached and mcrouter).
+    return req.opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
+      ? undefined
+      : outOfSync(req, frame, 'opaque');
   }
-  const key = req.key;
-  if (key !== undefined && flags.includes(' k')) {
-    const line = frame.line;
-    const at = flagIndex(frame, 'k');
-    if (at !== -1) {
-      const end = nextSpace(line, at);
-      // A base64 key comes back as `k<token> b` (§2.2).
-      const base64 =
-        line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
-      if (!keyMatches(key, line.slice(at, end), base64)) return outOfSync(req, frame, 'key');
+  // Tokens are single-space separated and each letter comes once (decoder), and only the `O`
+  // token starts with O and only the `k` token with k: one search each finds them.
+  if (!inBatch) {
+    const at = line.lastIndexOf(' O');
+    if (req.opaque >= 0) {
+      if (at !== -1 && opaqueAt(line, at + 2) !== req.opaque) return outOfSync(req, frame, 'opaque');
+    } else if (req.ownOpaque && req.flags.includes(' O')) {
+      const sent = requestToken(req.flags, 'O');
+      if (at === -1 || line.slice(at + 2, nextSpace(line, at + 2)) !== sent) {
+        return outOfSync(req, frame, 'opaque');
+      }
+    } else if (at !== -1) {
+      return outOfSync(req, frame, 'opaque');
     }
   }
+  const kAt = line.indexOf(' k');
+  if (kAt === -1) return undefined;
+  const key = req.key;
+  if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
+  const from = kAt + 2;
+  const end = nextSpace(line, from);
+  // A base64 key comes back as `k<token> b` (§2.2).
+  const base64 = line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
+  if (!keyMatches(key, line.slice(from, end), base64)) return outOfSync(req, frame, 'key');
   return undefined;
+}
+
+/** The opaque whose token starts at `from` (as the encoder writes it: canonical decimal), or -1. */
+function opaqueAt(line: string, from: number): number {
+  let n = 0;
+  let i = from;
+  for (; i < line.length; i++) {
+    const d = line.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  const digits = i - from;
+  if (digits === 0 || digits > 9 || (digits > 1 && line.charCodeAt(from) === 0x30)) return -1;
+  return i === line.length || line.charCodeAt(i) === 0x20 ? n : -1;
 }
 
 /** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */
@@ -258,6 +362,10 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
     return null;
   }
   if (frame.status !== 'VA' || frame.value === undefined) return outOfSync(req, frame);
+  if (frame.value.length === 0 && isLeasePlaceholder(frame)) {
+    sink.misses++;
+    return null;
+  }
   sink.hits++;
   const item: Item = { key: req.key!.original, value: frame.value, flags: 0, cas: 0n };
   itemFlags(frame, item);
@@ -273,13 +381,15 @@ function requestToken(flags: string, ch: string): string | undefined {
 }
 
 /**
- * A batch reply: tagged `O<j>` with j past the last one seen (the server answers in order, §6) and a
- * status item j can receive. `MN` ends the batch; the items without a reply had none.
+ * A batch reply: tagged with the opaque of an item past the last one answered (the server answers
+ * in order, §6), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
+ * the batch; the items without a reply had none. `mask`: the opaque cycle's size less one.
  */
-function onBatchFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+function onBatchFrame(req: MetaRequest, frame: MetaFrame, mask: number): FrameVerdict<unknown> {
   const items = req.items ?? [];
   const n = items.length;
   if (frame.status === 'MN') {
+    if (frame.line.length !== 2) return outOfSync(req, frame, 'opaque');
     const replies = req.replies ?? new Array<MetaFrame | undefined>(n).fill(undefined);
     req.replies = replies;
     const error = req.batchError;
@@ -291,27 +401,21 @@ function onBatchFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown>
     }
     return replies;
   }
-  const token = flagToken(frame, 'O');
-  const j = token === undefined ? -1 : index(token);
-  if (j <= req.lastIndex || j >= n) return outOfSync(req, frame, 'opaque');
+  const line = frame.line;
+  const at = line.lastIndexOf(' O');
+  const opaque = at === -1 ? -1 : opaqueAt(line, at + 2);
+  if (opaque === -1) return outOfSync(req, frame, 'opaque');
+  // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
+  const next = req.lastIndex + 1;
+  const j = next + ((opaque - req.opaque - next) & mask);
+  if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
   const failure = checkMeta(items[j], frame, true);
   if (failure !== undefined) return failure;
+  if (line.indexOf(' k') === -1) return outOfSync(req, frame, 'key');
   const replies = (req.replies ??= new Array<MetaFrame | undefined>(n).fill(undefined));
   replies[j] = frame;
   req.lastIndex = j;
   return MORE;
-}
-
-/** A canonical decimal index (as the encoder writes it), or -1. */
-function index(token: string): number {
-  if (token.length === 0 || token.length > 9 || (token.length > 1 && token.charCodeAt(0) === 0x30)) return -1;
-  let j = 0;
-  for (let i = 0; i < token.length; i++) {
-    const d = token.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    j = j * 10 + d;
-  }
-  return j;
 }
 
 /** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games, I7). */
@@ -373,6 +477,37 @@ function outOfSync(req: MetaRequest, frame: MetaFrame, what?: 'opaque' | 'key'):
     new ProtocolError(`${why} to ${label(req)}: ${quote(frame.line)}`, { mayHaveExecuted: true }),
     true,
   );
+}
+
+/** A `CLIENT_ERROR`: fails its own request only when {@link CLIENT_ERRORS} says the stream is in step. */
+function clientError(req: MetaRequest, frame: MetaFrame): FrameFailure {
+  const known = CLIENT_ERRORS.get(frame.line.slice(13));
+  let inStep = false;
+  // In a quiet batch the line carries no opaque and cannot be pinned to an item (§6).
+  if (known !== undefined && req.kind === RequestKind.Meta) {
+    inStep = known.inStep === 'always' || (known.inStep === 'not-ms' && req.command !== 'ms');
+  }
+  const options = { mayHaveExecuted: true };
+  const error =
+    inStep && known?.code === 'ERR_NOT_NUMERIC'
+      ? new NotNumericError(frame.line, options)
+      : new ClientErrorReply(frame.line, options);
+  return new FrameFailure(error, !inStep);
+}
+
+/**
+ * A `SERVER_ERROR`. `object too large for cache` is a value over the server's item size (`-I`,
+ * which counts the item's header and key too): ERR_VALUE_TOO_LARGE, as if the client had refused it.
+ */
+function serverError(frame: MetaFrame): MemlineError {
+  const options = { mayHaveExecuted: true };
+  if (frame.line === 'SERVER_ERROR object too large for cache') {
+    return new ValueTooLargeError(
+      `${frame.line}: the value is over the server's item size (-I, which counts the item's header and key); the key's old item was deleted`,
+      options,
+    );
+  }
+  return new ServerErrorReply(frame.line, options);
 }
 
 /** The password never appears: the message is fixed, with the server's reason only if it is a known one. */

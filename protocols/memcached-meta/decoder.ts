@@ -34,6 +34,11 @@ const CR = 0x0d;
 const SPACE = 0x20;
 /** A partial-line buffer larger than this is released once its line is done. */
 const KEEP_LINE_BUFFER = 4096;
+/**
+ * A value over `maxValueSize` but no larger than this is read past (never held) so the stream stays
+ * in step: the largest item memcached can store (`-I 1024m`). A larger claim is no memcached reply.
+ */
+export const MAX_SKIPPED_VALUE = 1024 * 1024 * 1024;
 
 /** Decodes memcached replies (meta statuses and the legacy lines a meta client meets). */
 export class MetaDecoder implements FrameDecoder<MetaFrame> {
@@ -47,6 +52,8 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #valueLine = '';
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
   #filled = 0;
+  /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
+  #skipLeft = 0;
 
   constructor({ maxValueSize, maxLineLength }: DecoderLimits) {
     this.#maxValue = maxValueSize;
@@ -61,8 +68,8 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
     const length = chunk.length;
     let pos = 0;
-    if (this.#value !== undefined) {
-      pos = this.#fill(chunk, 0, onFrame);
+    if (this.#value !== undefined || this.#skipLeft > 0) {
+      pos = this.#data(chunk, 0, onFrame);
       if (pos === length) return;
     }
     if (this.#partialLength > 0) {
@@ -77,7 +84,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       if ((this.#partial as Buffer).length > KEEP_LINE_BUFFER) this.#partial = undefined;
       pos = nl + 1;
       if (frame !== undefined) onFrame(frame);
-      else pos = this.#fill(chunk, pos, onFrame);
+      if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
     while (pos < length) {
       const nl = chunk.indexOf(LF, pos);
@@ -88,7 +95,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       const frame = this.#line(chunk, pos, nl);
       pos = nl + 1;
       if (frame !== undefined) onFrame(frame);
-      else pos = this.#fill(chunk, pos, onFrame);
+      if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
   }
 
@@ -129,10 +136,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
 
     if (line.length === 2 || line.charCodeAt(2) === SPACE) {
       const status = shortStatus(line.charCodeAt(0), line.charCodeAt(1));
-      if (status === 'VA') {
-        this.#startValue(line);
-        return undefined;
-      }
+      if (status === 'VA') return this.#startValue(line);
       if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined);
       if (status !== undefined) {
         if (!wellFormedFlags(line, 2)) throw malformed(line);
@@ -144,8 +148,12 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     return new MetaFrame(status, line, undefined);
   }
 
-  /** `VA <size> <flags>*`: checks the size against the cap, then allocates the value once (§2.2). */
-  #startValue(line: string): void {
+  /**
+   * `VA <size> <flags>*`: checks the size against the cap, then allocates the value once (§2.2).
+   * Over the cap, returns a frame without a value whose `skipped` is the size, and reads past the data
+   * block as it comes, holding none of it: the request it answers fails alone (a batch names its key).
+   */
+  #startValue(line: string): MetaFrame | undefined {
     let i = 3;
     let size = 0;
     for (; i < line.length; i++) {
@@ -156,6 +164,11 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     const digits = i - 3;
     if (digits < 1 || digits > 20 || (i < line.length && line.charCodeAt(i) !== SPACE)) throw malformed(line);
     // Checked before the flags and before any allocation: a hostile size must cost nothing (I5).
+    if (size > this.#maxValue && size <= MAX_SKIPPED_VALUE && digits <= 10) {
+      if (!wellFormedFlags(line, i)) throw malformed(line);
+      this.#skipLeft = size + 2;
+      return new MetaFrame('VA', line, undefined, size);
+    }
     if (size > this.#maxValue) {
       throw new ResponseTooLargeError(
         `reply declares a value of ${digits > 15 ? `${digits} digits of` : size} bytes, over maxValueSize ${this.#maxValue}`,
@@ -165,6 +178,29 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     this.#value = Buffer.allocUnsafe(size);
     this.#valueLine = line;
     this.#filled = 0;
+    return undefined;
+  }
+
+  /** Reads the data block being filled or skipped; returns where it stopped in `chunk`. */
+  #data(chunk: Buffer, pos: number, onFrame: (frame: MetaFrame) => void): number {
+    return this.#skipLeft > 0 ? this.#skip(chunk, pos) : this.#fill(chunk, pos, onFrame);
+  }
+
+  /** Reads past what `chunk` holds of an oversized data block; only its CRLF is checked. */
+  #skip(chunk: Buffer, pos: number): number {
+    let left = this.#skipLeft;
+    const n = Math.min(Math.max(left - 2, 0), chunk.length - pos);
+    pos += n;
+    left -= n;
+    while (left > 0 && pos < chunk.length) {
+      if (chunk[pos] !== (left === 2 ? CR : LF)) {
+        throw new ProtocolError('an oversized value was not followed by CRLF');
+      }
+      left--;
+      pos++;
+    }
+    this.#skipLeft = left;
+    return pos;
   }
 
   /** Copies what `chunk` holds of the pending data block; emits the frame once its CRLF is read. */

@@ -6,14 +6,58 @@ import type { OutBuffer } from '../../lib/out-buffer.js';
 import { RequestKind } from './request.js';
 import type { MetaRequest } from './request.js';
 
-/** Appends the exact bytes of `req` to `out`. */
-export function encodeRequest(req: MetaRequest, out: OutBuffer): void {
+/**
+ * Where a connection is in its cycle of opaques: the next one to hand out, modulo the cycle's size
+ * (a power of two). Opaques of the requests in flight on one connection differ as long as fewer
+ * than that many are in flight, which `maxPending` bounds (a batch takes one per item).
+ */
+export interface OpaqueCursor {
+  next: number;
+  readonly mask: number;
+}
+
+/** `" O<n>\r\n"` for every n handed out so far: built once each, shared by every connection. */
+const TOKENS: string[] = [];
+
+/**
+ * The wire token of opaque `n` with the line's CRLF: a table lookup, not a number-to-string
+ * conversion per request.
+ */
+export function opaqueToken(n: number): string {
+  let token = TOKENS[n];
+  if (token === undefined) {
+    // n never skips past TOKENS.length by more than a batch, so the table stays dense.
+    for (let i = TOKENS.length; i <= n; i++) TOKENS.push(' O' + i + '\r\n');
+    token = TOKENS[n];
+  }
+  return token;
+}
+
+/** A cursor for a fresh connection, cycling through `size` opaques (a power of two). */
+export function opaqueCursor(size: number): OpaqueCursor {
+  return { next: 0, mask: size - 1 };
+}
+
+/**
+ * Appends the exact bytes of `req` to `out`. A meta request gets the next opaque of `cursor` (its
+ * connection's), recorded in `req.opaque`, unless it carries the caller's own or takes none.
+ */
+export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): void {
   switch (req.kind) {
-    case RequestKind.Meta:
-      encodeMeta(req, '', out);
+    case RequestKind.Meta: {
+      if (req.ownOpaque) {
+        req.opaque = -1;
+        encodeMeta(req, '\r\n', out);
+        return;
+      }
+      const n = cursor.next;
+      cursor.next = (n + 1) & cursor.mask;
+      req.opaque = n;
+      encodeMeta(req, opaqueToken(n), out);
       return;
+    }
     case RequestKind.Batch:
-      encodeBatch(req, out);
+      encodeBatch(req, out, cursor);
       return;
     case RequestKind.Version:
       out.latin1('version\r\n');
@@ -34,17 +78,17 @@ export function encodeRequest(req: MetaRequest, out: OutBuffer): void {
 }
 
 /**
- * `<cmd> <key> [<datalen>] [b]<flags><extra>\r\n[<data>\r\n]`. The `b` comes right after the key
+ * `<cmd> <key> [<datalen>] [b]<flags><end>[<data>\r\n]` (`end`: what the encoder adds, then CRLF). The `b` comes right after the key
  * (or datalen): `me` reads it only there (meta-protocol.md §3, §4.5).
  */
-function encodeMeta(req: MetaRequest, extra: string, out: OutBuffer): void {
+function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   const command = req.command ?? 'mn';
   const key = req.key;
   const value = req.value;
   const isSet = command === 'ms' && value !== undefined;
   let tail = isSet ? ' ' + value.length : '';
   if (key?.base64 === true) tail += ' b';
-  tail += req.flags + extra + '\r\n';
+  tail += req.flags + end;
   if (key === undefined) {
     out.latin1(command + tail);
   } else if (key.ascii) {
@@ -62,16 +106,25 @@ function encodeMeta(req: MetaRequest, extra: string, out: OutBuffer): void {
 }
 
 /**
- * Every item quiet and tagged with its index as opaque, then `mn`: only the replies that are not
- * suppressed come back, each naming its item, and `MN` proves the rest had none (§6).
+ * Every item quiet, with its key (`k`) and consecutive opaques from the connection's cycle, then
+ * `mn`: only the replies that are not suppressed come back, each naming its item twice over, and
+ * `MN` proves the rest had none (§6).
  */
-function encodeBatch(req: MetaRequest, out: OutBuffer): void {
+function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): void {
   // A batch resent on a fresh connection (after its first one failed) starts its replies over.
   req.lastIndex = -1;
   req.replies = undefined;
   req.batchError = undefined;
   const items = req.items ?? [];
-  for (let i = 0; i < items.length; i++) encodeMeta(items[i], ' q O' + i, out);
+  const mask = cursor.mask;
+  let n = cursor.next;
+  req.opaque = n;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    encodeMeta(item, (item.flags.includes(' k') ? ' q' : ' q k') + opaqueToken(n), out);
+    n = (n + 1) & mask;
+  }
+  cursor.next = n;
   out.latin1('mn\r\n');
 }
 

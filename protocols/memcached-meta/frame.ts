@@ -16,6 +16,11 @@ export class MetaFrame {
     readonly line: string,
     /** The data block of a `VA`, without its CRLF; `undefined` for every other status. */
     readonly value: Buffer | undefined,
+    /**
+     * For a `VA` whose value was over `maxValueSize`: its size. The decoder read past the data block
+     * without holding it, and `value` is `undefined`. -1 for every other frame.
+     */
+    readonly skipped: number = -1,
   ) {}
 }
 
@@ -91,6 +96,25 @@ export function itemFlags(frame: MetaFrame, out: { flags: number; cas: bigint })
     }
     i = end;
   }
+}
+
+/**
+ * Whether a `VA` reply is a lease placeholder: the empty item `mg … N` creates for the caller that
+ * won (`W`) while its loader runs, which every other reader is shown with `Z` (a win was handed out)
+ * and without `X` (it is not a stale value being served). It holds no value and flags 0 until the
+ * winner stores one or the lease expires, so every read takes it for a miss (meta-protocol.md §8).
+ * A stored empty value with flags 0 whose early refresh (`R`) is under way looks the same and is a
+ * miss too for those few seconds. Only empty values are looked at, so a hit costs nothing more.
+ */
+export function isLeasePlaceholder(frame: MetaFrame): boolean {
+  const value = frame.value;
+  if (value === undefined || value.length !== 0) return false;
+  const line = frame.line;
+  // Only the flags `Z` and `X` start a token with those letters (each letter comes once, §2.2).
+  if (line.indexOf(' Z') === -1 || line.indexOf(' X') !== -1) return false;
+  const out = { flags: 0, cas: 0n };
+  itemFlags(frame, out);
+  return out.flags === 0;
 }
 
 /** The decimal number in `line[from, to)` (the decoder has checked that the token is digits). */
@@ -208,7 +232,12 @@ export function wellFormedFlags(line: string, i: number): boolean {
     const from = i + 2;
     switch (c) {
       case 0x66 /* f */:
+        // Client flags are a u32 and CAS a u64 on every memcached: a larger number is not one.
+        i = boundedDigitsEnd(line, from, n, MAX_U32);
+        break;
       case 0x63 /* c */:
+        i = boundedDigitsEnd(line, from, n, MAX_U64);
+        break;
       case 0x73 /* s */:
       case 0x6c /* l */:
         i = digitsEnd(line, from, n);
@@ -237,6 +266,18 @@ export function wellFormedFlags(line: string, i: number): boolean {
     if (i === -1 || (i < n && line.charCodeAt(i) !== 0x20)) return false;
   }
   return true;
+}
+
+const MAX_U32 = '4294967295';
+const MAX_U64 = '18446744073709551615';
+
+/** {@link digitsEnd}, and -1 when the number is over `max` (decimal, no leading zeros). */
+function boundedDigitsEnd(line: string, from: number, n: number, max: string): number {
+  const end = digitsEnd(line, from, n);
+  if (end === -1 || end - from < max.length) return end;
+  // Leading zeros would make a long token of a small number; memcached never writes them.
+  if (end - from > max.length || line.slice(from, end) > max) return -1;
+  return end;
 }
 
 /** The end of 1 to 20 decimal digits starting at `from` (an unsigned 64-bit number), or -1. */

@@ -18,7 +18,7 @@ export type {
   DeleteOptions,
 } from './client.js';
 export type { MemcacheClientOptions, TlsOptions, Logger, CompressionOptions } from './options.js';
-export { DEFAULTS } from './options.js';
+export { DEFAULTS, DEFAULT_MAX_STORE_SIZE } from './options.js';
 export type { Item, ItemMetaField, DebugInfo, MetaResult, Value } from './results.js';
 export type { GetOrSetOptions, UpdateOptions, LockHandle } from './recipes.js';
 export { serializers, memlineSerializer, phpSerializer } from './serializers.js';

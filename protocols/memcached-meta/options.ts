@@ -101,7 +101,15 @@ export interface MemcacheClientOptions<V = Buffer> {
    * the decompression stops there); larger values are refused on write. @default 8388608 (8 MiB)
    */
   maxDecompressedSize?: number;
-  /** Largest value accepted for writing and reading, in bytes (memcached's `-I`). @default 1048576 */
+  /**
+   * Largest value accepted for writing and reading, in bytes (memcached's `-I`). @default 1048576
+   *
+   * Unset, reads take up to 1 MiB but writes stop at {@link DEFAULT_MAX_STORE_SIZE} (1,048,263
+   * bytes): memcached's `-I 1m` counts the item's header, key and flags too, so that is the largest
+   * value a default 1.6.18 stores under any key (250 bytes, non-zero flags); larger ones would be
+   * refused after being sent, and the key's old item deleted. Set it to your server's `-I` (then it
+   * is the bound both ways).
+   */
   maxValueSize?: number;
   /** Longest reply line accepted before the connection is considered broken. @default 16384 */
   maxLineLength?: number;
@@ -182,7 +190,17 @@ export type ResolvedOptions = Required<
     breaker: BreakerOptions;
     /** The value pipeline, when a serializer is configured. */
     values: ValueCodec | undefined;
+    /** The largest value a write sends: `maxValueSize` when given, else {@link DEFAULT_MAX_STORE_SIZE}. */
+    maxStoreSize: number;
   };
+
+/**
+ * The largest value a memcached 1.6.18 with the default `-I 1m` stores under a 250-byte key with
+ * non-zero client flags: 1 MiB less the item header (48), CAS (8), key and its NUL (251), flags (4)
+ * and the data's CRLF (2). Measured: 1,048,263 bytes are stored, 1,048,264 are
+ * `SERVER_ERROR object too large for cache` (meta-protocol.md §4.2).
+ */
+export const DEFAULT_MAX_STORE_SIZE = 1024 * 1024 - 48 - 8 - 251 - 4 - 2;
 
 type IntOption = {
   [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
@@ -320,6 +338,8 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
     maxDecompressedSize,
     values: resolveValues(options, maxDecompressedSize),
     maxValueSize: positiveInt(options, 'maxValueSize'),
+    maxStoreSize:
+      options.maxValueSize === undefined ? DEFAULT_MAX_STORE_SIZE : positiveInt(options, 'maxValueSize'),
     maxLineLength: positiveInt(options, 'maxLineLength', 1024),
     connectionsPerServer: positiveInt(options, 'connectionsPerServer'),
     maxPending: positiveInt(options, 'maxPending'),

@@ -13,7 +13,7 @@ export enum RequestKind {
   /** One meta command; resolves with its {@link MetaFrame}. */
   Meta = 0,
   /**
-   * Several meta commands sent quiet (`q`) with opaques `O0…On-1`, fenced by `mn`; resolves with an
+   * Several meta commands sent quiet (`q`), each with its key (`k`) and an opaque, fenced by `mn`; resolves with an
    * array holding, at each command's index, its reply frame or `undefined` when it had none.
    */
   Batch = 1,
@@ -47,6 +47,12 @@ export interface WireKey {
  * replies by the codec.
  */
 export class MetaRequest {
+  /**
+   * The opaque the encoder put on this request (for a batch: on its first item, the others follow
+   * in order), or -1 when it sent none of its own: `mn` and `me` echo none, and a caller's own `O`
+   * (low-level `meta()`) is checked as it was given.
+   */
+  opaque = -1;
   /** Batch bookkeeping: the last opaque index seen, replies so far, an error seen mid-batch. */
   lastIndex = -1;
   replies: (MetaFrame | undefined)[] | undefined = undefined;
@@ -76,6 +82,8 @@ export class MetaRequest {
     readonly items: readonly MetaRequest[] | undefined,
     /** Whether the request may be sent again after a failure. */
     readonly idempotent: boolean,
+    /** The caller set `O` in `flags` (low-level `meta()`); the encoder then adds none. */
+    readonly ownOpaque = false,
   ) {}
 
   static meta(
@@ -85,10 +93,12 @@ export class MetaRequest {
     value: Buffer | undefined,
     idempotent: boolean,
   ): MetaRequest {
-    return new MetaRequest(RequestKind.Meta, command, key, flags, value, undefined, idempotent);
+    // `mn` and `me` take no flags; a caller's `O` is rendered as " O…" (flags.ts).
+    const own = command === 'mn' || command === 'me' || flags.includes(' O');
+    return new MetaRequest(RequestKind.Meta, command, key, flags, value, undefined, idempotent, own);
   }
 
-  /** Items are plain meta requests without `q` or `O`; the encoder adds both. */
+  /** Items are plain meta requests without `q`, `k` or `O`; the encoder adds them. */
   static batch(items: readonly MetaRequest[]): MetaRequest {
     let idempotent = true;
     for (const item of items) idempotent &&= item.idempotent;

@@ -2,7 +2,7 @@
  * Turning reply frames into what the client's methods return, and user values into bytes.
  */
 import { InvalidArgumentError, ProtocolError, ValueTooLargeError } from '../../lib/errors.js';
-import { returnedFlags, type MetaFrame, type ReturnedFlags } from './frame.js';
+import { isLeasePlaceholder, returnedFlags, type MetaFrame, type ReturnedFlags } from './frame.js';
 
 /** A stored item. */
 export interface Item {
@@ -86,12 +86,13 @@ export function valueBytes(value: unknown, maxValueSize: number): Buffer {
   return bytes;
 }
 
-/** `mg … v f c` → an Item, or `null` on a miss. */
+/** `mg … v f c` → an Item, or `null` on a miss (a lease placeholder is one: see `isLeasePlaceholder`). */
 export function toItem(key: string, frame: MetaFrame): Item | null {
   if (frame.status === 'EN') return null;
   if (frame.status !== 'VA' || frame.value === undefined) {
     throw new ProtocolError(`expected VA or EN to a get, got ${frame.status}`, { mayHaveExecuted: true });
   }
+  if (isLeasePlaceholder(frame)) return null;
   const f = returnedFlags(frame);
   return { key, value: frame.value, flags: f.f ?? 0, cas: f.c ?? 0n };
 }

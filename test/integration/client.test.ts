@@ -326,11 +326,11 @@ describe('MemcacheClient against real memcached (one server)', function () {
   });
 
   describe('server errors', () => {
-    it('SERVER_ERROR rejects with ERR_SERVER_ERROR and keeps the connection in sync', async () => {
+    it('SERVER_ERROR object too large rejects with ERR_VALUE_TOO_LARGE and keeps the connection in sync', async () => {
       const big = new MemcacheClient({ servers: [mc.address], maxValueSize: 2 * 1024 * 1024 });
       try {
         const err = await rejection(big.set('huge', Buffer.alloc(1_500_000)));
-        expect(err.code).to.equal('ERR_SERVER_ERROR');
+        expect(err.code).to.equal('ERR_VALUE_TOO_LARGE');
         await big.set('after', 'ok');
         expect((await big.get('after'))!.value.toString()).to.equal('ok');
         expect(big.metrics.servers[0].created).to.equal(1);

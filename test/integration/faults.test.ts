@@ -218,7 +218,7 @@ describe('failures against real memcached and a fault proxy', function () {
     expect((await c.get('x'))!.value.toString()).to.equal('2');
   });
 
-  it('misses, not-stored, CAS conflicts and SERVER_ERROR never open the breaker', async () => {
+  it('misses, not-stored, CAS conflicts and SERVER_ERROR (object too large) never open the breaker', async () => {
     const mc = await server();
     const c = client({ servers: [mc.address], breaker: { threshold: 2 }, maxValueSize: 2 * 1024 * 1024 });
     for (let i = 0; i < 20; i++) {
@@ -227,7 +227,7 @@ describe('failures against real memcached and a fault proxy', function () {
       await c.cas('exists', 'y', 1n);
       await c
         .set('huge', Buffer.alloc(1_500_000))
-        .catch((e: MemlineError) => expect(e.code).to.equal('ERR_SERVER_ERROR'));
+        .catch((e: MemlineError) => expect(e.code).to.equal('ERR_VALUE_TOO_LARGE'));
     }
     expect(c.metrics.servers[0].breaker).to.equal('closed');
     expect(c.metrics.total.created).to.equal(1);

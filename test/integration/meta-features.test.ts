@@ -149,6 +149,62 @@ describe('meta-protocol features against real memcached', function () {
     });
   });
 
+  describe('lease placeholders are values to nobody', () => {
+    /** Every read a plain caller has, on a client of its own: each must see a miss. */
+    async function readsOf(c: MemcacheClient<unknown>, key: string): Promise<unknown[]> {
+      return [
+        await c.get(key),
+        await c.get(key, { meta: ['ttl', 'size'] }),
+        await c.gat(key, 60),
+        await c.getValue(key),
+        [...(await c.getMulti([key, 'lease:other'])).keys()],
+        [...(await c.gatMulti([key], 60)).keys()],
+        [...(await c.getValues([key])).keys()],
+      ];
+    }
+    const MISSES = [null, null, null, null, [], [], []];
+
+    it('while a getOrSet loader runs, get/gat/getValue/getMulti/getValues on other clients miss', async () => {
+      const winner = client();
+      const reader = client<unknown>();
+      const withSerializer = client<unknown>({ serializer: serializers.memline });
+      const loading = gate();
+      const running = gate();
+      const done = winner.getOrSet(
+        'lease:reads',
+        async () => {
+          running.open();
+          await loading.promise;
+          return 'computed';
+        },
+        { ttl: 60, leaseTtl: 30 },
+      );
+      await running.promise;
+      expect(await readsOf(reader, 'lease:reads')).to.deep.equal(MISSES);
+      expect(await readsOf(withSerializer, 'lease:reads')).to.deep.equal(MISSES);
+      // the reads did not disturb the lease: the winner stores, and then everyone sees the value
+      loading.open();
+      expect((await done).toString()).to.equal('computed');
+      expect((await reader.get('lease:reads'))!.value.toString()).to.equal('computed');
+    });
+
+    it('after the winner died (its placeholder left to expire), reads miss for the whole leaseTtl', async () => {
+      const dead = client();
+      const reader = client<unknown>();
+      // what a process that crashed inside its loader leaves behind
+      const won = await dead.meta({ command: 'mg', key: 'lease:dead', flags: { N: 30, v: true } });
+      expect(won.flags.W).to.equal(true);
+      expect(await readsOf(reader, 'lease:dead')).to.deep.equal(MISSES);
+      // a stored empty value is a value, and a stale one is served while it is recomputed
+      await reader.set('lease:empty', '');
+      expect((await reader.get('lease:empty'))!.value.length).to.equal(0);
+      await reader.set('lease:stale', 'old', { ttl: 60 });
+      await reader.invalidate('lease:stale');
+      expect((await reader.get('lease:stale'))!.value.toString()).to.equal('old');
+      expect((await reader.get('lease:stale'))!.value.toString()).to.equal('old');
+    });
+  });
+
   describe('stale-while-revalidate', () => {
     it('recache: inside the window exactly one of 200 callers refreshes; the others get the current value', async () => {
       const c = client();
@@ -629,10 +685,10 @@ describe('meta-protocol features against real memcached', function () {
         expect((await c.debug('gate'))!.ttl).to.equal(100);
         expect(lines).to.deep.equal([
           'version',
-          'ms gate 1 E12345',
-          'ms gate 1 MA N30',
-          'md gate x',
-          'mg gate C7 v f c',
+          'ms gate 1 E12345 O0',
+          'ms gate 1 MA N30 O1',
+          'md gate x O2',
+          'mg gate C7 v f c O3',
           'me gate',
         ]);
       });

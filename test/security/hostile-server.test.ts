@@ -434,9 +434,11 @@ describe('security: a hostile server cannot crash, hang or bloat the client', fu
         breaker: { threshold: 0 },
       });
       try {
-        line = 'EN k' + 'a'.repeat(max - 4);
+        // a flag letter memcached does not use carries the length (a `k` the get never sent would
+        // be refused for that alone)
+        line = 'EN z' + 'a'.repeat(max - 4);
         expect(await client.get('k')).to.equal(null);
-        line = 'EN k' + 'a'.repeat(max - 3);
+        line = 'EN z' + 'a'.repeat(max - 3);
         const err = (await client.get('k').catch((e: unknown) => e)) as MemlineError;
         expect(err.code).to.equal('ERR_PROTOCOL');
       } finally {

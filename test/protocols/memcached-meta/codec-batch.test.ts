@@ -1,8 +1,12 @@
-/** Batches: quiet items tagged `O<i>`, fenced by `mn` (meta-protocol.md §6). */
+/** Batches: quiet items tagged with their key and consecutive opaques, fenced by `mn` (meta-protocol.md §6). */
 import { expect } from 'chai';
 import { MORE } from '../../../lib/codec.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
+import { OutBuffer } from '../../../lib/out-buffer.js';
+import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
+import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import { batch, failure, meta, verdicts } from './codec-helpers.js';
+import { LIMITS, frame } from './helpers.js';
 
 describe('MetaCodec batches', () => {
   it('collects replies by opaque, undefined where there was none, and ends at MN', () => {
@@ -25,11 +29,11 @@ describe('MetaCodec batches', () => {
 
   it('checks each reply against its own command', () => {
     const req = batch(meta('ms', 'a'), meta('md', 'b'), meta('mg', 'c'));
-    const out = verdicts(req, 'NS O0\r\nNF O1\r\nHD O2\r\nMN\r\n');
+    const out = verdicts(req, 'NS ka O0\r\nNF kb O1\r\nHD kc O2\r\nMN\r\n');
     expect(out.slice(0, 3)).to.deep.equal([MORE, MORE, MORE]);
     expect((out[3] as MetaFrame[]).map((f) => f.status)).to.deep.equal(['NS', 'NF', 'HD']);
     const bad = batch(meta('mg', 'a'), meta('md', 'b'));
-    failure(verdicts(bad, 'NS O0\r\n')[0], 'ERR_PROTOCOL', true);
+    failure(verdicts(bad, 'NS ka O0\r\n')[0], 'ERR_PROTOCOL', true);
   });
 
   it('checks returned keys in a batch', () => {
@@ -38,14 +42,17 @@ describe('MetaCodec batches', () => {
   });
 
   const outOfSync: [string, string][] = [
-    ['a reply without an opaque', 'VA 1\r\nx\r\n'],
-    ['an opaque past the end', 'HD O3\r\n'],
-    ['a non-numeric opaque', 'HD Oa\r\n'],
-    ['a non-canonical opaque', 'HD O01\r\n'],
-    ['a negative opaque', 'HD O-1\r\n'],
-    ['an empty opaque', 'HD O\r\n'],
-    ['out of order', 'HD O2\r\nHD O1\r\n'],
-    ['a repeated opaque', 'HD O1\r\nHD O1\r\n'],
+    ['a reply without an opaque', 'VA 1 kk\r\nx\r\n'],
+    ['a reply without its key', 'HD O1\r\n'],
+    ['a reply with another key', 'HD kj O1\r\n'],
+    ['an opaque past the end', 'HD kk O3\r\n'],
+    ['a non-numeric opaque', 'HD kk Oa\r\n'],
+    ['a non-canonical opaque', 'HD kk O01\r\n'],
+    ['a negative opaque', 'HD kk O-1\r\n'],
+    ['an empty opaque', 'HD kk O\r\n'],
+    ['out of order', 'HD kk O2\r\nHD kk O1\r\n'],
+    ['a repeated opaque', 'HD kk O1\r\nHD kk O1\r\n'],
+    ['an MN that carries an opaque', 'HD kk O1\r\nMN O2\r\n'],
     ['a status for no meta command', 'VERSION 1.6.18\r\n'],
     ['an ME', 'ME k a=1\r\n'],
   ];
@@ -60,7 +67,7 @@ describe('MetaCodec batches', () => {
 
   it('holds a SERVER_ERROR until MN, then fails the batch without dropping the connection', () => {
     const req = batch(meta('ms', 'a'), meta('ms', 'b'), meta('ms', 'c'));
-    const out = verdicts(req, 'SERVER_ERROR out of memory storing object\r\nNS O2\r\nMN\r\n');
+    const out = verdicts(req, 'SERVER_ERROR out of memory storing object\r\nNS kc O2\r\nMN\r\n');
     expect(out.slice(0, 2)).to.deep.equal([MORE, MORE]);
     const f = failure(out[2], 'ERR_SERVER_ERROR', false);
     expect(f.error.message).to.include('out of memory');
@@ -68,7 +75,7 @@ describe('MetaCodec batches', () => {
 
   it('CLIENT_ERROR poisons the batch and the connection (§6)', () => {
     const req = batch(meta('mg'), meta('mg'), meta('mg'));
-    const out = verdicts(req, 'VA 2 O0\r\nv1\r\nCLIENT_ERROR duplicate flag\r\n');
+    const out = verdicts(req, 'VA 2 kk O0\r\nv1\r\nCLIENT_ERROR duplicate flag\r\n');
     failure(out[1], 'ERR_CLIENT_ERROR', true);
   });
 
@@ -76,7 +83,7 @@ describe('MetaCodec batches', () => {
     const items = Array.from({ length: 2000 }, (_, i) => meta('mg', `p${i % 7}`, ' v'));
     const hits = items.map((_, i) => i).filter((i) => [1, 3, 5].includes(i % 7));
     expect(hits).to.have.length(857);
-    const wire = hits.map((i) => `VA 2 O${i}\r\nv${i % 7}\r\n`).join('') + 'MN\r\n';
+    const wire = hits.map((i) => `VA 2 kp${i % 7} O${i}\r\nv${i % 7}\r\n`).join('') + 'MN\r\n';
     const out = verdicts(batch(...items), wire);
     expect(out.slice(0, -1).every((v) => v === MORE)).to.equal(true);
     const replies = out[out.length - 1] as (MetaFrame | undefined)[];
@@ -84,5 +91,20 @@ describe('MetaCodec batches', () => {
     expect(replies.filter((r) => r !== undefined)).to.have.length(857);
     expect(replies[3]?.value?.toString()).to.equal('v3');
     expect(replies[7]).to.equal(undefined);
+  });
+
+  it('a batch after others on its connection: opaques continue, and wrap around the cycle', () => {
+    const codec = new MetaCodec({ ...LIMITS, maxPending: 4 });
+    const out = new OutBuffer();
+    const first = MetaRequest.batch([meta('mg', 'a', ' v'), meta('mg', 'b', ' v'), meta('mg', 'c', ' v')]);
+    const second = MetaRequest.batch([meta('mg', 'd', ' v'), meta('mg', 'e', ' v')]);
+    codec.encode(first, out);
+    codec.encode(second, out);
+    expect(out.take()?.toString()).to.include('mg d v q k O3\r\nmg e v q k O0\r\nmn');
+    expect(codec.onFrame(first, frame('HD kb O1\r\n'))).to.equal(MORE);
+    // the next batch's reply (an MN too early, or a proxy's mix-up) is not taken for the first's
+    const wrong = codec.onFrame(first, frame('HD ke O0\r\n'));
+    failure(wrong, 'ERR_PROTOCOL', true);
+    expect(codec.onFrame(second, frame('HD ke O0\r\n'))).to.equal(MORE);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { FrameFailure } from '../../../lib/codec.js';
+import { OutBuffer } from '../../../lib/out-buffer.js';
 import type { FrameVerdict } from '../../../lib/codec.js';
 import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
 import { wireKey } from '../../../protocols/memcached-meta/keys.js';
@@ -20,8 +21,17 @@ export function meta(command: MetaCommand, key = 'k', flags = ''): MetaRequest {
   return MetaRequest.meta(command, wk, flags, value, true);
 }
 
+/** A batch as a connection's first request sent it: its items carry opaques 0, 1, 2… */
 export function batch(...items: MetaRequest[]): MetaRequest {
-  return MetaRequest.batch(items);
+  const req = MetaRequest.batch(items);
+  codec.encode(req, new OutBuffer());
+  return req;
+}
+
+/** `req` encoded as a connection's first request (a meta request gets opaque 0); returns it. */
+export function sent(req: MetaRequest): MetaRequest {
+  codec.encode(req, new OutBuffer());
+  return req;
 }
 
 /** Feeds every frame of `wire` to `req`, returning each verdict. */

@@ -143,13 +143,19 @@ describe('MetaDecoder properties', () => {
         const line = `VA ${size}${flags}`;
         const wire = latin1(`${line}\r\n${value}${end}`);
         const whole = decode([wire], SMALL);
-        if (size > BigInt(SMALL.maxValueSize) && line.length <= SMALL.maxLineLength) {
+        if (size > 2n ** 30n && line.length <= SMALL.maxLineLength) {
           expect(whole.error?.code).to.equal('ERR_RESPONSE_TOO_LARGE');
+        }
+        // between the cap and 1 GiB: read past, the frame has no value (decoder.test.ts)
+        if (whole.frames[0]?.skipped !== undefined) {
+          expect(BigInt(whole.frames[0].skipped)).to.equal(size);
+          expect(whole.frames[0].value).to.equal(undefined);
+        } else if (whole.frames.length > 0) {
+          expect(whole.frames[0]?.value?.length).to.equal(Number(size));
         }
         if (whole.error !== undefined) {
           expect(['ERR_PROTOCOL', 'ERR_RESPONSE_TOO_LARGE']).to.include(whole.error.code);
         }
-        if (whole.frames.length > 0) expect(whole.frames[0]?.value?.length).to.equal(Number(size));
         const split = decode(chunksOf(wire, points), SMALL);
         expect(split).to.deep.equal(whole);
       }),

@@ -21,6 +21,11 @@ describe('MetaDecoder', () => {
   });
 
   describe('frames', () => {
+    it('reads client flags up to 2^32-1 and CAS up to 2^64-1', () => {
+      const out = frames('VA 1 f4294967295 c18446744073709551615\r\nx\r\nHD f0 c0\r\n');
+      expect(out.map((f) => f.line)).to.deep.equal(['VA 1 f4294967295 c18446744073709551615', 'HD f0 c0']);
+    });
+
     it('reads statuses, lines and values', () => {
       const out = frames('VA 2 s2 f0 t-1 c1 kfoo O123 h1 l0\r\nhi\r\nEN kfoo Oabc\r\nHD\r\nMN\r\n');
       expect(out.map((f) => f.status)).to.deep.equal(['VA', 'EN', 'HD', 'MN']);
@@ -133,6 +138,11 @@ describe('MetaDecoder', () => {
       ['non-numeric CAS', 'HD c12x\r\n', 'ERR_PROTOCOL'],
       ['empty CAS', 'HD c\r\n', 'ERR_PROTOCOL'],
       ['CAS of 21 digits', 'HD c123456789012345678901\r\n', 'ERR_PROTOCOL'],
+      // Numbers outside what memcached stores: never an Item outside u32 / u64
+      ['client flags of 2^32', 'VA 1 f4294967296 c1\r\nx\r\n', 'ERR_PROTOCOL'],
+      ['client flags of 11 digits', 'EN f10000000000\r\n', 'ERR_PROTOCOL'],
+      ['CAS of 2^64', 'VA 1 f0 c18446744073709551616\r\nx\r\n', 'ERR_PROTOCOL'],
+      ['CAS of 20 nines', 'HD c99999999999999999999\r\n', 'ERR_PROTOCOL'],
       ['bad TTL', 'HD t-5\r\n', 'ERR_PROTOCOL'],
       ['bad h', 'HD h2\r\n', 'ERR_PROTOCOL'],
       ['b with a token', 'HD kfoo bx\r\n', 'ERR_PROTOCOL'],
@@ -151,7 +161,7 @@ describe('MetaDecoder', () => {
       ['2^32-1 bytes', 'VA 4294967295\r\n', 'ERR_RESPONSE_TOO_LARGE'],
       ['2^31 bytes', 'VA 2147483648 t1\r\n', 'ERR_RESPONSE_TOO_LARGE'],
       ['20 digits', 'VA 99999999999999999999\r\n', 'ERR_RESPONSE_TOO_LARGE'],
-      ['one byte over', `VA ${LIMITS.maxValueSize + 1}\r\n`, 'ERR_RESPONSE_TOO_LARGE'],
+      ['over 1 GiB (no memcached item is)', 'VA 1073741825\r\n', 'ERR_RESPONSE_TOO_LARGE'],
     ];
     for (const [what, wire, code] of cases) {
       it(`${what}: ${code} however it is split`, () => {
@@ -165,6 +175,35 @@ describe('MetaDecoder', () => {
         }
       });
     }
+
+    it('reads past a value over maxValueSize (up to 1 GiB) without holding it, and stays in step', () => {
+      const size = LIMITS.maxValueSize + 1;
+      const wire = Buffer.concat([
+        latin1(`VA ${size} f1 O3\r\n`),
+        Buffer.alloc(size, 0x0a),
+        latin1('\r\nEN O4\r\n'),
+      ]);
+      const alloc = sinon.spy(Buffer, 'allocUnsafe');
+      try {
+        for (const chunks of [[wire], byteByByte(wire.subarray(0, 40)).concat([wire.subarray(40)])]) {
+          const decoder = new MetaDecoder(LIMITS);
+          const out: [string, number, number | undefined][] = [];
+          for (const c of chunks) {
+            decoder.feed(c, (f) => out.push([f.line, f.skipped, f.value?.length]));
+            expect(decoder.buffered).to.be.at.most(64);
+          }
+          expect(out).to.deep.equal([
+            [`VA ${size} f1 O3`, size, undefined],
+            ['EN O4', -1, undefined],
+          ]);
+        }
+        expect(alloc.getCalls().filter((c) => c.args[0] > 1024)).to.have.length(0);
+      } finally {
+        sinon.restore();
+      }
+      const bad = Buffer.concat([latin1(`VA ${size}\r\n`), Buffer.alloc(size), latin1('XX')]);
+      expect(decode([bad]).error?.code).to.equal('ERR_PROTOCOL');
+    });
 
     it('refuses a giant size from its header alone, before any value byte, allocating nothing', () => {
       const alloc = sinon.spy(Buffer, 'allocUnsafe');

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { OutBuffer } from '../../../lib/out-buffer.js';
-import { encodeRequest } from '../../../protocols/memcached-meta/encoder.js';
+import { encodeRequest, opaqueCursor } from '../../../protocols/memcached-meta/encoder.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import type { MetaCommand, WireKey } from '../../../protocols/memcached-meta/request.js';
 import { written } from './helpers.js';
@@ -39,21 +39,24 @@ function meta(command: MetaCommand, key: WireKey | undefined, flags = '', value?
   return MetaRequest.meta(command, key, flags, value, true);
 }
 
+/** Encodes `req` as the first request of a connection: a meta request gets opaque 0. */
 function encode(req: MetaRequest, out?: OutBuffer): Buffer {
-  return written((o) => encodeRequest(req, o), out);
+  return written((o) => encodeRequest(req, o, opaqueCursor(16)), out);
 }
 
 describe('encodeRequest', () => {
   describe('meta commands', () => {
     it('mg, md, ma: command, key, flags', () => {
       expect(encode(meta('mg', textKey('foo'), ' T30 v t c')).toString()).to.equal(
-        line('mg', 'foo', ' T30 v t c'),
+        line('mg', 'foo', ' T30 v t c O0'),
       );
-      expect(encode(meta('mg', textKey('foo'))).toString()).to.equal(line('mg', 'foo'));
-      expect(encode(meta('md', textKey('d1'), ' I T30')).toString()).to.equal(line('md', 'd1', ' I T30'));
+      expect(encode(meta('mg', textKey('foo'))).toString()).to.equal(line('mg', 'foo', ' O0'));
+      expect(encode(meta('md', textKey('d1'), ' I T30')).toString()).to.equal(line('md', 'd1', ' I T30 O0'));
       expect(encode(meta('ma', textKey('n1'), ' N0 J10 v')).toString()).to.equal(
-        line('ma', 'n1', ' N0 J10 v'),
+        line('ma', 'n1', ' N0 J10 v O0'),
       );
+      // a caller's own opaque (low-level meta) is the only one
+      expect(encode(meta('mg', textKey('foo'), ' v Oab')).toString()).to.equal(line('mg', 'foo', ' v Oab'));
     });
 
     it('mn has no key', () => {
@@ -69,20 +72,20 @@ describe('encodeRequest', () => {
     it('ms: datalen, flags, then the data block and CRLF', () => {
       const data = Buffer.from('hello');
       expect(encode(meta('ms', textKey('bar'), ' T60 F42 c', data))).to.deep.equal(
-        set('bar', data, ' T60 F42 c'),
+        set('bar', data, ' T60 F42 c O0'),
       );
     });
 
     it('ms: values containing CRLF, NUL and protocol words go as they are', () => {
       for (const text of ['\r\n', 'x\r\nset evil 0 0 1\r\nZ\r\n', 'a\0b', 'ERROR\r\n', 'MN\r\n']) {
         const data = Buffer.from(text, 'latin1');
-        expect(encode(meta('ms', textKey('k'), '', data))).to.deep.equal(set('k', data));
+        expect(encode(meta('ms', textKey('k'), '', data))).to.deep.equal(set('k', data, ' O0'));
       }
     });
 
     it('ms: a 0-byte value', () => {
       expect(encode(meta('ms', textKey('zero'), '', Buffer.alloc(0))).toString()).to.equal(
-        'ms zero 0\r\n\r\n',
+        'ms zero 0 O0\r\n\r\n',
       );
     });
 
@@ -90,34 +93,36 @@ describe('encodeRequest', () => {
       const data = Buffer.alloc(100_000, 0x78);
       data.write('\r\n', 500);
       const out = new OutBuffer(256, 64);
-      expect(encode(meta('ms', textKey('big'), ' T1', data), out)).to.deep.equal(set('big', data, ' T1'));
+      expect(encode(meta('ms', textKey('big'), ' T1', data), out)).to.deep.equal(set('big', data, ' T1 O0'));
     });
 
     it('ms: a multi-byte value length is the byte length', () => {
       const data = Buffer.from('я€😀');
-      expect(encode(meta('ms', textKey('u'), '', data)).toString()).to.equal(`ms u 9\r\n${'я€😀'}\r\n`);
+      expect(encode(meta('ms', textKey('u'), '', data)).toString()).to.equal(`ms u 9 O0\r\n${'я€😀'}\r\n`);
     });
 
     it('writes non-ASCII keys as UTF-8', () => {
       const key = 'ключ-€';
-      expect(encode(meta('mg', textKey(key), ' v'))).to.deep.equal(Buffer.from(`mg ${key} v\r\n`, 'utf8'));
+      expect(encode(meta('mg', textKey(key), ' v'))).to.deep.equal(Buffer.from(`mg ${key} v O0\r\n`, 'utf8'));
       const data = Buffer.from('hi');
-      expect(encode(meta('ms', textKey(key), ' T5', data))).to.deep.equal(set(Buffer.from(key), data, ' T5'));
+      expect(encode(meta('ms', textKey(key), ' T5', data))).to.deep.equal(
+        set(Buffer.from(key), data, ' T5 O0'),
+      );
     });
 
     it('base64 keys carry b after the key (and after datalen for ms)', () => {
       const raw = Buffer.from([0x61, 0x20, 0x62, 0x0d, 0x0a, 0x00, 0xff]);
       const token = raw.toString('base64');
       expect(token).to.equal('YSBiDQoA/w==');
-      expect(encode(meta('mg', b64Key(raw), ' v k')).toString()).to.equal(`mg ${token} b v k\r\n`);
-      expect(encode(meta('md', b64Key(raw))).toString()).to.equal(`md ${token} b\r\n`);
+      expect(encode(meta('mg', b64Key(raw), ' v k')).toString()).to.equal(`mg ${token} b v k O0\r\n`);
+      expect(encode(meta('md', b64Key(raw))).toString()).to.equal(`md ${token} b O0\r\n`);
       const data = Buffer.from('X');
-      expect(encode(meta('ms', b64Key(raw), ' c', data))).to.deep.equal(set(token, data, ' b c'));
+      expect(encode(meta('ms', b64Key(raw), ' c', data))).to.deep.equal(set(token, data, ' b c O0'));
     });
   });
 
   describe('batches', () => {
-    it('tags each item quiet with its index, then mn', () => {
+    it('tags each item quiet with its key and the next opaques, then mn', () => {
       const items = ['p1', 'p2', 'p3'].map((k) => meta('mg', textKey(k), ' v k'));
       const expected = items.map((_, i) => line('mg', `p${i + 1}`, ` v k q O${i}`)).join('') + 'mn\r\n';
       expect(encode(MetaRequest.batch(items)).toString()).to.equal(expected);
@@ -132,9 +137,9 @@ describe('encodeRequest', () => {
         meta('mg', textKey('ü'), ' v'),
       ]);
       const expected = Buffer.concat([
-        set('a', data, ' T10 q O0'),
-        Buffer.from(`md ${raw.toString('base64')} b q O1\r\n`),
-        Buffer.from('mg ü v q O2\r\nmn\r\n', 'utf8'),
+        set('a', data, ' T10 q k O0'),
+        Buffer.from(`md ${raw.toString('base64')} b q k O1\r\n`),
+        Buffer.from('mg ü v q k O2\r\nmn\r\n', 'utf8'),
       ]);
       expect(encode(req)).to.deep.equal(expected);
     });
@@ -146,7 +151,7 @@ describe('encodeRequest', () => {
     it('writes indexes past 9 in decimal', () => {
       const items = Array.from({ length: 12 }, (_, i) => meta('mg', textKey(`k${i}`)));
       const text = encode(MetaRequest.batch(items)).toString();
-      expect(text).to.include('mg k11 q O11\r\nmn\r\n');
+      expect(text).to.include('mg k11 q k O11\r\nmn\r\n');
     });
   });
 
@@ -181,7 +186,24 @@ describe('encodeRequest', () => {
   it('appends: several requests in one OutBuffer come out in order', () => {
     const out = new OutBuffer(64, 16);
     const reqs = [MetaRequest.version(), meta('mg', textKey('a'), ' v'), meta('mn', undefined)];
-    const bytes = written((o) => reqs.forEach((r) => encodeRequest(r, o)), out);
-    expect(bytes.toString()).to.equal('version\r\nmg a v\r\nmn\r\n');
+    const cursor = opaqueCursor(16);
+    const bytes = written((o) => reqs.forEach((r) => encodeRequest(r, o, cursor)), out);
+    expect(bytes.toString()).to.equal('version\r\nmg a v O0\r\nmn\r\n');
+  });
+
+  it('a connection cycles through its opaques: a batch takes one per item, me and mn none', () => {
+    const cursor = opaqueCursor(4);
+    const a = meta('mg', textKey('a'), ' v');
+    const batch = MetaRequest.batch([meta('md', textKey('b')), meta('md', textKey('c'))]);
+    const reqs = [a, meta('me', textKey('e')), batch, meta('mn', undefined), meta('mg', textKey('d'))];
+    const bytes = written((o) => reqs.forEach((r) => encodeRequest(r, o, cursor)));
+    expect(bytes.toString()).to.equal(
+      'mg a v O0\r\nme e\r\nmd b q k O1\r\nmd c q k O2\r\nmn\r\nmn\r\nmg d O3\r\n',
+    );
+    expect([a.opaque, batch.opaque, reqs[1].opaque, reqs[4].opaque]).to.deep.equal([0, 1, -1, 3]);
+    // the cycle wraps at its size
+    expect(encode(meta('mg', textKey('x')), undefined).toString()).to.equal('mg x O0\r\n');
+    encodeRequest(meta('mg', textKey('y')), new OutBuffer(), cursor);
+    expect(cursor.next).to.equal(1);
   });
 });

@@ -20,6 +20,8 @@ export interface FrameData {
   status: string;
   line: string;
   value: string | undefined;
+  /** The size of a value over the cap that was read past (only on such frames). */
+  skipped?: number;
 }
 
 /** What decoding a stream gave: its frames, then the error it stopped at, if any. */
@@ -29,7 +31,9 @@ export interface Outcome {
 }
 
 export function frameData(frame: MetaFrame): FrameData {
-  return { status: frame.status, line: frame.line, value: frame.value?.toString('latin1') };
+  const data: FrameData = { status: frame.status, line: frame.line, value: frame.value?.toString('latin1') };
+  if (frame.skipped !== -1) data.skipped = frame.skipped;
+  return data;
 }
 
 /** Feeds `chunks` to a fresh decoder and records everything that comes out. */
