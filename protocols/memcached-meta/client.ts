@@ -230,6 +230,13 @@ export class MemcacheClient<V = Buffer> {
 
   /** Stores only if the item's CAS is still `cas`; `false` when it changed or is gone. */
   cas(key: string, value: Value, cas: bigint | number, options?: StoreOptions): Promise<boolean> {
+    // A missing token (`item?.cas` after a miss, from plain JavaScript) must not turn into an
+    // unconditional write: #store treats `undefined` as "no CAS".
+    if (cas === undefined || cas === null) {
+      return Promise.reject(
+        new InvalidArgumentError(`cas must be the token of an item (got ${validate.show(cas)})`),
+      );
+    }
     return this.#store(key, value, options, '', cas).then(stored);
   }
 
