@@ -780,7 +780,10 @@ export class MemcacheClient<V = Buffer> {
         )
         .then((errors) => {
           if (errors.size > 0 && this.#options.missOnError) {
-            for (const err of new Set(errors.values())) this.#missedOnError(err, errors.size);
+            // One error per failed server part: each counts the keys it failed, once each.
+            const keysPerError = new Map<MemlineError, number>();
+            for (const err of errors.values()) keysPerError.set(err, (keysPerError.get(err) ?? 0) + 1);
+            for (const [err, count] of keysPerError) this.#missedOnError(err, count);
             return result;
           }
           return finishBulk(result, errors, wks.length);
