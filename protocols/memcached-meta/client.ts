@@ -73,6 +73,7 @@ export type {
   ClientMetrics,
   CounterOptions,
   DeleteOptions,
+  ExpiryOptions,
   MetaRequestSpec,
   ReadOptions,
   StoreOptions,
@@ -150,7 +151,7 @@ export class MemcacheClient<V = Buffer> {
   gat(key: string, ttl: number, options?: CallOptions): Promise<Item | null> {
     return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
-      const t = validate.ttl(ttl);
+      const t = validate.relativeTtl(ttl);
       return this.#read(MetaRequest.meta('mg', wk, ` T${t} v f c`, undefined, true), wk, so, options);
     });
   }
@@ -158,7 +159,7 @@ export class MemcacheClient<V = Buffer> {
   /** Sets the TTL; `false` when the key does not exist. */
   touch(key: string, ttl: number, options?: CallOptions): Promise<boolean> {
     return this.#run(options, (send) => {
-      const req = MetaRequest.meta('mg', this.#key(key), ` T${validate.ttl(ttl)}`, undefined, true);
+      const req = MetaRequest.meta('mg', this.#key(key), ` T${validate.relativeTtl(ttl)}`, undefined, true);
       return send(req).then((f) => f.status === 'HD');
     });
   }
@@ -258,7 +259,7 @@ export class MemcacheClient<V = Buffer> {
   /** Marks the item stale (`md I`): it is served stale while one `getOrSet` caller recomputes. */
   invalidate(key: string, options?: CallOptions & { staleTtl?: number }): Promise<boolean> {
     return this.#run(options, (send) => {
-      const t = validate.ttl(options?.staleTtl ?? 30, 'staleTtl');
+      const t = validate.relativeTtl(options?.staleTtl ?? 30, 'staleTtl');
       return send(MetaRequest.meta('md', this.#key(key), ` I T${t}`, undefined, true)).then(
         (f) => f.status === 'HD',
       );
@@ -336,13 +337,13 @@ export class MemcacheClient<V = Buffer> {
 
   /** Get and touch many: the items found, each with its TTL set to `ttl`. */
   gatMulti(keys: Iterable<string>, ttl: number, options?: CallOptions): Promise<Map<string, Item>> {
-    return this.#run(options, () => this.#readMulti(keys, ` T${validate.ttl(ttl)} v f c`, options));
+    return this.#run(options, () => this.#readMulti(keys, ` T${validate.relativeTtl(ttl)} v f c`, options));
   }
 
   /** Sets the TTL of many keys: `true` for each key found, `false` for each missing. */
   touchMulti(keys: Iterable<string>, ttl: number, options?: CallOptions): Promise<Map<string, boolean>> {
     return this.#run(options, (_send, so) => {
-      const flags = ` T${validate.ttl(ttl)}`;
+      const flags = ` T${validate.relativeTtl(ttl)}`;
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, boolean>();
       // mg q suppresses only the miss (EN): a touched key answers HD.
@@ -576,7 +577,7 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
       const flags: Record<string, boolean | number> = { v: true, f: true, c: true };
-      if (options.touch !== undefined) flags.T = validate.ttl(options.touch, 'touch');
+      if (options.touch !== undefined) flags.T = validate.relativeTtl(options.touch, 'touch');
       const meta: unknown = options.meta ?? [];
       if (!Array.isArray(meta)) throw new InvalidArgumentError('meta must be an array of field names');
       for (const field of meta as unknown[]) {
@@ -693,7 +694,7 @@ export class MemcacheClient<V = Buffer> {
   }
 
   #storeFlags(options: StoreOptions | undefined): string {
-    const ttl = options?.ttl === undefined ? 0 : validate.ttl(options.ttl);
+    const ttl = validate.expiry(options) ?? 0;
     const flags = options?.flags === undefined ? 0 : validate.clientFlags(options.flags);
     return (ttl === 0 ? '' : ` T${ttl}`) + (flags === 0 ? '' : ` F${flags}`);
   }
@@ -732,7 +733,13 @@ export class MemcacheClient<V = Buffer> {
           'vivify is refused for binary keys: the server would store the created item under the raw key bytes',
         );
       }
-      const req = MetaRequest.meta('ms', wk, flags + ` N${validate.ttl(vivify, 'vivify')}`, bytes, false);
+      const req = MetaRequest.meta(
+        'ms',
+        wk,
+        flags + ` N${validate.relativeTtl(vivify, 'vivify')}`,
+        bytes,
+        false,
+      );
       return this.#sendGated(req, options, so, 'appendVivify', 'append/prepend with vivify');
     });
   }
@@ -749,10 +756,12 @@ export class MemcacheClient<V = Buffer> {
       const d = delta === undefined ? 1n : validate.u64(delta, 'delta');
       if (d !== 1n) flags += ` D${d}`;
       if (options?.initial !== undefined) {
-        const ttl = options.ttl === undefined ? 0 : validate.ttl(options.ttl);
+        const ttl = validate.expiry(options) ?? 0;
         flags = ` N${ttl} J${validate.u64(options.initial, 'initial')}` + flags;
-      } else if (options?.ttl !== undefined) {
-        throw new InvalidArgumentError('ttl applies to the item created from `initial`; give `initial` too');
+      } else if (options?.ttl !== undefined || options?.expiresAt !== undefined) {
+        throw new InvalidArgumentError(
+          'ttl and expiresAt apply to the item created from `initial`; give `initial` too',
+        );
       }
       return send(MetaRequest.meta('ma', wk, flags + ' v', undefined, false)).then(toCounter);
     });

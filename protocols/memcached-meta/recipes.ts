@@ -23,14 +23,12 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
-import type { CallOptions, MemcacheClient } from './client.js';
+import type { CallOptions, ExpiryOptions, MemcacheClient } from './client.js';
 import { valueBytes, type Item, type Value } from './results.js';
 import type { SerializedValue } from './serializers.js';
 import * as validate from './validate.js';
 
-export interface GetOrSetOptions extends CallOptions {
-  /** TTL of the stored value in seconds. @default 0 (never expires) */
-  ttl?: number;
+export interface GetOrSetOptions extends CallOptions, ExpiryOptions {
   /** Client flags of the stored value (not with a serializer: it chooses them). @default 0 */
   flags?: number;
   /**
@@ -59,9 +57,8 @@ export interface ValueIo {
 /** The client methods the recipes use. */
 type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas'>;
 
-export interface UpdateOptions extends CallOptions {
-  /** TTL to store with; by default the item keeps its remaining TTL. */
-  ttl?: number;
+/** `ttl` (seconds from now) or `expiresAt` to store with; by default the item keeps its remaining TTL. */
+export interface UpdateOptions extends CallOptions, ExpiryOptions {
   /** Client flags to store with; by default the item's own. */
   flags?: number;
   /** Attempts after the first when another writer wins the race. @default 10 */
@@ -83,8 +80,6 @@ export interface LockHandle {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** The longest relative TTL; larger values are Unix times (meta-protocol.md §7). */
-const MAX_RELATIVE_TTL = 30 * 24 * 3600;
 
 function callOptions(options: CallOptions): CallOptions {
   const out: CallOptions = {};
@@ -108,12 +103,12 @@ export async function getOrSet(
   if (typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function');
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options must be an object');
-  const ttl = validate.ttl(options.ttl ?? 0);
+  const ttl = validate.expiry(options) ?? 0;
   if (io !== undefined && options.flags !== undefined) {
     throw new InvalidArgumentError('getOrSet takes no flags with a serializer: it chooses them');
   }
   const flags = validate.clientFlags(options.flags ?? 0);
-  const leaseTtl = validate.ttl(options.leaseTtl ?? 30, 'leaseTtl');
+  const leaseTtl = validate.relativeTtl(options.leaseTtl ?? 30, 'leaseTtl');
   if (leaseTtl < 1) throw new InvalidArgumentError('leaseTtl must be at least 1 second');
   const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', 2 ** 31 - 1);
   const recache = options.recache === undefined ? undefined : validate.ttl(options.recache, 'recache');
@@ -179,7 +174,14 @@ export async function update(
 ): Promise<Buffer | null> {
   if (typeof fn !== 'function') throw new InvalidArgumentError('fn must be a function');
   const maxRetries = validate.nonNegativeInt(options.maxRetries ?? 10, 'maxRetries', 1000);
-  const ttl = options.ttl === undefined ? undefined : validate.ttl(options.ttl);
+  // Validated here, before any I/O; passed on as given (the store converts it).
+  const given = validate.expiry(options);
+  const expiry: ExpiryOptions | undefined =
+    given === undefined
+      ? undefined
+      : options.expiresAt !== undefined
+        ? { expiresAt: options.expiresAt }
+        : { ttl: options.ttl! };
   const flags = options.flags === undefined ? undefined : validate.clientFlags(options.flags);
   const call = callOptions(options);
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
@@ -190,7 +192,7 @@ export async function update(
     if (next === undefined) return null;
     const bytes = toBuffer(next);
     // Keep the remaining TTL unless told otherwise (a plain ms would make the item immortal).
-    const store = { ...call, ttl: ttl ?? keptTtl(r.flags.t), flags: flags ?? item?.flags ?? 0 };
+    const store = { ...call, ...(expiry ?? { ttl: keptTtl(r.flags.t) }), flags: flags ?? item?.flags ?? 0 };
     const ok =
       item === null ? await client.add(key, bytes, store) : await client.cas(key, bytes, item.cas, store);
     if (ok) return bytes;
@@ -199,14 +201,13 @@ export async function update(
 }
 
 /**
- * The TTL that keeps an item's remaining lifetime: `t` -1 (never expires) → 0; 0 or expired (-2) →
- * 1 second, never 0 (which would make it immortal); past 30 days → the absolute Unix time, since a
- * relative TTL that large would be read as a time in 1970 and expire the item at once.
+ * The TTL (seconds from now) that keeps an item's remaining lifetime: `t` -1 (never expires) → 0;
+ * 0 or expired (-2, or ≥ 2^31: §7) → 1 second, never 0 (which would make it immortal). The store
+ * sends one past 30 days as a Unix time.
  */
 function keptTtl(t: number | undefined): number {
   if (t === undefined || t === -1) return 0;
-  if (t <= 0) return 1;
-  if (t > MAX_RELATIVE_TTL) return Math.floor(Date.now() / 1000) + t;
+  if (t <= 0 || t >= 2 ** 31) return 1;
   return t;
 }
 
@@ -215,7 +216,7 @@ export async function lock(
   key: string,
   options: CallOptions & { ttl: number },
 ): Promise<LockHandle | null> {
-  const ttl = validate.ttl(options?.ttl, 'ttl');
+  const ttl = validate.relativeTtl(options?.ttl, 'ttl');
   if (ttl < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
   const token = randomBytes(12).toString('hex');
   const r = await client.meta(
@@ -232,7 +233,7 @@ export async function lock(
       return d.status === 'HD';
     },
     async extend(newTtl: number, opts?: CallOptions) {
-      const t = validate.ttl(newTtl, 'ttl');
+      const t = validate.relativeTtl(newTtl, 'ttl');
       // TTL 0 would make the lock immortal: a holder that dies would hold it forever.
       if (t < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
       const s = await client.meta(

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
+import { startMemcached, stopAllMemcached, type MemcachedProcess } from '../harness/memcached.js';
 import { startScriptedServer, type ScriptedServer } from '../harness/scripted-server.js';
 
 describe('client API: metrics', () => {
@@ -37,5 +38,86 @@ describe('client API: metrics', () => {
     } finally {
       client.destroy();
     }
+  });
+});
+
+describe('client API: TTLs are seconds from now, whatever their length', () => {
+  const DAYS_31 = 31 * 86400;
+  let mc: MemcachedProcess;
+  let client: MemcacheClient;
+  before(async () => {
+    mc = await startMemcached();
+    client = new MemcacheClient({ servers: [mc.address] });
+  });
+  after(async () => {
+    await client.close();
+    await stopAllMemcached();
+  });
+
+  /** The remaining TTL of a key, read with `mg t`. */
+  async function remaining(key: string): Promise<number | undefined> {
+    return (await client.get(key, { meta: ['ttl'] }))?.ttl;
+  }
+
+  function expectAbout31Days(ttl: number | undefined, what: string): void {
+    expect(ttl, what).to.be.within(DAYS_31 - 5, DAYS_31);
+  }
+
+  it('a 31-day ttl is readable, with about 31 days left, in every method that takes one', async () => {
+    await client.set('s', 'v', { ttl: DAYS_31 });
+    expect((await client.get('s'))?.value.toString()).to.equal('v');
+    expectAbout31Days(await remaining('s'), 'set');
+    await client.setMulti([['sm', 'v']], { ttl: DAYS_31 });
+    expectAbout31Days(await remaining('sm'), 'setMulti');
+    expect(await client.add('a', 'v', { ttl: DAYS_31 })).to.equal(true);
+    expectAbout31Days(await remaining('a'), 'add');
+    expect(await client.replace('a', 'w', { ttl: DAYS_31 })).to.equal(true);
+    expectAbout31Days(await remaining('a'), 'replace');
+    const item = (await client.get('a'))!;
+    expect(await client.cas('a', 'x', item.cas, { ttl: DAYS_31 })).to.equal(true);
+    expectAbout31Days(await remaining('a'), 'cas');
+    await client.set('t', 'v');
+    expect(await client.touch('t', DAYS_31)).to.equal(true);
+    expectAbout31Days(await remaining('t'), 'touch');
+    await client.set('g', 'v');
+    expect((await client.gat('g', DAYS_31))?.value.toString()).to.equal('v');
+    expectAbout31Days(await remaining('g'), 'gat');
+    await client.set('gm', 'v');
+    expect((await client.gatMulti(['gm'], DAYS_31)).size).to.equal(1);
+    expectAbout31Days(await remaining('gm'), 'gatMulti');
+    await client.set('tm', 'v');
+    expect((await client.touchMulti(['tm'], DAYS_31)).get('tm')).to.equal(true);
+    expectAbout31Days(await remaining('tm'), 'touchMulti');
+    await client.set('gt', 'v');
+    expect(await client.get('gt', { touch: DAYS_31 })).to.not.equal(null);
+    expectAbout31Days(await remaining('gt'), 'get({ touch })');
+    expect(await client.incr('n', 1, { initial: 5, ttl: DAYS_31 })).to.equal(5n);
+    expectAbout31Days(await remaining('n'), 'incr initial');
+    expect((await client.getOrSet('gs', () => 'v', { ttl: DAYS_31 })).toString()).to.equal('v');
+    expectAbout31Days(await remaining('gs'), 'getOrSet');
+    await client.set('u', 'v');
+    await client.update('u', () => 'w', { ttl: DAYS_31 });
+    expectAbout31Days(await remaining('u'), 'update');
+    // update without a ttl keeps the remaining one, even past 30 days.
+    await client.update('u', () => 'x');
+    expectAbout31Days(await remaining('u'), 'update keeping the TTL');
+    const held = await client.lock('l', { ttl: DAYS_31 });
+    expectAbout31Days(await remaining('l'), 'lock');
+    expect(await held!.extend(DAYS_31 + 10)).to.equal(true);
+    expect(await remaining('l')).to.be.within(DAYS_31 + 5, DAYS_31 + 10);
+    await client.set('i', 'v', { ttl: 60 });
+    expect(await client.invalidate('i', { staleTtl: DAYS_31 })).to.equal(true);
+    expectAbout31Days(await remaining('i'), 'invalidate staleTtl');
+  });
+
+  it('expiresAt stores an absolute expiry: a Date or Unix seconds', async () => {
+    const at = new Date(Date.now() + 40 * 86400 * 1000);
+    await client.set('e', 'v', { expiresAt: at });
+    expect(await remaining('e')).to.be.within(40 * 86400 - 5, 40 * 86400);
+    await client.set('e2', 'v', { expiresAt: Math.floor(Date.now() / 1000) + 100 });
+    expect(await remaining('e2')).to.be.within(95, 100);
+    // A time already past stores an item that has already expired.
+    await client.set('e3', 'v', { expiresAt: Math.floor(Date.now() / 1000) - 10 });
+    expect(await client.get('e3')).to.equal(null);
   });
 });

@@ -34,6 +34,23 @@ const badArguments: Call[] = [
   ['delta 2^64', (c) => c.incr('k', 2n ** 64n), 'ERR_INVALID_ARGUMENT'],
   ['delta 1.5', (c) => c.decr('k', 1.5), 'ERR_INVALID_ARGUMENT'],
   ['initial "5"', (c) => c.incr('k', 1, { initial: '5' as unknown as number }), 'ERR_INVALID_ARGUMENT'],
+  [
+    'ttl and expiresAt together',
+    (c) => c.set('k', 'v', { ttl: 5, expiresAt: new Date(Date.now() + 5000) }),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  [
+    'expiresAt 1000 (a relative TTL in disguise)',
+    (c) => c.set('k', 'v', { expiresAt: 1000 }),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  [
+    'getOrSet with ttl and expiresAt',
+    (c) => c.getOrSet('k', () => 'v', { ttl: 5, expiresAt: 2_000_000_000 }),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  ['expiresAt without initial', (c) => c.incr('k', 1, { expiresAt: 2_000_000_000 }), 'ERR_INVALID_ARGUMENT'],
+  ['ttl past 2038', (c) => c.touch('k', 2 ** 31 - 1), 'ERR_INVALID_ARGUMENT'],
   ['ttl without initial', (c) => c.incr('k', 1, { ttl: 5 }), 'ERR_INVALID_ARGUMENT'],
   ['cas 0', (c) => c.cas('k', 'v', 0n), 'ERR_INVALID_ARGUMENT'],
   ['cas 2^64', (c) => c.cas('k', 'v', 2n ** 64n), 'ERR_INVALID_ARGUMENT'],
