@@ -8,6 +8,7 @@ import type { BackendStats } from '../../lib/backend.js';
 import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
 import type { Backend } from '../../lib/backend.js';
 import {
+  CasConflictError,
   ClientClosedError,
   ClientErrorReply,
   InvalidArgumentError,
@@ -16,6 +17,7 @@ import {
   ServerErrorReply,
 } from '../../lib/errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
+import { CasTags, RAW_CAS_MASK } from './cas-token.js';
 import { MetaCodec } from './codec.js';
 import { Dispatcher, finishBulk } from './dispatch.js';
 import type { MetaFrame } from './frame.js';
@@ -90,6 +92,8 @@ export class MemcacheClient<V = Buffer> {
   #closed = false;
   /** Each server's features beyond 1.6.18, from its `version`. */
   #features = new FeatureCache();
+  /** The server bits of the CAS tokens this client hands out (cas-token.ts). */
+  #casTags = new CasTags();
 
   constructor(options: MemcacheClientOptions<V>) {
     this.#options = resolveOptions(options);
@@ -199,7 +203,7 @@ export class MemcacheClient<V = Buffer> {
   /** Stores the value unconditionally. */
   set(key: string, value: Value, options?: StoreOptions): Promise<void> {
     return this.#store(key, value, options, '', undefined).then((f) => {
-      if (f.status !== 'HD') throw notStored(f);
+      if (f?.status !== 'HD') throw notStored(f);
     });
   }
 
@@ -229,7 +233,11 @@ export class MemcacheClient<V = Buffer> {
     return this.#store(key, value, options, ' MP', undefined, false).then(stored);
   }
 
-  /** Stores only if the item's CAS is still `cas`; `false` when it changed or is gone. */
+  /**
+   * Stores only if the item's CAS is still `cas`; `false` when it changed or is gone, or when the
+   * token was read from another server than the one the key maps to now (after `setServers` or
+   * discovery moved it): then nothing is sent.
+   */
   cas(key: string, value: Value, cas: bigint | number, options?: StoreOptions): Promise<boolean> {
     // A missing token (`item?.cas` after a miss, from plain JavaScript) must not turn into an
     // unconditional write: #store treats `undefined` as "no CAS".
@@ -287,11 +295,18 @@ export class MemcacheClient<V = Buffer> {
         throw new InvalidArgumentError('item must be an Item from a read');
       }
       const wk = this.#key(item.key);
-      const cas = validate.cas(item.cas, 'item.cas');
-      const req = MetaRequest.meta('mg', wk, ` C${cas} v f c`, undefined, true);
-      return this.#sendGated(req, options, so, 'conditionalGet', 'revalidate()').then((f) =>
-        f.status === 'HD' ? item : toItem(item.key, f),
-      );
+      const token = validate.casToken(item.cas, 'item.cas');
+      const server = this.#dispatch.backendFor(wk, options?.routingKey).server;
+      const cas = this.#casTags.untag(token, server);
+      // Read on another server than the key's now: it cannot be the same version, so read it anew.
+      const flags = cas === undefined ? ' v f c' : ` C${cas} v f c`;
+      const req = MetaRequest.meta('mg', wk, flags, undefined, true);
+      return this.#sendGated(req, options, so, 'conditionalGet', 'revalidate()').then((f) => {
+        if (f.status === 'HD' && cas !== undefined) return item;
+        const fresh = toItem(item.key, f);
+        if (fresh !== null) fresh.cas = this.#casTags.tag(fresh.cas, server);
+        return fresh;
+      });
     });
   }
 
@@ -306,8 +321,13 @@ export class MemcacheClient<V = Buffer> {
       if (wk.base64) throw meOnBinaryKey();
       const backend = this.#dispatch.backendFor(wk, options?.routingKey);
       return this.#featuresOf(backend, so).then((features) =>
-        (backend.send(MetaRequest.meta('me', wk, '', undefined, true), so) as Promise<MetaFrame>).then((f) =>
-          f.status === 'EN' ? null : toDebugInfo(key, f.line, features.debugExpPositive),
+        (backend.send(MetaRequest.meta('me', wk, '', undefined, true), so) as Promise<MetaFrame>).then(
+          (f) => {
+            if (f.status === 'EN') return null;
+            const info = toDebugInfo(key, f.line, features.debugExpPositive);
+            info.cas = this.#casTags.tag(info.cas, backend.server);
+            return info;
+          },
         ),
       );
     });
@@ -479,7 +499,7 @@ export class MemcacheClient<V = Buffer> {
     fn: (current: Item | null) => Promise<Value | undefined> | Value | undefined,
     options?: UpdateOptions,
   ): Promise<Buffer | null> {
-    return this.#guard(() => update(this, key, fn, options ?? {}));
+    return this.#guard(() => update(this, this.#casTags, key, fn, options ?? {}));
   }
 
   /**
@@ -497,9 +517,23 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (send) => {
       if (typeof request !== 'object' || request === null)
         throw new InvalidArgumentError('request must be an object');
-      const { command, key, flags = {}, value } = request;
-      const rendered = renderFlags(command, flags);
+      const { command, key, value } = request;
+      let flags = request.flags ?? {};
       const wk = command === 'mn' ? undefined : this.#key(key as string);
+      const token: unknown = (flags as { C?: unknown } | null)?.C;
+      if (typeof token === 'bigint' && token > RAW_CAS_MASK && wk !== undefined) {
+        // A token from an Item: send the server's value, and only to the server it came from.
+        const server = this.#dispatch.backendFor(wk, options?.routingKey).server;
+        const raw = this.#casTags.untag(validate.casToken(token, 'C'), server);
+        if (raw === undefined) {
+          throw new CasConflictError(
+            `the CAS token was read from another server than ${server}, where the key maps now; nothing was sent`,
+            { server },
+          );
+        }
+        flags = { ...flags, C: raw };
+      }
+      const rendered = renderFlags(command, flags);
       if (command === 'me' && wk?.base64 === true) throw meOnBinaryKey();
       let bytes: Buffer | undefined;
       if (command === 'ms') bytes = valueBytes(value, this.#options.maxValueSize);
@@ -593,7 +627,10 @@ export class MemcacheClient<V = Buffer> {
       const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
         const item = toDetailedItem(wk.original, f);
         if (item === null) backend.counters.misses++;
-        else backend.counters.hits++;
+        else {
+          backend.counters.hits++;
+          item.cas = this.#casTags.tag(item.cas, backend.server);
+        }
         return item;
       });
       if (!this.#options.missOnError) return sent;
@@ -706,12 +743,21 @@ export class MemcacheClient<V = Buffer> {
     mode: string,
     cas: bigint | number | undefined,
     withTtlAndFlags = true,
-  ): Promise<MetaFrame> {
-    return this.#run(options, (send, so) => {
+  ): Promise<MetaFrame | undefined> {
+    return this.#run<MetaFrame | undefined>(options, (send, so) => {
       const wk = this.#key(key);
       const bytes = valueBytes(value, this.#options.maxValueSize);
       let flags = mode + (withTtlAndFlags ? this.#storeFlags(options) : '');
-      if (cas !== undefined) flags = ` C${validate.cas(cas)}` + flags;
+      if (cas !== undefined) {
+        const token = validate.casToken(cas);
+        const raw = this.#casTags.untag(token, this.#dispatch.backendFor(wk, options?.routingKey).server);
+        if (raw === undefined) {
+          // Read from another server: the number may name another version here (reliability.md J2).
+          if (options?.newCas !== undefined) validate.cas(options.newCas, 'newCas');
+          return Promise.resolve(undefined);
+        }
+        flags = ` C${raw}` + flags;
+      }
       // Only a plain set may be replayed: add/replace/append/prepend/cas could apply twice.
       const idempotent = mode === '' && cas === undefined;
       const newCas = withTtlAndFlags ? options?.newCas : undefined;
@@ -783,6 +829,7 @@ export class MemcacheClient<V = Buffer> {
             if (item === null) b.counters.misses++;
             else {
               b.counters.hits++;
+              item.cas = this.#casTags.tag(item.cas, b.server);
               result.set(item.key, item);
             }
           },
@@ -816,6 +863,7 @@ export class MemcacheClient<V = Buffer> {
   ): Promise<Item | null> {
     const backend = this.#dispatch.backendFor(wk, options?.routingKey);
     req.itemSink = backend.counters;
+    req.casTag = this.#casTags.tagOf(backend.server);
     const sent = backend.send(req, so) as Promise<Item | null>;
     if (!this.#options.missOnError) return sent;
     return sent.catch((err: MemlineError) => {
@@ -866,12 +914,13 @@ export class MemcacheClient<V = Buffer> {
   }
 }
 
-function stored(frame: MetaFrame): boolean {
-  return frame.status === 'HD';
+/** Whether a store answered HD; `undefined` (nothing sent: a CAS token from another server) is not. */
+function stored(frame: MetaFrame | undefined): boolean {
+  return frame?.status === 'HD';
 }
 
-function notStored(frame: MetaFrame): MemlineError {
-  return new ServerErrorReply(`the server did not store the item (${frame.status})`, {
+function notStored(frame: MetaFrame | undefined): MemlineError {
+  return new ServerErrorReply(`the server did not store the item (${frame?.status})`, {
     mayHaveExecuted: true,
   });
 }

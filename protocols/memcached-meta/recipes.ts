@@ -23,6 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
+import type { CasTags } from './cas-token.js';
 import type { CallOptions, ExpiryOptions, MemcacheClient } from './client.js';
 import { valueBytes, type Item, type Value } from './results.js';
 import type { SerializedValue } from './serializers.js';
@@ -55,7 +56,7 @@ export interface ValueIo {
 }
 
 /** The client methods the recipes use. */
-type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas'>;
+type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas' | 'serverFor'>;
 
 /** `ttl` (seconds from now) or `expiresAt` to store with; by default the item keeps its remaining TTL. */
 export interface UpdateOptions extends CallOptions, ExpiryOptions {
@@ -124,6 +125,8 @@ export async function getOrSet(
   const started = performance.now();
   let backoff = 5;
   for (;;) {
+    // The server this read goes to (routing is synchronous): a lease is only good there.
+    const server = client.serverFor(key);
     const r = await client.meta({ command: 'mg', key, flags: mgFlags }, call);
     const value = r.value ?? EMPTY;
     const f = r.flags.f ?? 0;
@@ -138,12 +141,16 @@ export async function getOrSet(
         const stored = io === undefined ? { value: toBuffer(fresh as Value), flags } : await io.encode(fresh);
         const setFlags = { T: ttl, F: stored.flags, C: cas > 0n ? cas : undefined };
         // With C, a store that lost to another writer (EX) or outlived its lease (NF) changes nothing.
-        await client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call);
+        // If the key moved to another server meanwhile, the lease (and its CAS) means nothing there:
+        // the value is returned but not stored.
+        if (client.serverFor(key) === server) {
+          await client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call);
+        }
         return io === undefined ? stored.value : fresh;
       } catch (err) {
         // Give the lease back so that another caller can try at once. A stale or still-current
         // value is kept: it is worth serving until it expires.
-        if (placeholder && cas > 0n) {
+        if (placeholder && cas > 0n && client.serverFor(key) === server) {
           await client.meta({ command: 'md', key, flags: { C: cas } }, call).catch(() => undefined);
         }
         throw err;
@@ -168,6 +175,7 @@ export async function getOrSet(
 
 export async function update(
   client: RecipeClient,
+  tags: CasTags,
   key: string,
   fn: (current: Item | null) => Promise<Value | undefined> | Value | undefined,
   options: UpdateOptions,
@@ -185,9 +193,13 @@ export async function update(
   const flags = options.flags === undefined ? undefined : validate.clientFlags(options.flags);
   const call = callOptions(options);
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    const server = client.serverFor(key);
     const r = await client.meta({ command: 'mg', key, flags: { v: true, f: true, c: true, t: true } }, call);
+    // Tagged with its server: cas() refuses it (false, nothing sent) if the key has moved since.
     const item: Item | null =
-      r.status === 'VA' ? { key, value: r.value!, flags: r.flags.f ?? 0, cas: r.flags.c ?? 0n } : null;
+      r.status === 'VA'
+        ? { key, value: r.value!, flags: r.flags.f ?? 0, cas: tags.tag(r.flags.c ?? 0n, server) }
+        : null;
     const next = await fn(item);
     if (next === undefined) return null;
     const bytes = toBuffer(next);
@@ -212,13 +224,15 @@ function keptTtl(t: number | undefined): number {
 }
 
 export async function lock(
-  client: Pick<MemcacheClient<unknown>, 'meta'>,
+  client: Pick<MemcacheClient<unknown>, 'meta' | 'serverFor'>,
   key: string,
   options: CallOptions & { ttl: number },
 ): Promise<LockHandle | null> {
   const ttl = validate.relativeTtl(options?.ttl, 'ttl');
   if (ttl < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
   const token = randomBytes(12).toString('hex');
+  // The lock lives on this server; if the key moves, it is lost (its CAS means nothing elsewhere).
+  const server = client.serverFor(key);
   const r = await client.meta(
     { command: 'ms', key, flags: { M: 'E', T: ttl, c: true }, value: token },
     callOptions(options),
@@ -229,6 +243,7 @@ export async function lock(
     key,
     token,
     async release(opts?: CallOptions) {
+      if (client.serverFor(key) !== server) return false;
       const d = await client.meta({ command: 'md', key, flags: { C: cas } }, opts);
       return d.status === 'HD';
     },
@@ -236,6 +251,7 @@ export async function lock(
       const t = validate.relativeTtl(newTtl, 'ttl');
       // TTL 0 would make the lock immortal: a holder that dies would hold it forever.
       if (t < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
+      if (client.serverFor(key) !== server) return false;
       const s = await client.meta(
         { command: 'ms', key, flags: { C: cas, T: t, c: true }, value: token },
         opts,

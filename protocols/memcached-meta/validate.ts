@@ -140,6 +140,21 @@ export function cas(value: unknown, name = 'cas'): bigint {
   return n;
 }
 
+/** Tagged CAS tokens carry a server number above bit 64 (cas-token.ts); 32 bits of it at most. */
+const MAX_CAS_TOKEN = 2n ** 96n - 1n;
+
+/**
+ * A CAS token of the typed API (`Item.cas`): a bigint whose low 64 bits are the server's value (at
+ * least 1) and whose upper bits may name the server it came from; or a safe integer number.
+ */
+export function casToken(value: unknown, name = 'cas'): bigint {
+  if (typeof value === 'bigint' && value > 0n && value <= MAX_CAS_TOKEN && (value & MAX_U64) !== 0n) {
+    return value;
+  }
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return BigInt(value);
+  return fail(name, 'the cas of an item (a positive bigint, or a safe positive integer)', value);
+}
+
 /** An opaque: 1 to 31 bytes of printable ASCII (0x21–0x7E), so it is one token (§2.1, §9). */
 export function opaque(value: unknown, name = 'opaque'): string {
   if (typeof value !== 'string' || value.length < 1 || value.length > MAX_OPAQUE) {

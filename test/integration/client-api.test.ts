@@ -6,7 +6,11 @@
 import { expect } from 'chai';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, stopAllMemcached, type MemcachedProcess } from '../harness/memcached.js';
-import { startScriptedServer, type ScriptedServer } from '../harness/scripted-server.js';
+import {
+  startScriptedServer,
+  type ScriptedConnection,
+  type ScriptedServer,
+} from '../harness/scripted-server.js';
 
 describe('client API: metrics', () => {
   const servers: ScriptedServer[] = [];
@@ -119,5 +123,104 @@ describe('client API: TTLs are seconds from now, whatever their length', () => {
     // A time already past stores an item that has already expired.
     await client.set('e3', 'v', { expiresAt: Math.floor(Date.now() / 1000) - 10 });
     expect(await client.get('e3')).to.equal(null);
+  });
+});
+
+describe('client API: a CAS token never crosses servers', () => {
+  let a: ScriptedServer;
+  let b: ScriptedServer;
+  /** Both servers hold every key at CAS 5: the same number, on two servers. */
+  const handler = (conn: ScriptedConnection): void =>
+    conn.onRequest((req) => {
+      const o = / O(\S+)/.exec(req.line)?.[1];
+      const opaque = o === undefined ? '' : ` O${o}`;
+      if (req.line === 'mn') conn.write('MN\r\n');
+      else if (req.line.startsWith('mg') && req.line.includes(' N')) conn.write('VA 0 c5 W\r\n\r\n');
+      else if (req.line.startsWith('mg')) conn.write(`VA 1 f0 c5 t-1${opaque}\r\nv\r\n`);
+      else if (req.line.startsWith('ms')) conn.write('HD c6\r\n');
+      else conn.write('HD\r\n');
+    });
+  /** The request lines a server received. */
+  const lines = (s: ScriptedServer): string[] => s.connections.flatMap((c) => c.requests.map((r) => r.line));
+
+  beforeEach(async () => {
+    a = await startScriptedServer(handler);
+    b = await startScriptedServer(handler);
+  });
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('cas() with a token read before setServers moved the key answers false, sending nothing', async () => {
+    const client = new MemcacheClient({ servers: [a.address] });
+    try {
+      const item = (await client.get('k'))!;
+      expect(item.cas > 2n ** 64n, 'the token carries its server').to.equal(true);
+      expect(await client.cas('k', 'x', item.cas), 'same server: sent').to.equal(true);
+      expect(lines(a).at(-1)).to.match(/^ms k 1 C5\b/);
+      const multi = (await client.getMulti(['k'])).get('k')!;
+      const detailed = (await client.get('k', { meta: ['ttl'] }))!;
+      client.setServers([b.address]);
+      expect(await client.cas('k', 'x', item.cas)).to.equal(false);
+      expect(await client.cas('k', 'x', multi.cas)).to.equal(false);
+      expect(await client.cas('k', 'x', detailed.cas)).to.equal(false);
+      const err = (await client
+        .meta({ command: 'ms', key: 'k', flags: { C: item.cas }, value: 'x' })
+        .catch((e: unknown) => e)) as MemlineError;
+      expect(err.code).to.equal('ERR_CAS_CONFLICT');
+      expect(err.mayHaveExecuted).to.equal(false);
+      expect(b.received().length, 'nothing reached the new server').to.equal(0);
+      // A bare number (e.g. from the low-level meta()) names no server and is sent as is.
+      expect(await client.cas('k', 'x', 5n)).to.equal(true);
+      expect(lines(b)).to.have.length(1);
+      expect(lines(b)[0]).to.match(/^ms k 1 C5\b/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a lock taken before the key moved is lost: release and extend answer false, sending nothing', async () => {
+    const client = new MemcacheClient({ servers: [a.address] });
+    try {
+      const held = (await client.lock('k', { ttl: 30 }))!;
+      client.setServers([b.address]);
+      expect(await held.extend(60)).to.equal(false);
+      expect(await held.release()).to.equal(false);
+      expect(b.received().length).to.equal(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('update re-reads on the new server instead of applying the old token there', async () => {
+    const client = new MemcacheClient({ servers: [a.address] });
+    try {
+      let calls = 0;
+      await client.update('k', () => {
+        if (calls++ === 0) client.setServers([b.address]);
+        return 'w';
+      });
+      expect(calls).to.equal(2);
+      expect(lines(a).filter((l) => l.startsWith('ms'))).to.deep.equal([]);
+      expect(lines(b).map((l) => l.split(' ')[0])).to.deep.equal(['mg', 'ms']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('getOrSet whose key moved while the loader ran returns the value without storing it anywhere', async () => {
+    const client = new MemcacheClient({ servers: [a.address] });
+    try {
+      const value = await client.getOrSet('k', () => {
+        client.setServers([b.address]);
+        return 'fresh';
+      });
+      expect(value.toString()).to.equal('fresh');
+      expect(lines(a).filter((l) => !l.startsWith('mg'))).to.deep.equal([]);
+      expect(b.received().length).to.equal(0);
+    } finally {
+      await client.close();
+    }
   });
 });
