@@ -481,11 +481,13 @@ export class MemcacheClient<V = Buffer> {
   /**
    * The cached value, or on a miss the loader's, computed by one caller across all clients. With a
    * serializer, values go through it (the winner gets what its loader returned, the others the
-   * decoded value); without one, the bytes.
+   * decoded value); without one, the bytes. The loader gets an `AbortSignal` that fires when the
+   * call's `signal` fires or its `timeout` (when given: counted from the call, loader included)
+   * passes; the call settles then, and a lease it holds is given back at once.
    */
   getOrSet<T extends V = V>(
     key: string,
-    loader: () => Promise<T | Value> | T | Value,
+    loader: (signal: AbortSignal) => Promise<T | Value> | T | Value,
     options?: GetOrSetOptions,
   ): Promise<T> {
     return this.#guard(() =>

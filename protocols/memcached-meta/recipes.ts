@@ -98,7 +98,7 @@ export async function getOrSet(
   client: RecipeClient,
   io: ValueIo | undefined,
   key: string,
-  loader: () => unknown,
+  loader: (signal: AbortSignal) => unknown,
   options: GetOrSetOptions,
 ): Promise<unknown> {
   if (typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function');
@@ -119,7 +119,85 @@ export async function getOrSet(
     if (ttl === 0)
       throw new InvalidArgumentError('recache needs a ttl: an item that never expires is never refreshed');
   }
-  const call = callOptions(options);
+  const timeout = options.timeout;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || !(timeout <= 2 ** 31 - 1))) {
+    throw new InvalidArgumentError(`timeout must be a positive number of ms, at most ${2 ** 31 - 1}`);
+  }
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal must be an AbortSignal');
+  }
+  // The call ends when its signal fires or its `timeout` (counted from the call, loader included)
+  // passes: it settles then, whatever the loader or the server is doing, and the loader is told
+  // through the signal it was given.
+  const stop = new AbortController();
+  const onAbort = (): void =>
+    stop.abort(new AbortedError('getOrSet was aborted', { cause: signal?.reason as unknown }));
+  if (signal?.aborted === true) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(
+          () =>
+            stop.abort(
+              new TimeoutError(`getOrSet did not finish within its timeout of ${timeout} ms`, 'request'),
+            ),
+          timeout,
+        );
+  try {
+    return await getOrSetUntil(client, io, key, loader, stop.signal, deadline, {
+      ttl,
+      flags,
+      leaseTtl,
+      waitTimeout,
+      recache,
+    });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Settles with `promise`, or with the signal's reason as soon as it fires. */
+function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function getOrSetUntil(
+  client: RecipeClient,
+  io: ValueIo | undefined,
+  key: string,
+  loader: (signal: AbortSignal) => unknown,
+  stop: AbortSignal,
+  deadline: number | undefined,
+  o: { ttl: number; flags: number; leaseTtl: number; waitTimeout: number; recache: number | undefined },
+): Promise<unknown> {
+  const { ttl, flags, leaseTtl, waitTimeout, recache } = o;
+  /** Options of one request: bound to the call's signal, and to what is left of its deadline. */
+  const call = (): CallOptions => {
+    const out: CallOptions = { signal: stop };
+    if (deadline !== undefined) out.timeout = Math.max(1, deadline - performance.now());
+    return out;
+  };
   const mgFlags = { N: leaseTtl, R: recache, v: true, f: true, c: true, t: recache !== undefined };
   const decode = (bytes: Buffer, f: number): unknown => (io === undefined ? bytes : io.decode(bytes, f));
   const started = performance.now();
@@ -127,7 +205,7 @@ export async function getOrSet(
   for (;;) {
     // The server this read goes to (routing is synchronous): a lease is only good there.
     const server = client.serverFor(key);
-    const r = await client.meta({ command: 'mg', key, flags: mgFlags }, call);
+    const r = await until(client.meta({ command: 'mg', key, flags: mgFlags }, call()), stop);
     const value = r.value ?? EMPTY;
     const f = r.flags.f ?? 0;
     // The empty item `N` creates (no data, flags 0) while its winner computes the value. A stored
@@ -137,21 +215,33 @@ export async function getOrSet(
       // We won: a fresh placeholder (miss), a stale item (X) or an early refresh (R) to compute.
       const cas = r.flags.c ?? 0n;
       try {
-        const fresh: unknown = await loader();
-        const stored = io === undefined ? { value: toBuffer(fresh as Value), flags } : await io.encode(fresh);
+        const fresh: unknown = await until(
+          Promise.resolve().then(() => loader(stop)),
+          stop,
+        );
+        const stored =
+          io === undefined
+            ? { value: toBuffer(fresh as Value), flags }
+            : await until(Promise.resolve(io.encode(fresh)), stop);
         const setFlags = { T: ttl, F: stored.flags, C: cas > 0n ? cas : undefined };
         // With C, a store that lost to another writer (EX) or outlived its lease (NF) changes nothing.
         // If the key moved to another server meanwhile, the lease (and its CAS) means nothing there:
         // the value is returned but not stored.
         if (client.serverFor(key) === server) {
-          await client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call);
+          await until(
+            client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call()),
+            stop,
+          );
         }
         return io === undefined ? stored.value : fresh;
       } catch (err) {
         // Give the lease back so that another caller can try at once. A stale or still-current
         // value is kept: it is worth serving until it expires.
         if (placeholder && cas > 0n && client.serverFor(key) === server) {
-          await client.meta({ command: 'md', key, flags: { C: cas } }, call).catch(() => undefined);
+          // Not bound to the call's signal: an aborted or timed-out call gives the lease back too,
+          // at once, and settles without waiting for the answer.
+          const release = client.meta({ command: 'md', key, flags: { C: cas } }).catch(() => undefined);
+          if (!stop.aborted) await release;
         }
         throw err;
       }
@@ -161,13 +251,9 @@ export async function getOrSet(
     if (performance.now() - started + backoff > waitTimeout) {
       throw new TimeoutError(`waited ${waitTimeout} ms for another caller's loader`, 'request');
     }
-    if (options.signal?.aborted === true) throw new AbortedError('getOrSet was aborted while waiting');
-    await sleep(
-      backoff,
-      undefined,
-      options.signal === undefined ? undefined : { signal: options.signal },
-    ).catch((err: unknown) => {
-      throw new AbortedError('getOrSet was aborted while waiting', { cause: err });
+    if (stop.aborted) throw stop.reason as Error;
+    await sleep(backoff, undefined, { signal: stop }).catch(() => {
+      throw stop.reason as Error;
     });
     backoff = Math.min(backoff * 2, 100);
   }

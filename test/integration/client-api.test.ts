@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
-import { startMemcached, stopAllMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
@@ -55,7 +55,7 @@ describe('client API: TTLs are seconds from now, whatever their length', () => {
   });
   after(async () => {
     await client.close();
-    await stopAllMemcached();
+    await mc.stop();
   });
 
   /** The remaining TTL of a key, read with `mg t`. */
@@ -222,5 +222,64 @@ describe('client API: a CAS token never crosses servers', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('client API: getOrSet settles at its deadline and gives its lease back', function () {
+  // Without the fix these calls never settle: fail in seconds, not after the suite's timeout.
+  this.timeout(3000);
+  let mc: MemcachedProcess;
+  let client: MemcacheClient;
+  before(async () => {
+    mc = await startMemcached();
+    client = new MemcacheClient({ servers: [mc.address] });
+  });
+  after(async () => {
+    await client.close();
+    await mc.stop();
+  });
+
+  /** A loader that never finishes by itself; it records the signal it was given. */
+  function stuckLoader(seen: AbortSignal[]): (signal: AbortSignal) => Promise<string> {
+    return (signal) => {
+      seen.push(signal);
+      return new Promise<string>(() => undefined);
+    };
+  }
+
+  it('times out at its timeout with a stuck loader, aborts the loader, and the next caller loads at once', async () => {
+    const seen: AbortSignal[] = [];
+    const started = performance.now();
+    const err = (await client
+      .getOrSet('gos:timeout', stuckLoader(seen), { timeout: 150, leaseTtl: 30 })
+      .catch((e: unknown) => e)) as MemlineError;
+    expect(err.code).to.equal('ERR_TIMEOUT');
+    expect(performance.now() - started).to.be.within(140, 1000);
+    expect(seen).to.have.length(1);
+    expect(seen[0].aborted, 'the loader was told').to.equal(true);
+    // The lease was given back: the next caller wins now, not after leaseTtl (30 s).
+    let loads = 0;
+    const value = await client.getOrSet('gos:timeout', () => (loads++, 'v'), { waitTimeout: 1000 });
+    expect(loads).to.equal(1);
+    expect(value.toString()).to.equal('v');
+  });
+
+  it('rejects ERR_ABORTED as soon as its signal fires during the loader, giving the lease back', async () => {
+    const seen: AbortSignal[] = [];
+    const ac = new AbortController();
+    const call = client.getOrSet(
+      'gos:abort',
+      (signal) => {
+        queueMicrotask(() => ac.abort());
+        return stuckLoader(seen)(signal);
+      },
+      { signal: ac.signal },
+    );
+    const err = (await call.catch((e: unknown) => e)) as MemlineError;
+    expect(err.code).to.equal('ERR_ABORTED');
+    expect(seen[0].aborted).to.equal(true);
+    let loads = 0;
+    await client.getOrSet('gos:abort', () => (loads++, 'v'), { waitTimeout: 1000 });
+    expect(loads).to.equal(1);
   });
 });
