@@ -591,7 +591,7 @@ export class MemcacheClient<V = Buffer> {
    * finish what they have in flight, then close; only the keys whose owner changed move. Throws
    * ERR_INVALID_ARGUMENT (and changes nothing) on a bad list.
    */
-  setServers(servers: readonly ServerSpec[]): ServerListChange {
+  setServers(servers: readonly ServerSpec[] | string): ServerListChange {
     return this.#dispatch.cluster.setServers(servers);
   }
 

@@ -3,6 +3,11 @@
  * key, TTLs always relative, CAS tokens that never cross servers, getOrSet deadlines, and the server
  * address forms the constructor accepts.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
@@ -281,5 +286,55 @@ describe('client API: getOrSet settles at its deadline and gives its lease back'
     let loads = 0;
     await client.getOrSet('gos:abort', () => (loads++, 'v'), { waitTimeout: 1000 });
     expect(loads).to.equal(1);
+  });
+});
+
+describe('client API: a Unix socket server (memcached -s)', () => {
+  let dir: string;
+  let child: ChildProcess;
+  let sock: string;
+
+  /** Resolves once something accepts connections on `path` (memcached binds, then listens). */
+  async function connectable(path: string, deadline = Date.now() + 5000): Promise<void> {
+    for (;;) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect({ path });
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(false));
+      });
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`memcached did not listen on ${path}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'memline-sock-'));
+    sock = join(dir, 'm.sock');
+    const args = ['-s', sock, '-U', '0', '-t', '1', '-m', '16'];
+    if (process.getuid?.() === 0) args.push('-u', 'root');
+    child = spawn('memcached', args, { stdio: 'ignore' });
+    await connectable(sock);
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads and writes through the socket path given as a server', async () => {
+    const client = new MemcacheClient({ servers: [sock] });
+    try {
+      await client.set('over-unix', 'v');
+      expect((await client.get('over-unix'))?.value.toString()).to.equal('v');
+      expect([...(await client.version()).keys()]).to.deep.equal([sock]);
+      expect(client.serverFor('over-unix')).to.equal(sock);
+    } finally {
+      await client.close();
+    }
   });
 });
