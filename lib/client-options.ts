@@ -39,6 +39,29 @@ export function prepareCall(options: CallOptionsBase | undefined, defaultTimeout
   return { deadline: performance.now() + timeout, timeout, signal };
 }
 
+/**
+ * Throws ERR_INVALID_ARGUMENT naming the first own property of `given` not in `known`: a typo
+ * (`tiemout`) must not be silently ignored.
+ */
+export function checkNames(given: object, known: ReadonlySet<string>, what: string): void {
+  for (const name of Object.keys(given)) {
+    if (!known.has(name)) {
+      throw new InvalidArgumentError(`unknown ${what} "${name}"; known: ${[...known].join(', ')}`);
+    }
+  }
+}
+
+const TLS_NAMES: ReadonlySet<string> = new Set([
+  'ca',
+  'cert',
+  'key',
+  'servername',
+  'minVersion',
+  'dangerouslyDisableCertificateVerification',
+]);
+
+const BREAKER_NAMES: ReadonlySet<string> = new Set(['threshold', 'openTime', 'maxOpenTime']);
+
 /** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
 export interface TlsOptions {
   /** CA certificates to trust instead of the system's. */
@@ -64,6 +87,7 @@ export function resolveTls(tls: boolean | TlsOptions | undefined): TlsConnectOpt
   if (tls === true) return {};
   if (typeof tls !== 'object' || tls === null)
     throw new InvalidArgumentError('tls must be true or an object');
+  checkNames(tls, TLS_NAMES, 'tls option');
   const { dangerouslyDisableCertificateVerification, ...rest } = tls;
   return {
     minVersion: 'TLSv1.2',
@@ -80,6 +104,7 @@ export function resolveBreaker(
   if (given === undefined) return defaults;
   if (typeof given !== 'object' || given === null)
     throw new InvalidArgumentError('breaker must be an object');
+  checkNames(given, BREAKER_NAMES, 'breaker option');
   const out = { ...defaults, ...given };
   for (const [name, min] of [
     ['threshold', 0],

@@ -12,15 +12,37 @@ import { createDistribution, type Distribution, type DistributionKind } from './
 import { InvalidArgumentError, type MemlineError } from './errors.js';
 import type { SendOptions } from './request-entry.js';
 
-/** A server given as `"host:port"` or as an object. */
+/**
+ * A server given as `"host:port"` (`"[::1]:11211"`, `"memcached://host:port"`), a Unix socket path
+ * (`"/run/memcached.sock"`, memcached `-s`), or as an object.
+ */
 export type ServerSpec = string | { host: string; port: number; weight?: number };
+
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/,@]+)):(\d{1,5})$/;
 
 /** Parses and validates one server spec; throws ERR_INVALID_ARGUMENT naming the problem. */
 export function parseServer(spec: ServerSpec): ServerAddress {
   if (typeof spec === 'string') {
-    const m = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(spec);
-    if (m === null) throw new InvalidArgumentError(`servers: "${spec}" is not "host:port"`);
-    return checkPort({ host: m[1], port: Number(m[2]), weight: 1, address: spec });
+    if (spec.startsWith('/')) {
+      // A Unix socket: any path without control characters or a comma.
+      const bad = (c: number): boolean => c < 0x20 || c === 0x7f || c === 0x2c; // controls, DEL, comma
+      if (spec.length > 1024 || Array.from(spec, (ch) => ch.charCodeAt(0)).some(bad)) {
+        throw new InvalidArgumentError(`servers: "${spec}" is not a usable Unix socket path`);
+      }
+      return { host: spec, port: 0, weight: 1, address: spec };
+    }
+    const bare = spec.startsWith('memcached://')
+      ? spec.slice('memcached://'.length).replace(/\/$/, '')
+      : spec;
+    if (bare.includes(',')) {
+      throw new InvalidArgumentError(
+        `servers: "${spec}" holds several servers; give them as array elements or as one comma-separated string`,
+      );
+    }
+    const m = HOST_PORT.exec(bare);
+    if (m === null) throw new InvalidArgumentError(`servers: "${spec}" is not "host:port" nor a socket path`);
+    const host = m[1] ?? m[2];
+    return checkPort({ host, port: Number(m[3]), weight: 1, address: bare });
   }
   if (typeof spec !== 'object' || spec === null || typeof spec.host !== 'string' || spec.host === '') {
     throw new InvalidArgumentError('servers: each server is "host:port" or { host, port, weight? }');
@@ -28,6 +50,9 @@ export function parseServer(spec: ServerSpec): ServerAddress {
   const weight = spec.weight ?? 1;
   if (!Number.isInteger(weight) || weight < 1) {
     throw new InvalidArgumentError(`servers: weight of ${spec.host}:${spec.port} must be a positive integer`);
+  }
+  if (spec.host.startsWith('/')) {
+    return { ...parseServer(spec.host), weight };
   }
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
   return checkPort({ host: spec.host, port: spec.port, weight, address: `${host}:${spec.port}` });
@@ -40,13 +65,16 @@ function checkPort(address: ServerAddress): ServerAddress {
   return address;
 }
 
-/** Parses a whole server list: non-empty, no address twice. */
-export function parseServers(servers: readonly ServerSpec[]): ServerAddress[] {
-  const given: unknown = servers;
+/**
+ * Parses a whole server list: non-empty, no address twice. A string is a comma-separated list
+ * (`"a:11211,b:11211"`, as pasted from a config).
+ */
+export function parseServers(servers: readonly ServerSpec[] | string): ServerAddress[] {
+  const given: unknown = typeof servers === 'string' ? servers.split(',') : servers;
   if (!Array.isArray(given) || given.length === 0) {
     throw new InvalidArgumentError('servers: at least one server is required');
   }
-  const parsed = servers.map(parseServer);
+  const parsed = (given as ServerSpec[]).map(parseServer);
   const seen = new Set<string>();
   for (const s of parsed) {
     if (seen.has(s.address)) throw new InvalidArgumentError(`servers: "${s.address}" is listed twice`);
@@ -79,7 +107,7 @@ export class Cluster<Req, Res, Frame> {
   /** Backends removed from the list that are finishing their requests. */
   #draining = new Set<Backend<Req, Res, Frame>>();
 
-  constructor(servers: readonly ServerSpec[], options: ClusterOptions<Req, Res, Frame>) {
+  constructor(servers: readonly ServerSpec[] | string, options: ClusterOptions<Req, Res, Frame>) {
     this.#options = options;
     const addresses = parseServers(servers);
     this.#distribution = createDistribution(options.distribution, addresses);
@@ -123,7 +151,7 @@ export class Cluster<Req, Res, Frame> {
    * finish what they have in flight, then close. Throws ERR_INVALID_ARGUMENT (and changes nothing)
    * on a bad list.
    */
-  setServers(servers: readonly ServerSpec[]): ServerListChange {
+  setServers(servers: readonly ServerSpec[] | string): ServerListChange {
     if (this.#closed) return { added: [], removed: [] };
     const addresses = parseServers(servers);
     const distribution = createDistribution(this.#options.distribution, addresses);

@@ -148,7 +148,8 @@ export class Connection<Req, Res, Frame> {
     this.#codec = options.codec;
     this.#counters = options.counters ?? { errors: 0, timeouts: 0 };
     this.#events = events;
-    this.server = `${options.host}:${options.port}`;
+    // Port 0: a Unix socket, whose path is the host.
+    this.server = options.port === 0 ? options.host : `${options.host}:${options.port}`;
     this.#decoder = options.codec.createDecoder();
     const delay = options.connectDelay ?? 0;
     if (delay > 0) this.#connectTimer = setTimeout(() => this.#connect(), delay);
@@ -158,8 +159,7 @@ export class Connection<Req, Res, Frame> {
   #connect(): void {
     const options = this.#options;
     const common = {
-      host: options.host,
-      port: options.port,
+      ...(options.port === 0 ? { path: options.host } : { host: options.host, port: options.port }),
       noDelay: true,
       keepAlive: options.keepAlive > 0,
       keepAliveInitialDelay: options.keepAlive,

@@ -10,12 +10,16 @@
  *
  * The values are read from `client.metrics` when Prometheus scrapes; nothing runs per request.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import type { BackendStats } from './backend.js';
+import { InvalidArgumentError } from './errors.js';
 
-/** Anything with memline's `metrics` getter (a `MemcacheClient`). */
+/**
+ * Anything with memline's `metrics` getter: a `MemcacheClient` (`{ servers }`) or a `RedisClient`
+ * (the per-server array itself).
+ */
 export interface MetricsSource {
-  readonly metrics: { readonly servers: readonly BackendStats[] };
+  readonly metrics: { readonly servers: readonly BackendStats[] } | readonly BackendStats[];
 }
 
 /** Where and under which names {@link registerPrometheusMetrics} registers its metrics. */
@@ -24,7 +28,10 @@ export interface PrometheusOptions {
   registry?: Registry;
   /** Prepended to every metric name. @default 'memline_' */
   prefix?: string;
-  /** Labels added to every sample, e.g. `{ client: 'sessions' }` when there are several clients. */
+  /**
+   * Labels added to every sample, e.g. `{ client: 'sessions' }` when there are several clients.
+   * Clients registered in one registry under one prefix must use the same label names.
+   */
   labels?: Record<string, string>;
 }
 
@@ -44,49 +51,120 @@ const COUNTERS: [keyof BackendStats, string][] = [
   ['errorMisses', 'Reads answered as misses because their server failed (missOnError)'],
 ];
 
-/** Registers gauges and counters (by `server`) that read `source.metrics` at scrape time. */
-export function registerPrometheusMetrics(source: MetricsSource, options: PrometheusOptions = {}): void {
-  const prefix = options.prefix ?? 'memline_';
-  const extra = options.labels ?? {};
-  const labelNames = ['server', ...Object.keys(extra)];
-  const registers = options.registry === undefined ? undefined : [options.registry];
-  const labels = (s: BackendStats): Record<string, string> => ({ server: s.server, ...extra });
+/** One registered client: where its samples come from and the labels they carry. */
+interface Registered {
+  source: MetricsSource;
+  extra: Record<string, string>;
+}
 
+/**
+ * The metrics memline put in a registry under a prefix, shared by every client registered there:
+ * prom-client allows one metric per name, so one set of metrics reads every registered client.
+ */
+interface MetricSet {
+  labelNames: string[];
+  sources: Set<Registered>;
+  names: string[];
+}
+
+const sets = new WeakMap<Registry, Map<string, MetricSet>>();
+
+function serversOf(source: MetricsSource): readonly BackendStats[] {
+  const m = source.metrics;
+  return Array.isArray(m)
+    ? (m as readonly BackendStats[])
+    : (m as { servers: readonly BackendStats[] }).servers;
+}
+
+/**
+ * Registers gauges and counters (by `server`, plus `labels`) that read `source.metrics` at scrape
+ * time. Several clients can share a registry (with different `labels` values, e.g. `{ client: 'a' }`
+ * and `{ client: 'b' }`). Returns a function that unregisters this client; the metrics leave the
+ * registry with the last client.
+ */
+export function registerPrometheusMetrics(
+  source: MetricsSource,
+  options: PrometheusOptions = {},
+): () => void {
+  const prefix = options.prefix ?? 'memline_';
+  const extra = { ...(options.labels ?? {}) };
+  const labelNames = ['server', ...Object.keys(extra)];
+  const registry = options.registry ?? globalRegistry;
+  let byPrefix = sets.get(registry);
+  if (byPrefix === undefined) sets.set(registry, (byPrefix = new Map<string, MetricSet>()));
+  let set = byPrefix.get(prefix);
+  // The registry may have been cleared behind our back: then start over.
+  if (set !== undefined && registry.getSingleMetric(set.names[0]) === undefined) set = undefined;
+  if (set !== undefined && set.labelNames.join('\0') !== labelNames.join('\0')) {
+    throw new InvalidArgumentError(
+      `labels: this registry already has ${prefix} metrics labelled ${set.labelNames.join(', ')}; ` +
+        'every client registered there needs the same label names',
+    );
+  }
+  if (set === undefined) {
+    set = createMetrics(registry, prefix, labelNames);
+    byPrefix.set(prefix, set);
+  }
+  const entry: Registered = { source, extra };
+  set.sources.add(entry);
+  const owner = set;
+  return () => {
+    if (!owner.sources.delete(entry) || owner.sources.size > 0) return;
+    for (const name of owner.names) registry.removeSingleMetric(name);
+    byPrefix.delete(prefix);
+  };
+}
+
+function createMetrics(registry: Registry, prefix: string, labelNames: string[]): MetricSet {
+  const set: MetricSet = { labelNames, sources: new Set(), names: [] };
+  const registers = [registry];
+  const each = (fn: (labels: Record<string, string>, s: BackendStats) => void): void => {
+    for (const { source, extra } of set.sources) {
+      for (const s of serversOf(source)) fn({ server: s.server, ...extra }, s);
+    }
+  };
   for (const [field, help] of GAUGES) {
+    const name = `${prefix}${snake(field)}`;
+    set.names.push(name);
     new Gauge({
-      name: `${prefix}${snake(field)}`,
+      name,
       help,
       labelNames,
       registers,
       collect() {
-        for (const s of source.metrics.servers) this.set(labels(s), s[field] as number);
+        this.reset();
+        each((labels, s) => this.set(labels, s[field] as number));
       },
     });
   }
   for (const [field, help] of COUNTERS) {
+    const name = `${prefix}${snake(field)}_total`;
+    set.names.push(name);
     new Counter({
-      name: `${prefix}${snake(field)}_total`,
+      name,
       help,
       labelNames,
       registers,
       collect() {
-        // The client keeps the running totals; mirror them.
+        // The clients keep the running totals; mirror them.
         this.reset();
-        for (const s of source.metrics.servers) this.inc(labels(s), s[field] as number);
+        each((labels, s) => this.inc(labels, s[field] as number));
       },
     });
   }
+  const breaker = `${prefix}breaker_open`;
+  set.names.push(breaker);
   new Gauge({
-    name: `${prefix}breaker_open`,
+    name: breaker,
     help: 'Circuit breaker: 0 closed, 1 open, 0.5 half-open',
     labelNames,
     registers,
     collect() {
-      for (const s of source.metrics.servers) {
-        this.set(labels(s), s.breaker === 'open' ? 1 : s.breaker === 'half-open' ? 0.5 : 0);
-      }
+      this.reset();
+      each((labels, s) => this.set(labels, s.breaker === 'open' ? 1 : s.breaker === 'half-open' ? 0.5 : 0));
     },
   });
+  return set;
 }
 
 function snake(name: string): string {

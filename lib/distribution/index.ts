@@ -113,7 +113,12 @@ function validateServers(servers: readonly ServerAddress[]): void {
     if (s === null || typeof s.host !== 'string' || s.host === '' || typeof s.address !== 'string') {
       throw new InvalidArgumentError('servers: each server needs a host, a port, a weight and an address');
     }
-    if (typeof s.port !== 'number' || !Number.isInteger(s.port) || s.port < 1 || s.port > 65535) {
+    // Port 0: a Unix socket, whose path is the host.
+    const socketPath = s.port === 0 && s.host.startsWith('/');
+    if (
+      !socketPath &&
+      (typeof s.port !== 'number' || !Number.isInteger(s.port) || s.port < 1 || s.port > 65535)
+    ) {
       throw new InvalidArgumentError(`servers: port of "${s.address}" must be an integer in 1..65535`);
     }
     // libmemcached keeps weights in a uint32_t.

@@ -27,13 +27,22 @@ export interface ReadOptions extends CallOptions {
    * describe the item as it was before this read. Costs nothing unless asked for. @default []
    */
   meta?: readonly ItemMetaField[];
-  /** On a hit, set the item's TTL to this many seconds (get and touch, like `gat`). */
+  /** On a hit, set the item's TTL to this many seconds from now (get and touch, like `gat`). */
   touch?: number;
 }
 
-export interface StoreOptions extends CallOptions {
-  /** Seconds to live (up to 30 days; larger values are a Unix time). @default 0 (never expires) */
+/** When an item expires: `ttl` seconds from now, or at `expiresAt`; never both. */
+export interface ExpiryOptions {
+  /**
+   * Seconds to live, counted from now, whatever their length (over 30 days they are sent as a Unix
+   * time by the client's clock). @default 0 (never expires)
+   */
   ttl?: number;
+  /** Expire at this time instead: a `Date` or Unix seconds (not with `ttl`). */
+  expiresAt?: Date | number;
+}
+
+export interface StoreOptions extends CallOptions, ExpiryOptions {
   /** Client flags stored with the item (u32). @default 0 */
   flags?: number;
   /**
@@ -65,11 +74,10 @@ export interface DeleteOptions extends CallOptions {
   keepItem?: boolean;
 }
 
-export interface CounterOptions extends CallOptions {
+/** Options of `incr` and `decr`; `ttl`/`expiresAt` apply to the item created from `initial`. */
+export interface CounterOptions extends CallOptions, ExpiryOptions {
   /** Stored and returned (the delta not applied) when the key is missing. */
   initial?: number | bigint;
-  /** TTL of the item created from `initial`. @default 0 */
-  ttl?: number;
 }
 
 /** A low-level meta request. */

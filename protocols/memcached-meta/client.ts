@@ -8,6 +8,7 @@ import type { BackendStats } from '../../lib/backend.js';
 import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
 import type { Backend } from '../../lib/backend.js';
 import {
+  CasConflictError,
   ClientClosedError,
   ClientErrorReply,
   InvalidArgumentError,
@@ -17,6 +18,7 @@ import {
   ServerErrorReply,
 } from '../../lib/errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
+import { CasTags, RAW_CAS_MASK } from './cas-token.js';
 import { MetaCodec } from './codec.js';
 import { Dispatcher, finishBulk } from './dispatch.js';
 import type { MetaFrame } from './frame.js';
@@ -74,6 +76,7 @@ export type {
   ClientMetrics,
   CounterOptions,
   DeleteOptions,
+  ExpiryOptions,
   MetaRequestSpec,
   ReadOptions,
   StoreOptions,
@@ -90,6 +93,8 @@ export class MemcacheClient<V = Buffer> {
   #closed = false;
   /** Each server's features beyond 1.6.18, from its `version`. */
   #features = new FeatureCache();
+  /** The server bits of the CAS tokens this client hands out (cas-token.ts). */
+  #casTags = new CasTags();
 
   constructor(options: MemcacheClientOptions<V>) {
     this.#options = resolveOptions(options);
@@ -152,7 +157,7 @@ export class MemcacheClient<V = Buffer> {
   gat(key: string, ttl: number, options?: CallOptions): Promise<Item | null> {
     return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
-      const t = validate.ttl(ttl);
+      const t = validate.relativeTtl(ttl);
       return this.#read(MetaRequest.meta('mg', wk, ` T${t} v f c`, undefined, true), wk, so, options);
     });
   }
@@ -160,7 +165,7 @@ export class MemcacheClient<V = Buffer> {
   /** Sets the TTL; `false` when the key does not exist. */
   touch(key: string, ttl: number, options?: CallOptions): Promise<boolean> {
     return this.#run(options, (send) => {
-      const req = MetaRequest.meta('mg', this.#key(key), ` T${validate.ttl(ttl)}`, undefined, true);
+      const req = MetaRequest.meta('mg', this.#key(key), ` T${validate.relativeTtl(ttl)}`, undefined, true);
       return send(req).then((f) => f.status === 'HD');
     });
   }
@@ -200,7 +205,7 @@ export class MemcacheClient<V = Buffer> {
   /** Stores the value unconditionally. */
   set(key: string, value: Value, options?: StoreOptions): Promise<void> {
     return this.#store(key, value, options, '', undefined).then((f) => {
-      if (f.status !== 'HD') throw notStored(f);
+      if (f?.status !== 'HD') throw notStored(f);
     });
   }
 
@@ -230,8 +235,19 @@ export class MemcacheClient<V = Buffer> {
     return this.#store(key, value, options, ' MP', undefined, false).then(stored);
   }
 
-  /** Stores only if the item's CAS is still `cas`; `false` when it changed or is gone. */
+  /**
+   * Stores only if the item's CAS is still `cas`; `false` when it changed or is gone, or when the
+   * token was read from another server than the one the key maps to now (after `setServers` or
+   * discovery moved it): then nothing is sent.
+   */
   cas(key: string, value: Value, cas: bigint | number, options?: StoreOptions): Promise<boolean> {
+    // A missing token (`item?.cas` after a miss, from plain JavaScript) must not turn into an
+    // unconditional write: #store treats `undefined` as "no CAS".
+    if (cas === undefined || cas === null) {
+      return Promise.reject(
+        new InvalidArgumentError(`cas must be the token of an item (got ${validate.show(cas)})`),
+      );
+    }
     return this.#store(key, value, options, '', cas).then(stored);
   }
 
@@ -253,7 +269,7 @@ export class MemcacheClient<V = Buffer> {
   /** Marks the item stale (`md I`): it is served stale while one `getOrSet` caller recomputes. */
   invalidate(key: string, options?: CallOptions & { staleTtl?: number }): Promise<boolean> {
     return this.#run(options, (send) => {
-      const t = validate.ttl(options?.staleTtl ?? 30, 'staleTtl');
+      const t = validate.relativeTtl(options?.staleTtl ?? 30, 'staleTtl');
       return send(MetaRequest.meta('md', this.#key(key), ` I T${t}`, undefined, true)).then(
         (f) => f.status === 'HD',
       );
@@ -281,11 +297,18 @@ export class MemcacheClient<V = Buffer> {
         throw new InvalidArgumentError('item must be an Item from a read');
       }
       const wk = this.#key(item.key);
-      const cas = validate.cas(item.cas, 'item.cas');
-      const req = MetaRequest.meta('mg', wk, ` C${cas} v f c`, undefined, true);
-      return this.#sendGated(req, options, so, 'conditionalGet', 'revalidate()').then((f) =>
-        f.status === 'HD' ? item : toItem(item.key, f),
-      );
+      const token = validate.casToken(item.cas, 'item.cas');
+      const server = this.#dispatch.backendFor(wk, options?.routingKey).server;
+      const cas = this.#casTags.untag(token, server);
+      // Read on another server than the key's now: it cannot be the same version, so read it anew.
+      const flags = cas === undefined ? ' v f c' : ` C${cas} v f c`;
+      const req = MetaRequest.meta('mg', wk, flags, undefined, true);
+      return this.#sendGated(req, options, so, 'conditionalGet', 'revalidate()').then((f) => {
+        if (f.status === 'HD' && cas !== undefined) return item;
+        const fresh = toItem(item.key, f);
+        if (fresh !== null) fresh.cas = this.#casTags.tag(fresh.cas, server);
+        return fresh;
+      });
     });
   }
 
@@ -300,8 +323,13 @@ export class MemcacheClient<V = Buffer> {
       if (wk.base64) throw meOnBinaryKey();
       const backend = this.#dispatch.backendFor(wk, options?.routingKey);
       return this.#featuresOf(backend, so).then((features) =>
-        (backend.send(MetaRequest.meta('me', wk, '', undefined, true), so) as Promise<MetaFrame>).then((f) =>
-          f.status === 'EN' ? null : toDebugInfo(key, f.line, features.debugExpPositive),
+        (backend.send(MetaRequest.meta('me', wk, '', undefined, true), so) as Promise<MetaFrame>).then(
+          (f) => {
+            if (f.status === 'EN') return null;
+            const info = toDebugInfo(key, f.line, features.debugExpPositive);
+            info.cas = this.#casTags.tag(info.cas, backend.server);
+            return info;
+          },
         ),
       );
     });
@@ -331,13 +359,13 @@ export class MemcacheClient<V = Buffer> {
 
   /** Get and touch many: the items found, each with its TTL set to `ttl`. */
   gatMulti(keys: Iterable<string>, ttl: number, options?: CallOptions): Promise<Map<string, Item>> {
-    return this.#run(options, () => this.#readMulti(keys, ` T${validate.ttl(ttl)} v f c`, options));
+    return this.#run(options, () => this.#readMulti(keys, ` T${validate.relativeTtl(ttl)} v f c`, options));
   }
 
   /** Sets the TTL of many keys: `true` for each key found, `false` for each missing. */
   touchMulti(keys: Iterable<string>, ttl: number, options?: CallOptions): Promise<Map<string, boolean>> {
     return this.#run(options, (_send, so) => {
-      const flags = ` T${validate.ttl(ttl)}`;
+      const flags = ` T${validate.relativeTtl(ttl)}`;
       const wks = this.#uniqueKeys(keys);
       const result = new Map<string, boolean>();
       // mg q suppresses only the miss (EN): a touched key answers HD.
@@ -455,11 +483,13 @@ export class MemcacheClient<V = Buffer> {
   /**
    * The cached value, or on a miss the loader's, computed by one caller across all clients. With a
    * serializer, values go through it (the winner gets what its loader returned, the others the
-   * decoded value); without one, the bytes.
+   * decoded value); without one, the bytes. The loader gets an `AbortSignal` that fires when the
+   * call's `signal` fires or its `timeout` (when given: counted from the call, loader included)
+   * passes; the call settles then, and a lease it holds is given back at once.
    */
   getOrSet<T extends V = V>(
     key: string,
-    loader: () => Promise<T | Value> | T | Value,
+    loader: (signal: AbortSignal) => Promise<T | Value> | T | Value,
     options?: GetOrSetOptions,
   ): Promise<T> {
     return this.#guard(() =>
@@ -473,7 +503,7 @@ export class MemcacheClient<V = Buffer> {
     fn: (current: Item | null) => Promise<Value | undefined> | Value | undefined,
     options?: UpdateOptions,
   ): Promise<Buffer | null> {
-    return this.#guard(() => update(this, key, fn, options ?? {}));
+    return this.#guard(() => update(this, this.#casTags, key, fn, options ?? {}));
   }
 
   /**
@@ -491,11 +521,25 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (send) => {
       if (typeof request !== 'object' || request === null)
         throw new InvalidArgumentError('request must be an object');
-      const { command, key, flags = {}, value } = request;
+      const { command, key, value } = request;
+      let flags = request.flags ?? {};
       // The client adds an opaque of its own unless the caller gave one (`mn`, `me` take none).
       const given = typeof flags === 'object' && flags !== null && flags.O !== undefined && flags.O !== false;
-      const rendered = renderFlags(command, flags, command === 'mn' || command === 'me' || given ? 0 : 1);
       const wk = command === 'mn' ? undefined : this.#key(key as string);
+      const token: unknown = (flags as { C?: unknown } | null)?.C;
+      if (typeof token === 'bigint' && token > RAW_CAS_MASK && wk !== undefined) {
+        // A token from an Item: send the server's value, and only to the server it came from.
+        const server = this.#dispatch.backendFor(wk, options?.routingKey).server;
+        const raw = this.#casTags.untag(validate.casToken(token, 'C'), server);
+        if (raw === undefined) {
+          throw new CasConflictError(
+            `the CAS token was read from another server than ${server}, where the key maps now; nothing was sent`,
+            { server },
+          );
+        }
+        flags = { ...flags, C: raw };
+      }
+      const rendered = renderFlags(command, flags, command === 'mn' || command === 'me' || given ? 0 : 1);
       if (command === 'me' && wk?.base64 === true) throw meOnBinaryKey();
       let bytes: Buffer | undefined;
       if (command === 'ms') bytes = valueBytes(value, this.#options.maxStoreSize);
@@ -551,7 +595,7 @@ export class MemcacheClient<V = Buffer> {
    * finish what they have in flight, then close; only the keys whose owner changed move. Throws
    * ERR_INVALID_ARGUMENT (and changes nothing) on a bad list.
    */
-  setServers(servers: readonly ServerSpec[]): ServerListChange {
+  setServers(servers: readonly ServerSpec[] | string): ServerListChange {
     return this.#dispatch.cluster.setServers(servers);
   }
 
@@ -573,7 +617,7 @@ export class MemcacheClient<V = Buffer> {
     return this.#run(options, (_send, so) => {
       const wk = this.#key(key);
       const flags: Record<string, boolean | number> = { v: true, f: true, c: true };
-      if (options.touch !== undefined) flags.T = validate.ttl(options.touch, 'touch');
+      if (options.touch !== undefined) flags.T = validate.relativeTtl(options.touch, 'touch');
       const meta: unknown = options.meta ?? [];
       if (!Array.isArray(meta)) throw new InvalidArgumentError('meta must be an array of field names');
       for (const field of meta as unknown[]) {
@@ -589,7 +633,10 @@ export class MemcacheClient<V = Buffer> {
       const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
         const item = toDetailedItem(wk.original, f);
         if (item === null) backend.counters.misses++;
-        else backend.counters.hits++;
+        else {
+          backend.counters.hits++;
+          item.cas = this.#casTags.tag(item.cas, backend.server);
+        }
         return item;
       });
       if (!this.#options.missOnError) return sent;
@@ -690,7 +737,7 @@ export class MemcacheClient<V = Buffer> {
   }
 
   #storeFlags(options: StoreOptions | undefined): string {
-    const ttl = options?.ttl === undefined ? 0 : validate.ttl(options.ttl);
+    const ttl = validate.expiry(options) ?? 0;
     const flags = options?.flags === undefined ? 0 : validate.clientFlags(options.flags);
     return (ttl === 0 ? '' : ` T${ttl}`) + (flags === 0 ? '' : ` F${flags}`);
   }
@@ -702,12 +749,21 @@ export class MemcacheClient<V = Buffer> {
     mode: string,
     cas: bigint | number | undefined,
     withTtlAndFlags = true,
-  ): Promise<MetaFrame> {
-    return this.#run(options, (send, so) => {
+  ): Promise<MetaFrame | undefined> {
+    return this.#run<MetaFrame | undefined>(options, (send, so) => {
       const wk = this.#key(key);
       const bytes = valueBytes(value, this.#options.maxStoreSize);
       let flags = mode + (withTtlAndFlags ? this.#storeFlags(options) : '');
-      if (cas !== undefined) flags = ` C${validate.cas(cas)}` + flags;
+      if (cas !== undefined) {
+        const token = validate.casToken(cas);
+        const raw = this.#casTags.untag(token, this.#dispatch.backendFor(wk, options?.routingKey).server);
+        if (raw === undefined) {
+          // Read from another server: the number may name another version here (reliability.md J2).
+          if (options?.newCas !== undefined) validate.cas(options.newCas, 'newCas');
+          return Promise.resolve(undefined);
+        }
+        flags = ` C${raw}` + flags;
+      }
       // Only a plain set may be replayed: add/replace/append/prepend/cas could apply twice.
       const idempotent = mode === '' && cas === undefined;
       const newCas = withTtlAndFlags ? options?.newCas : undefined;
@@ -729,7 +785,13 @@ export class MemcacheClient<V = Buffer> {
           'vivify is refused for binary keys: the server would store the created item under the raw key bytes',
         );
       }
-      const req = MetaRequest.meta('ms', wk, flags + ` N${validate.ttl(vivify, 'vivify')}`, bytes, false);
+      const req = MetaRequest.meta(
+        'ms',
+        wk,
+        flags + ` N${validate.relativeTtl(vivify, 'vivify')}`,
+        bytes,
+        false,
+      );
       return this.#sendGated(req, options, so, 'appendVivify', 'append/prepend with vivify');
     });
   }
@@ -746,10 +808,12 @@ export class MemcacheClient<V = Buffer> {
       const d = delta === undefined ? 1n : validate.u64(delta, 'delta');
       if (d !== 1n) flags += ` D${d}`;
       if (options?.initial !== undefined) {
-        const ttl = options.ttl === undefined ? 0 : validate.ttl(options.ttl);
+        const ttl = validate.expiry(options) ?? 0;
         flags = ` N${ttl} J${validate.u64(options.initial, 'initial')}` + flags;
-      } else if (options?.ttl !== undefined) {
-        throw new InvalidArgumentError('ttl applies to the item created from `initial`; give `initial` too');
+      } else if (options?.ttl !== undefined || options?.expiresAt !== undefined) {
+        throw new InvalidArgumentError(
+          'ttl and expiresAt apply to the item created from `initial`; give `initial` too',
+        );
       }
       return send(MetaRequest.meta('ma', wk, flags + ' v', undefined, false)).then(toCounter);
     });
@@ -777,6 +841,7 @@ export class MemcacheClient<V = Buffer> {
             if (item === null) b.counters.misses++;
             else {
               b.counters.hits++;
+              item.cas = this.#casTags.tag(item.cas, b.server);
               result.set(item.key, item);
             }
           },
@@ -784,9 +849,10 @@ export class MemcacheClient<V = Buffer> {
         .then((errors) => {
           for (const [key, err] of tooLarge) errors.set(key, err);
           if (errors.size > 0 && this.#options.missOnError) {
-            const counts = new Map<MemlineError, number>();
-            for (const err of errors.values()) counts.set(err, (counts.get(err) ?? 0) + 1);
-            for (const [err, count] of counts) this.#missedOnError(err, count);
+            // One error per failed server part: each counts the keys it failed, once each.
+            const keysPerError = new Map<MemlineError, number>();
+            for (const err of errors.values()) keysPerError.set(err, (keysPerError.get(err) ?? 0) + 1);
+            for (const [err, count] of keysPerError) this.#missedOnError(err, count);
             return result;
           }
           return finishBulk(result, errors, wks.length);
@@ -810,6 +876,7 @@ export class MemcacheClient<V = Buffer> {
   ): Promise<Item | null> {
     const backend = this.#dispatch.backendFor(wk, options?.routingKey);
     req.itemSink = backend.counters;
+    req.casTag = this.#casTags.tagOf(backend.server);
     const sent = backend.send(req, so) as Promise<Item | null>;
     if (!this.#options.missOnError) return sent;
     return sent.catch((err: MemlineError) => {
@@ -867,12 +934,13 @@ function oversize(frame: MetaFrame, max: number, server: string): MemlineError {
   );
 }
 
-function stored(frame: MetaFrame): boolean {
-  return frame.status === 'HD';
+/** Whether a store answered HD; `undefined` (nothing sent: a CAS token from another server) is not. */
+function stored(frame: MetaFrame | undefined): boolean {
+  return frame?.status === 'HD';
 }
 
-function notStored(frame: MetaFrame): MemlineError {
-  return new ServerErrorReply(`the server did not store the item (${frame.status})`, {
+function notStored(frame: MetaFrame | undefined): MemlineError {
+  return new ServerErrorReply(`the server did not store the item (${frame?.status})`, {
     mayHaveExecuted: true,
   });
 }

@@ -369,6 +369,7 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
   sink.hits++;
   const item: Item = { key: req.key!.original, value: frame.value, flags: 0, cas: 0n };
   itemFlags(frame, item);
+  if (item.cas !== 0n) item.cas |= req.casTag;
   return item;
 }
 

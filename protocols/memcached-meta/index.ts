@@ -16,6 +16,7 @@ export type {
   ValueStoreOptions,
   AppendOptions,
   DeleteOptions,
+  ExpiryOptions,
 } from './client.js';
 export type { MemcacheClientOptions, TlsOptions, Logger, CompressionOptions } from './options.js';
 export { DEFAULTS, DEFAULT_MAX_STORE_SIZE } from './options.js';

@@ -2,7 +2,7 @@
  * The options of {@link MemcacheClient}: typed, documented, with frozen defaults, validated in the
  * constructor with an error that names the option.
  */
-import { resolveBreaker, resolveTls } from '../../lib/client-options.js';
+import { checkNames, resolveBreaker, resolveTls } from '../../lib/client-options.js';
 import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
 import type { BreakerOptions } from '../../lib/breaker.js';
@@ -40,8 +40,12 @@ export interface CompressionOptions {
  * a serializer, the serializer's type with one.
  */
 export interface MemcacheClientOptions<V = Buffer> {
-  /** The servers, as `"host:port"` or `{ host, port, weight? }`. */
-  servers: readonly ServerSpec[];
+  /**
+   * The servers: `"host:port"`, `"[::1]:11211"`, `"memcached://host:port"`, a Unix socket path
+   * (`"/run/memcached.sock"`), or `{ host, port, weight? }`; or one comma-separated string
+   * (`"a:11211,b:11211"`).
+   */
+  servers: readonly ServerSpec[] | string;
   /**
    * How keys map to servers: `'ketama'` (libmemcached-compatible weighted ketama: the same key lands
    * on the same server as in PHP/Python/C clients using libmemcached's ketama_weighted), `'jump'`,
@@ -295,10 +299,66 @@ function resolveValues(options: MemcacheClientOptions<unknown>, maxDecompressedS
   return new ValueCodec(serializer, compression, maxDecompressedSize);
 }
 
+/** Every option name, so that a typo (`tiemout`) is an error rather than silently ignored. */
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof MemcacheClientOptions>([
+  'servers',
+  'distribution',
+  'hashKeyPrefix',
+  'maxConnectionAge',
+  'idleTimeout',
+  'discovery',
+  'timeout',
+  'connectTimeout',
+  'tls',
+  'auth',
+  'keyPrefix',
+  'binaryKeys',
+  'hashLongKeys',
+  'serializer',
+  'compression',
+  'maxDecompressedSize',
+  'maxValueSize',
+  'maxLineLength',
+  'connectionsPerServer',
+  'maxPending',
+  'keepAlive',
+  'logger',
+  'breaker',
+  'reconnectBase',
+  'reconnectCap',
+  'silentTimeout',
+  'maxQueuedBytes',
+  'missOnError',
+  'onError',
+]);
+
+/**
+ * A key prefix some key can follow: the characters a text key may hold (with `binaryKeys`, any but
+ * lone surrogates), leaving room for at least one byte of key.
+ */
+function checkKeyPrefix(prefix: string, binary: boolean): void {
+  const bytes = Buffer.byteLength(prefix);
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(prefix))
+    throw new InvalidArgumentError('keyPrefix holds a lone surrogate');
+  if (!binary && Array.from(prefix, (ch) => ch.charCodeAt(0)).some((c) => c <= 0x20 || c === 0x7f)) {
+    throw new InvalidArgumentError('keyPrefix may not hold spaces, control characters or DEL');
+  }
+  const max = binary ? 185 : 249;
+  if (bytes > max)
+    throw new InvalidArgumentError(`keyPrefix is ${bytes} bytes: at most ${max} leave room for a key`);
+}
+
 /** Fills in the defaults and validates; throws ERR_INVALID_ARGUMENT naming the option. */
 export function resolveOptions(options: MemcacheClientOptions<unknown>): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options must be an object with at least `servers`');
+  }
+  checkNames(options, OPTION_NAMES, 'option');
+  if (typeof options.auth === 'object' && options.auth !== null) {
+    checkNames(options.auth, new Set(['username', 'password']), 'auth option');
+  }
+  if (typeof options.compression === 'object' && options.compression !== null) {
+    checkNames(options.compression, new Set(['algorithm', 'threshold', 'level']), 'compression option');
   }
   const distribution = options.distribution ?? DEFAULTS.distribution;
   if (typeof distribution !== 'function' && !['ketama', 'jump', 'modula'].includes(distribution)) {
@@ -315,6 +375,7 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
   }
   const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
   if (typeof keyPrefix !== 'string') throw new InvalidArgumentError('keyPrefix must be a string');
+  checkKeyPrefix(keyPrefix, options.binaryKeys === true);
   const auth = options.auth;
   if (auth !== undefined) {
     if (typeof auth?.username !== 'string' || typeof auth.password !== 'string' || auth.username === '') {

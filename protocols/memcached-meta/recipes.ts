@@ -23,14 +23,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
-import type { CallOptions, MemcacheClient } from './client.js';
+import type { CasTags } from './cas-token.js';
+import type { CallOptions, ExpiryOptions, MemcacheClient } from './client.js';
 import { valueBytes, type Item, type Value } from './results.js';
 import type { SerializedValue } from './serializers.js';
 import * as validate from './validate.js';
 
-export interface GetOrSetOptions extends CallOptions {
-  /** TTL of the stored value in seconds. @default 0 (never expires) */
-  ttl?: number;
+export interface GetOrSetOptions extends CallOptions, ExpiryOptions {
   /** Client flags of the stored value (not with a serializer: it chooses them). @default 0 */
   flags?: number;
   /**
@@ -57,11 +56,10 @@ export interface ValueIo {
 }
 
 /** The client methods the recipes use. */
-type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas'>;
+type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas' | 'serverFor'>;
 
-export interface UpdateOptions extends CallOptions {
-  /** TTL to store with; by default the item keeps its remaining TTL. */
-  ttl?: number;
+/** `ttl` (seconds from now) or `expiresAt` to store with; by default the item keeps its remaining TTL. */
+export interface UpdateOptions extends CallOptions, ExpiryOptions {
   /** Client flags to store with; by default the item's own. */
   flags?: number;
   /** Attempts after the first when another writer wins the race. @default 10 */
@@ -83,8 +81,6 @@ export interface LockHandle {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** The longest relative TTL; larger values are Unix times (meta-protocol.md §7). */
-const MAX_RELATIVE_TTL = 30 * 24 * 3600;
 
 function callOptions(options: CallOptions): CallOptions {
   const out: CallOptions = {};
@@ -102,18 +98,18 @@ export async function getOrSet(
   client: RecipeClient,
   io: ValueIo | undefined,
   key: string,
-  loader: () => unknown,
+  loader: (signal: AbortSignal) => unknown,
   options: GetOrSetOptions,
 ): Promise<unknown> {
   if (typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function');
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options must be an object');
-  const ttl = validate.ttl(options.ttl ?? 0);
+  const ttl = validate.expiry(options) ?? 0;
   if (io !== undefined && options.flags !== undefined) {
     throw new InvalidArgumentError('getOrSet takes no flags with a serializer: it chooses them');
   }
   const flags = validate.clientFlags(options.flags ?? 0);
-  const leaseTtl = validate.ttl(options.leaseTtl ?? 30, 'leaseTtl');
+  const leaseTtl = validate.relativeTtl(options.leaseTtl ?? 30, 'leaseTtl');
   if (leaseTtl < 1) throw new InvalidArgumentError('leaseTtl must be at least 1 second');
   const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', 2 ** 31 - 1);
   const recache = options.recache === undefined ? undefined : validate.ttl(options.recache, 'recache');
@@ -123,13 +119,93 @@ export async function getOrSet(
     if (ttl === 0)
       throw new InvalidArgumentError('recache needs a ttl: an item that never expires is never refreshed');
   }
-  const call = callOptions(options);
+  const timeout = options.timeout;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || !(timeout <= 2 ** 31 - 1))) {
+    throw new InvalidArgumentError(`timeout must be a positive number of ms, at most ${2 ** 31 - 1}`);
+  }
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal must be an AbortSignal');
+  }
+  // The call ends when its signal fires or its `timeout` (counted from the call, loader included)
+  // passes: it settles then, whatever the loader or the server is doing, and the loader is told
+  // through the signal it was given.
+  const stop = new AbortController();
+  const onAbort = (): void =>
+    stop.abort(new AbortedError('getOrSet was aborted', { cause: signal?.reason as unknown }));
+  if (signal?.aborted === true) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(
+          () =>
+            stop.abort(
+              new TimeoutError(`getOrSet did not finish within its timeout of ${timeout} ms`, 'request'),
+            ),
+          timeout,
+        );
+  try {
+    return await getOrSetUntil(client, io, key, loader, stop.signal, deadline, {
+      ttl,
+      flags,
+      leaseTtl,
+      waitTimeout,
+      recache,
+    });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Settles with `promise`, or with the signal's reason as soon as it fires. */
+function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function getOrSetUntil(
+  client: RecipeClient,
+  io: ValueIo | undefined,
+  key: string,
+  loader: (signal: AbortSignal) => unknown,
+  stop: AbortSignal,
+  deadline: number | undefined,
+  o: { ttl: number; flags: number; leaseTtl: number; waitTimeout: number; recache: number | undefined },
+): Promise<unknown> {
+  const { ttl, flags, leaseTtl, waitTimeout, recache } = o;
+  /** Options of one request: bound to the call's signal, and to what is left of its deadline. */
+  const call = (): CallOptions => {
+    const out: CallOptions = { signal: stop };
+    if (deadline !== undefined) out.timeout = Math.max(1, deadline - performance.now());
+    return out;
+  };
   const mgFlags = { N: leaseTtl, R: recache, v: true, f: true, c: true, t: recache !== undefined };
   const decode = (bytes: Buffer, f: number): unknown => (io === undefined ? bytes : io.decode(bytes, f));
   const started = performance.now();
   let backoff = 5;
   for (;;) {
-    const r = await client.meta({ command: 'mg', key, flags: mgFlags }, call);
+    // The server this read goes to (routing is synchronous): a lease is only good there.
+    const server = client.serverFor(key);
+    const r = await until(client.meta({ command: 'mg', key, flags: mgFlags }, call()), stop);
     const value = r.value ?? EMPTY;
     const f = r.flags.f ?? 0;
     // The empty item `N` creates (no data, flags 0) while its winner computes the value. A stored
@@ -139,17 +215,33 @@ export async function getOrSet(
       // We won: a fresh placeholder (miss), a stale item (X) or an early refresh (R) to compute.
       const cas = r.flags.c ?? 0n;
       try {
-        const fresh: unknown = await loader();
-        const stored = io === undefined ? { value: toBuffer(fresh as Value), flags } : await io.encode(fresh);
+        const fresh: unknown = await until(
+          Promise.resolve().then(() => loader(stop)),
+          stop,
+        );
+        const stored =
+          io === undefined
+            ? { value: toBuffer(fresh as Value), flags }
+            : await until(Promise.resolve(io.encode(fresh)), stop);
         const setFlags = { T: ttl, F: stored.flags, C: cas > 0n ? cas : undefined };
         // With C, a store that lost to another writer (EX) or outlived its lease (NF) changes nothing.
-        await client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call);
+        // If the key moved to another server meanwhile, the lease (and its CAS) means nothing there:
+        // the value is returned but not stored.
+        if (client.serverFor(key) === server) {
+          await until(
+            client.meta({ command: 'ms', key, flags: setFlags, value: stored.value }, call()),
+            stop,
+          );
+        }
         return io === undefined ? stored.value : fresh;
       } catch (err) {
         // Give the lease back so that another caller can try at once. A stale or still-current
         // value is kept: it is worth serving until it expires.
-        if (placeholder && cas > 0n) {
-          await client.meta({ command: 'md', key, flags: { C: cas } }, call).catch(() => undefined);
+        if (placeholder && cas > 0n && client.serverFor(key) === server) {
+          // Not bound to the call's signal: an aborted or timed-out call gives the lease back too,
+          // at once, and settles without waiting for the answer.
+          const release = client.meta({ command: 'md', key, flags: { C: cas } }).catch(() => undefined);
+          if (!stop.aborted) await release;
         }
         throw err;
       }
@@ -159,13 +251,9 @@ export async function getOrSet(
     if (performance.now() - started + backoff > waitTimeout) {
       throw new TimeoutError(`waited ${waitTimeout} ms for another caller's loader`, 'request');
     }
-    if (options.signal?.aborted === true) throw new AbortedError('getOrSet was aborted while waiting');
-    await sleep(
-      backoff,
-      undefined,
-      options.signal === undefined ? undefined : { signal: options.signal },
-    ).catch((err: unknown) => {
-      throw new AbortedError('getOrSet was aborted while waiting', { cause: err });
+    if (stop.aborted) throw stop.reason as Error;
+    await sleep(backoff, undefined, { signal: stop }).catch(() => {
+      throw stop.reason as Error;
     });
     backoff = Math.min(backoff * 2, 100);
   }
@@ -173,24 +261,36 @@ export async function getOrSet(
 
 export async function update(
   client: RecipeClient,
+  tags: CasTags,
   key: string,
   fn: (current: Item | null) => Promise<Value | undefined> | Value | undefined,
   options: UpdateOptions,
 ): Promise<Buffer | null> {
   if (typeof fn !== 'function') throw new InvalidArgumentError('fn must be a function');
   const maxRetries = validate.nonNegativeInt(options.maxRetries ?? 10, 'maxRetries', 1000);
-  const ttl = options.ttl === undefined ? undefined : validate.ttl(options.ttl);
+  // Validated here, before any I/O; passed on as given (the store converts it).
+  const given = validate.expiry(options);
+  const expiry: ExpiryOptions | undefined =
+    given === undefined
+      ? undefined
+      : options.expiresAt !== undefined
+        ? { expiresAt: options.expiresAt }
+        : { ttl: options.ttl! };
   const flags = options.flags === undefined ? undefined : validate.clientFlags(options.flags);
   const call = callOptions(options);
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    const server = client.serverFor(key);
     const r = await client.meta({ command: 'mg', key, flags: { v: true, f: true, c: true, t: true } }, call);
+    // Tagged with its server: cas() refuses it (false, nothing sent) if the key has moved since.
     const item: Item | null =
-      r.status === 'VA' ? { key, value: r.value!, flags: r.flags.f ?? 0, cas: r.flags.c ?? 0n } : null;
+      r.status === 'VA'
+        ? { key, value: r.value!, flags: r.flags.f ?? 0, cas: tags.tag(r.flags.c ?? 0n, server) }
+        : null;
     const next = await fn(item);
     if (next === undefined) return null;
     const bytes = toBuffer(next);
     // Keep the remaining TTL unless told otherwise (a plain ms would make the item immortal).
-    const store = { ...call, ttl: ttl ?? keptTtl(r.flags.t), flags: flags ?? item?.flags ?? 0 };
+    const store = { ...call, ...(expiry ?? { ttl: keptTtl(r.flags.t) }), flags: flags ?? item?.flags ?? 0 };
     const ok =
       item === null ? await client.add(key, bytes, store) : await client.cas(key, bytes, item.cas, store);
     if (ok) return bytes;
@@ -199,25 +299,26 @@ export async function update(
 }
 
 /**
- * The TTL that keeps an item's remaining lifetime: `t` -1 (never expires) → 0; 0 or expired (-2) →
- * 1 second, never 0 (which would make it immortal); past 30 days → the absolute Unix time, since a
- * relative TTL that large would be read as a time in 1970 and expire the item at once.
+ * The TTL (seconds from now) that keeps an item's remaining lifetime: `t` -1 (never expires) → 0;
+ * 0 or expired (-2, or ≥ 2^31: §7) → 1 second, never 0 (which would make it immortal). The store
+ * sends one past 30 days as a Unix time.
  */
 function keptTtl(t: number | undefined): number {
   if (t === undefined || t === -1) return 0;
-  if (t <= 0) return 1;
-  if (t > MAX_RELATIVE_TTL) return Math.floor(Date.now() / 1000) + t;
+  if (t <= 0 || t >= 2 ** 31) return 1;
   return t;
 }
 
 export async function lock(
-  client: Pick<MemcacheClient<unknown>, 'meta'>,
+  client: Pick<MemcacheClient<unknown>, 'meta' | 'serverFor'>,
   key: string,
   options: CallOptions & { ttl: number },
 ): Promise<LockHandle | null> {
-  const ttl = validate.ttl(options?.ttl, 'ttl');
+  const ttl = validate.relativeTtl(options?.ttl, 'ttl');
   if (ttl < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
   const token = randomBytes(12).toString('hex');
+  // The lock lives on this server; if the key moves, it is lost (its CAS means nothing elsewhere).
+  const server = client.serverFor(key);
   const r = await client.meta(
     { command: 'ms', key, flags: { M: 'E', T: ttl, c: true }, value: token },
     callOptions(options),
@@ -228,13 +329,15 @@ export async function lock(
     key,
     token,
     async release(opts?: CallOptions) {
+      if (client.serverFor(key) !== server) return false;
       const d = await client.meta({ command: 'md', key, flags: { C: cas } }, opts);
       return d.status === 'HD';
     },
     async extend(newTtl: number, opts?: CallOptions) {
-      const t = validate.ttl(newTtl, 'ttl');
+      const t = validate.relativeTtl(newTtl, 'ttl');
       // TTL 0 would make the lock immortal: a holder that dies would hold it forever.
       if (t < 1) throw new InvalidArgumentError('a lock needs a ttl of at least 1 second');
+      if (client.serverFor(key) !== server) return false;
       const s = await client.meta(
         { command: 'ms', key, flags: { C: cas, T: t, c: true }, value: token },
         opts,

@@ -64,6 +64,8 @@ export class MetaRequest {
    * frame, counting the hit or miss here. Saves the client a promise step per get.
    */
   itemSink: { hits: number; misses: number } | undefined = undefined;
+  /** For a read with an {@link itemSink}: the server's bits, OR-ed into the Item's CAS (cas-token.ts). */
+  casTag = 0n;
 
   private constructor(
     readonly kind: RequestKind,

@@ -42,14 +42,69 @@ function fail(name: string, expected: string, value: unknown): never {
 }
 
 /**
- * A TTL in seconds: an integer from 0 to 2^31-1. 0 means "never expires"; 1 to 2,592,000 are
- * relative, larger values an absolute Unix time (meta-protocol.md §7).
+ * A TTL token as the wire takes it (the low-level `meta()` flags `T`/`N`/`R`): an integer from 0 to
+ * 2^31-1. 0 means "never expires"; 1 to 2,592,000 are relative, larger values an absolute Unix time
+ * (meta-protocol.md §7). The typed API takes {@link relativeTtl} instead.
  */
 export function ttl(value: unknown, name = 'ttl'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_I32) {
     fail(name, `an integer from 0 to ${MAX_I32}`, value);
   }
   return value;
+}
+
+/** The longest TTL memcached reads as relative seconds; it reads larger values as Unix times (§7). */
+export const MAX_RELATIVE_TTL = 30 * 24 * 3600;
+
+/** The client's clock in Unix seconds. */
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/**
+ * A TTL of the typed API: seconds from now, whatever their length (0: never expires), returned as
+ * the wire token. Up to 30 days it is sent as is (the server's clock counts it); a longer one is
+ * sent as the Unix time `now + ttl` by the client's clock, since memcached would read the number
+ * itself as a time in 1970 and expire the item at once. It must end before 2038-01-19 (2^31-1).
+ */
+export function relativeTtl(value: unknown, name = 'ttl'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    fail(name, 'a whole number of seconds from now, ≥ 0', value);
+  }
+  if (value <= MAX_RELATIVE_TTL) return value;
+  const at = nowSeconds() + value;
+  if (at > MAX_I32) fail(name, `seconds from now that end before 2038-01-19 (Unix time ${MAX_I32})`, value);
+  return at;
+}
+
+/**
+ * An absolute expiry: a `Date` or Unix seconds, returned as the wire token. Times before
+ * 1970-01-31 are refused (memcached would read them as relative seconds, and 0 as "never"), as are
+ * times past 2038-01-19. A time already past stores an item that has already expired.
+ */
+export function expiresAt(value: unknown, name = 'expiresAt'): number {
+  let seconds = NaN;
+  if (value instanceof Date) seconds = Math.floor(value.getTime() / 1000);
+  else if (typeof value === 'number' && Number.isInteger(value)) seconds = value;
+  if (!(seconds > MAX_RELATIVE_TTL && seconds <= MAX_I32)) {
+    fail(name, `a Date or Unix seconds from ${MAX_RELATIVE_TTL + 1} to ${MAX_I32}`, value);
+  }
+  return seconds;
+}
+
+/**
+ * The expiry an options object asks for, as the wire token: from `ttl` (seconds from now) or
+ * `expiresAt` (absolute), never both; `undefined` when it gives neither.
+ */
+export function expiry(
+  options: { ttl?: unknown; expiresAt?: unknown } | undefined,
+  name = 'ttl',
+): number | undefined {
+  const t = options?.ttl;
+  const at = options?.expiresAt;
+  if (at === undefined) return t === undefined ? undefined : relativeTtl(t, name);
+  if (t !== undefined) throw new InvalidArgumentError(`${name} and expiresAt exclude each other: give one`);
+  return expiresAt(at);
 }
 
 /** Client flags: a 32-bit unsigned integer (1.6.18 truncates larger values, §2.1). */
@@ -83,6 +138,21 @@ export function cas(value: unknown, name = 'cas'): bigint {
   const n = u64(value, name);
   if (n === 0n) fail(name, 'at least 1', value);
   return n;
+}
+
+/** Tagged CAS tokens carry a server number above bit 64 (cas-token.ts); 32 bits of it at most. */
+const MAX_CAS_TOKEN = 2n ** 96n - 1n;
+
+/**
+ * A CAS token of the typed API (`Item.cas`): a bigint whose low 64 bits are the server's value (at
+ * least 1) and whose upper bits may name the server it came from; or a safe integer number.
+ */
+export function casToken(value: unknown, name = 'cas'): bigint {
+  if (typeof value === 'bigint' && value > 0n && value <= MAX_CAS_TOKEN && (value & MAX_U64) !== 0n) {
+    return value;
+  }
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return BigInt(value);
+  return fail(name, 'the cas of an item (a positive bigint, or a safe positive integer)', value);
 }
 
 /** An opaque: 1 to 31 bytes of printable ASCII (0x21–0x7E), so it is one token (§2.1, §9). */

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { instrumentOpenTelemetry } from '../../lib/otel.js';
 import { registerPrometheusMetrics } from '../../lib/prometheus.js';
 import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { RedisClient } from '../../protocols/redis-resp/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 
 /** A tracer and meter that record what they are given (the API without an SDK). */
@@ -104,5 +105,63 @@ describe('telemetry: OpenTelemetry (API only) and Prometheus', () => {
     expect(text).to.contain(`memline_created_total{${labels}} 1`);
     expect(text).to.contain(`memline_breaker_open{${labels}} 0`);
     expect(text).to.match(/# TYPE memline_pending gauge/);
+  });
+
+  it('serves two clients with different labels from one registry, and unregisters each', async () => {
+    const registry = new Registry();
+    const a = new MemcacheClient({ servers: [mc.address] });
+    const b = new MemcacheClient({ servers: [mc.address] });
+    const offA = registerPrometheusMetrics(a, { registry, labels: { client: 'a' } });
+    const offB = registerPrometheusMetrics(b, { registry, labels: { client: 'b' } });
+    try {
+      await a.get('absent');
+      await b.set('p', '1');
+      await b.get('p');
+      let text = await registry.metrics();
+      expect(text).to.contain(`memline_misses_total{server="${mc.address}",client="a"} 1`);
+      expect(text).to.contain(`memline_hits_total{server="${mc.address}",client="b"} 1`);
+      expect(text).to.contain(`memline_hits_total{server="${mc.address}",client="a"} 0`);
+      offA();
+      text = await registry.metrics();
+      expect(text).to.not.contain('client="a"');
+      expect(text).to.contain(`memline_hits_total{server="${mc.address}",client="b"} 1`);
+      offB();
+      expect(await registry.metrics()).to.not.contain('memline_');
+      // Once unregistered, the client can be registered again.
+      const again = registerPrometheusMetrics(b, { registry, labels: { client: 'b' } });
+      expect(await registry.metrics()).to.contain('client="b"');
+      again();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('refuses a second client with other label names in one registry, naming labels', () => {
+    const registry = new Registry();
+    const a = new MemcacheClient({ servers: [mc.address] });
+    const off = registerPrometheusMetrics(a, { registry, labels: { client: 'a' } });
+    try {
+      expect(() => registerPrometheusMetrics(a, { registry, labels: { pool: 'x' } }))
+        .to.throw(/labels/)
+        .with.property('code', 'ERR_INVALID_ARGUMENT');
+    } finally {
+      off();
+      a.destroy();
+    }
+  });
+
+  it('exposes a RedisClient too', async () => {
+    const registry = new Registry();
+    const redis = new RedisClient({ servers: [mc.address] });
+    const off = registerPrometheusMetrics(redis, { registry });
+    try {
+      const text = await registry.metrics();
+      expect(text).to.contain(`memline_pending{server="${mc.address}"} 0`);
+      expect(text).to.contain(`memline_breaker_open{server="${mc.address}"} 0`);
+    } finally {
+      off();
+      redis.destroy();
+    }
   });
 });

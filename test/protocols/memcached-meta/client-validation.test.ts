@@ -34,9 +34,34 @@ const badArguments: Call[] = [
   ['delta 2^64', (c) => c.incr('k', 2n ** 64n), 'ERR_INVALID_ARGUMENT'],
   ['delta 1.5', (c) => c.decr('k', 1.5), 'ERR_INVALID_ARGUMENT'],
   ['initial "5"', (c) => c.incr('k', 1, { initial: '5' as unknown as number }), 'ERR_INVALID_ARGUMENT'],
+  [
+    'ttl and expiresAt together',
+    (c) => c.set('k', 'v', { ttl: 5, expiresAt: new Date(Date.now() + 5000) }),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  [
+    'expiresAt 1000 (a relative TTL in disguise)',
+    (c) => c.set('k', 'v', { expiresAt: 1000 }),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  [
+    'getOrSet with ttl and expiresAt',
+    (c) => c.getOrSet('k', () => 'v', { ttl: 5, expiresAt: 2_000_000_000 }),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  ['expiresAt without initial', (c) => c.incr('k', 1, { expiresAt: 2_000_000_000 }), 'ERR_INVALID_ARGUMENT'],
+  ['ttl past 2038', (c) => c.touch('k', 2 ** 31 - 1), 'ERR_INVALID_ARGUMENT'],
   ['ttl without initial', (c) => c.incr('k', 1, { ttl: 5 }), 'ERR_INVALID_ARGUMENT'],
   ['cas 0', (c) => c.cas('k', 'v', 0n), 'ERR_INVALID_ARGUMENT'],
   ['cas 2^64', (c) => c.cas('k', 'v', 2n ** 64n), 'ERR_INVALID_ARGUMENT'],
+  [
+    'cas undefined (item?.cas after a miss)',
+    (c) => c.cas('k', 'v', undefined as unknown as bigint),
+    'ERR_INVALID_ARGUMENT',
+  ],
+  ['cas null', (c) => c.cas('k', 'v', null as unknown as bigint), 'ERR_INVALID_ARGUMENT'],
+  ['cas -1', (c) => c.cas('k', 'v', -1), 'ERR_INVALID_ARGUMENT'],
+  ['cas 1.5', (c) => c.cas('k', 'v', 1.5), 'ERR_INVALID_ARGUMENT'],
   ['cas as a string', (c) => c.cas('k', 'v', '12' as unknown as bigint), 'ERR_INVALID_ARGUMENT'],
   ['a value that is a number', (c) => c.set('k', 5 as unknown as string), 'ERR_INVALID_ARGUMENT'],
   ['a value over maxValueSize', (c) => c.set('k', Buffer.alloc(1024 * 1024 + 1)), 'ERR_VALUE_TOO_LARGE'],
@@ -164,6 +189,27 @@ describe('MemcacheClient: options are validated in the constructor', () => {
     ['an unknown distribution', { servers: ['127.0.0.1:1'], distribution: 'random' }],
     ['keyPrefix that is not a string', { servers: ['127.0.0.1:1'], keyPrefix: 5 }],
     ['auth without a password', { servers: ['127.0.0.1:1'], auth: { username: 'u' } }],
+    ['a server with two ports', { servers: ['127.0.0.1:11311:2'] }],
+    ['two servers in one array element', { servers: ['a:1,b:2'] }],
+    ['port 0', { servers: ['127.0.0.1:0'] }],
+    ['an empty port', { servers: ['127.0.0.1:'] }],
+    ['a port over 65535', { servers: ['[::1]:65536'] }],
+    ['an empty comma list', { servers: '' }],
+    ['a typo in an option name', { servers: ['127.0.0.1:1'], tiemout: 5 }],
+    ['keyPrefix with a space', { servers: ['127.0.0.1:1'], keyPrefix: 'app: ' }],
+    ['keyPrefix with CR/LF', { servers: ['127.0.0.1:1'], keyPrefix: 'a\r\n' }],
+    ['keyPrefix with a tab', { servers: ['127.0.0.1:1'], keyPrefix: 'a\t' }],
+    ['keyPrefix with NUL', { servers: ['127.0.0.1:1'], keyPrefix: 'a\0' }],
+    ['keyPrefix with DEL', { servers: ['127.0.0.1:1'], keyPrefix: 'a\x7f' }],
+    ['keyPrefix with a lone surrogate', { servers: ['127.0.0.1:1'], keyPrefix: 'a\uD800' }],
+    ['keyPrefix of 250 bytes', { servers: ['127.0.0.1:1'], keyPrefix: 'p'.repeat(250) }],
+    ['an unknown tls option', { servers: ['127.0.0.1:1'], tls: { rejectUnauthorised: false } }],
+    ['an unknown breaker option', { servers: ['127.0.0.1:1'], breaker: { treshold: 1 } }],
+    ['an unknown compression option', { servers: ['127.0.0.1:1'], compression: { lvl: 1 } }],
+    [
+      'an unknown auth option',
+      { servers: ['127.0.0.1:1'], auth: { username: 'u', password: 'p', user: 'x' } },
+    ],
   ];
   for (const [name, options] of cases) {
     it(`throws ERR_INVALID_ARGUMENT for ${name}, naming the option`, () => {
@@ -175,7 +221,33 @@ describe('MemcacheClient: options are validated in the constructor', () => {
       }
       expect(err?.code).to.equal('ERR_INVALID_ARGUMENT');
       const option = Object.keys(options).at(-1)!;
-      expect(err!.message).to.contain(option === 'servers' ? 'servers' : option);
+      expect(err!.message).to.contain(option);
+      const nested = Object.values(options).at(-1) as unknown;
+      if (typeof nested === 'object' && nested !== null && !Array.isArray(nested)) {
+        expect(err!.message).to.contain(Object.keys(nested).at(-1)!);
+      }
+    });
+  }
+
+  const accepted: [string, object, string[]][] = [
+    ['a comma-separated string', { servers: 'a:11211,b:11212' }, ['a:11211', 'b:11212']],
+    [
+      'memcached:// URLs',
+      { servers: ['memcached://a:11211', 'memcached://b:11212/'] },
+      ['a:11211', 'b:11212'],
+    ],
+    ['a bracketed IPv6 address', { servers: ['[::1]:11211'] }, ['[::1]:11211']],
+    ['a Unix socket path', { servers: ['/run/memcached.sock'] }, ['/run/memcached.sock']],
+    ['a keyPrefix of 249 bytes', { servers: ['a:1'], keyPrefix: 'p'.repeat(249) }, ['a:1']],
+  ];
+  for (const [name, options, servers] of accepted) {
+    it(`accepts ${name}`, () => {
+      const client = new MemcacheClient(options as never);
+      try {
+        expect(client.metrics.servers.map((s) => s.server)).to.deep.equal(servers);
+      } finally {
+        client.destroy();
+      }
     });
   }
 });

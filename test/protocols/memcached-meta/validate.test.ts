@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
 import * as validate from '../../../protocols/memcached-meta/validate.js';
 import { thrown } from './helpers.js';
 
@@ -78,5 +79,37 @@ describe('validate', () => {
   it('never copies a long string into a message', () => {
     const err = thrown(() => validate.opaque('s'.repeat(10_000)));
     expect(err.message.length).to.be.below(200);
+  });
+
+  it('relativeTtl: seconds from now; over 30 days sent as now + ttl by the client clock', () => {
+    const clock = sinon.useFakeTimers({ now: 1_700_000_000_500, toFake: ['Date'] });
+    try {
+      expect(validate.relativeTtl(0)).to.equal(0);
+      expect(validate.relativeTtl(2_592_000)).to.equal(2_592_000);
+      expect(validate.relativeTtl(31 * 86400)).to.equal(1_700_000_000 + 31 * 86400);
+      const room = 2 ** 31 - 1 - 1_700_000_000;
+      expect(validate.relativeTtl(room)).to.equal(2 ** 31 - 1);
+      refused(() => validate.relativeTtl(room + 1, 'staleTtl'), 'staleTtl');
+      for (const bad of [...notNumbers, -1, 1.5, NaN, Infinity])
+        refused(() => validate.relativeTtl(bad), 'ttl');
+    } finally {
+      clock.restore();
+    }
+  });
+
+  it('expiresAt: a Date or Unix seconds past 30 days after the epoch, up to 2^31-1', () => {
+    expect(validate.expiresAt(new Date(1_700_000_000_900))).to.equal(1_700_000_000);
+    expect(validate.expiresAt(1_700_000_000)).to.equal(1_700_000_000);
+    for (const bad of [0, 1000, 2_592_000, 2 ** 31, 1.5, new Date(NaN), '1700000000', null]) {
+      refused(() => validate.expiresAt(bad), 'expiresAt');
+    }
+  });
+
+  it('expiry: ttl or expiresAt, never both', () => {
+    expect(validate.expiry(undefined)).to.equal(undefined);
+    expect(validate.expiry({})).to.equal(undefined);
+    expect(validate.expiry({ ttl: 5 })).to.equal(5);
+    expect(validate.expiry({ expiresAt: 1_700_000_000 })).to.equal(1_700_000_000);
+    refused(() => validate.expiry({ ttl: 5, expiresAt: 1_700_000_000 }), 'expiresAt');
   });
 });
