@@ -11,7 +11,7 @@ import type { ClusterOptions, ServerSpec } from '../cluster.js';
 import type { ProtocolCodec } from '../codec.js';
 import type { DistributionKind } from '../distribution/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { duration, integer, MAX_TIMER_MS, object } from './validate.js';
+import { duration, integer, MAX_TIMER_MS, objectOption } from './validate.js';
 
 /** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
 export interface TlsOptions {
@@ -145,7 +145,7 @@ export function resolveEngineOptions(
   options: EngineOptions,
   defaults: EngineDefaults = ENGINE_DEFAULTS,
 ): ResolvedEngineOptions {
-  const o = object(options, 'options', 'an object with at least `servers`');
+  const o = objectOption(options, 'options', 'an object with at least `servers`');
   const ms = (name: DurationOption, min = 1) => duration(o[name] ?? defaults[name], name, min);
   const count = (name: CountOption) => integer(o[name] ?? defaults[name], name);
   return {
@@ -216,7 +216,11 @@ export function resolveDistribution(distribution: unknown): DistributionKind {
 export function resolveTls(tls: boolean | TlsOptions | undefined): TlsConnectOptions | undefined {
   if (tls === undefined || tls === false) return undefined;
   if (tls === true) return {};
-  const { dangerouslyDisableCertificateVerification, ...rest } = object(tls, 'tls', 'true or an object');
+  const { dangerouslyDisableCertificateVerification, ...rest } = objectOption(
+    tls,
+    'tls',
+    'true or an object',
+  );
   return {
     minVersion: 'TLSv1.2',
     ...rest,
@@ -230,7 +234,7 @@ export function resolveBreaker(
   defaults: Readonly<BreakerOptions>,
 ): BreakerOptions {
   if (given === undefined) return defaults;
-  const out = { ...defaults, ...object(given, 'breaker') };
+  const out = { ...defaults, ...objectOption(given, 'breaker') };
   integer(out.threshold, 'breaker.threshold', 0, MAX_TIMER_MS);
   integer(out.openTime, 'breaker.openTime', 1, MAX_TIMER_MS);
   integer(out.maxOpenTime, 'breaker.maxOpenTime', 1, MAX_TIMER_MS);

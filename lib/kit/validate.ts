@@ -47,17 +47,6 @@ export function bool(value: unknown, name: string): boolean {
   return value;
 }
 
-/** `true`, `false` or `undefined` (read as `false`); throws ERR_INVALID_ARGUMENT naming `name`. */
-export function optionalBool(value: unknown, name: string): boolean {
-  return value === undefined ? false : bool(value, name);
-}
-
-/** A string; throws ERR_INVALID_ARGUMENT naming `name`. */
-export function string(value: unknown, name: string): string {
-  if (typeof value !== 'string') throw new InvalidArgumentError(`${name} must be a string`);
-  return value;
-}
-
 /** An iterable (a string is not taken as one); throws ERR_INVALID_ARGUMENT naming `name`. */
 export function iterable<T>(value: Iterable<T>, name: string): Iterable<T> {
   const given: unknown = value;
@@ -72,7 +61,7 @@ export function iterable<T>(value: Iterable<T>, name: string): Iterable<T> {
 }
 
 /** A non-null object (the options bag itself, a nested group); throws ERR_INVALID_ARGUMENT naming `name`. */
-export function object<T extends object>(value: T | undefined, name: string, shape = 'an object'): T {
+export function objectOption<T extends object>(value: T | undefined, name: string, shape = 'an object'): T {
   if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`${name} must be ${shape}`);
   return value;
 }
