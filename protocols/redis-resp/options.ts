@@ -6,7 +6,7 @@
 import {
   ENGINE_DEFAULTS,
   integer,
-  object,
+  objectOption,
   resolveEngineOptions,
   type EngineOptions,
   type ResolvedEngineOptions,
@@ -72,7 +72,7 @@ export function resolveRedisOptions(options: RedisClientOptions): ResolvedRedisO
   const auth = options.auth;
   if (auth !== undefined) {
     const shape = '{ username?, password } with string values';
-    if (typeof object(auth, 'auth', shape).password !== 'string')
+    if (typeof objectOption(auth, 'auth', shape).password !== 'string')
       throw new InvalidArgumentError(`auth must be ${shape}`);
     if (auth.username !== undefined && (typeof auth.username !== 'string' || auth.username === '')) {
       throw new InvalidArgumentError('auth.username must be a non-empty string');
