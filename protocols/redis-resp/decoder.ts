@@ -91,11 +91,6 @@ export class RespDecoder implements FrameDecoder<RespValue> {
     this.#limits = limits;
   }
 
-  /** Bytes held back waiting for the rest of a frame (a partial line, a partial bulk). */
-  get buffered(): number {
-    return this.#partialLength + (this.#bulk === undefined ? 0 : this.#filled);
-  }
-
   feed(chunk: Buffer, onFrame: (frame: RespValue) => void): void {
     const length = chunk.length;
     let pos = 0;
@@ -186,6 +181,11 @@ export class RespDecoder implements FrameDecoder<RespValue> {
       default:
         throw new ProtocolError(`unknown RESP type byte in ${quote(buf, start, lf)}`);
     }
+  }
+
+  /** Bytes held back waiting for the rest of a frame (a partial line, a partial bulk). */
+  get buffered(): number {
+    return this.#partialLength + (this.#bulk === undefined ? 0 : this.#filled);
   }
 
   /** `$<n>`, `!<n>`, `=<n>`: checks the size against the cap, then allocates the bulk once. */
