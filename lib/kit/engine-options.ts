@@ -115,23 +115,11 @@ export interface EngineDefaults {
 }
 
 /** {@link EngineOptions} with every default filled in and every value checked. */
-export interface ResolvedEngineOptions {
+export interface ResolvedEngineOptions extends EngineDefaults {
   readonly servers: readonly ServerSpec[];
-  readonly distribution: DistributionKind;
-  readonly timeout: number;
-  readonly connectTimeout: number;
   /** `node:tls` options, or `undefined` for plain TCP. */
   readonly tls: TlsConnectOptions | undefined;
-  readonly connectionsPerServer: number;
-  readonly maxPending: number;
-  readonly keepAlive: number;
-  readonly maxQueuedBytes: number;
-  readonly silentTimeout: number;
-  readonly maxConnectionAge: number;
-  readonly idleTimeout: number;
   readonly breaker: BreakerOptions;
-  readonly reconnectBase: number;
-  readonly reconnectCap: number;
   readonly logger: EngineLogger | undefined;
 }
 

@@ -25,20 +25,14 @@ export function splitByServer<Req, Res, Frame>(
   keys: readonly (string | undefined)[],
   target?: Backend<Req, Res, Frame>,
 ): Parts<Req, Res, Frame> {
+  if (target === undefined) return cluster.partition(keys);
   const parts: Parts<Req, Res, Frame> = new Map();
-  if (keys.length === 0) return parts;
-  if (target !== undefined)
-    return parts.set(
-      target,
-      keys.map((_, i) => i),
-    );
-  for (let i = 0; i < keys.length; i++) {
-    const backend = cluster.backendFor(keys[i]);
-    const part = parts.get(backend);
-    if (part === undefined) parts.set(backend, [i]);
-    else part.push(i);
-  }
-  return parts;
+  return keys.length === 0
+    ? parts
+    : parts.set(
+        target,
+        keys.map((_, i) => i),
+      );
 }
 
 /** How {@link fanOut} builds and reads each server's share of a call. */
