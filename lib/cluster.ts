@@ -133,9 +133,9 @@ export class Cluster<Req, Res, Frame> {
 
   /**
    * Splits items by the backend that owns each one's key: for each backend, the indexes (into
-   * `keys`) it owns, in their original order.
+   * `keys`) it owns, in their original order; items without a key go to the first backend.
    */
-  partition(keys: readonly string[]): Map<Backend<Req, Res, Frame>, number[]> {
+  partition(keys: readonly (string | undefined)[]): Map<Backend<Req, Res, Frame>, number[]> {
     const parts = new Map<Backend<Req, Res, Frame>, number[]>();
     for (let i = 0; i < keys.length; i++) {
       const backend = this.backendFor(keys[i]);

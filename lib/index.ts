@@ -24,3 +24,4 @@ export type { RequestCounters } from './connection.js';
 export type { BreakerOptions, BreakerState } from './breaker.js';
 export type { EngineLogger } from './backend.js';
 export type { RequestStartMessage, RequestEndMessage, RequestErrorMessage } from './diagnostics.js';
+export * from './kit/index.js';

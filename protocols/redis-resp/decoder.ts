@@ -18,6 +18,7 @@
  * within the caps, and dropped: neither is the reply to a command.
  */
 import type { FrameDecoder } from '../../lib/codec.js';
+import { BAD_TERMINATOR, fillBlock } from '../../lib/data-block.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
 import { RespError, VerbatimString, type RespValue } from './values.js';
 
@@ -88,11 +89,6 @@ export class RespDecoder implements FrameDecoder<RespValue> {
 
   constructor(limits: RespLimits) {
     this.#limits = limits;
-  }
-
-  /** Bytes held back waiting for the rest of a frame (a partial line, a partial bulk). */
-  get buffered(): number {
-    return this.#partialLength + (this.#bulk === undefined ? 0 : this.#filled);
   }
 
   feed(chunk: Buffer, onFrame: (frame: RespValue) => void): void {
@@ -187,6 +183,11 @@ export class RespDecoder implements FrameDecoder<RespValue> {
     }
   }
 
+  /** Bytes held back waiting for the rest of a frame (a partial line, a partial bulk). */
+  get buffered(): number {
+    return this.#partialLength + (this.#bulk === undefined ? 0 : this.#filled);
+  }
+
   /** `$<n>`, `!<n>`, `=<n>`: checks the size against the cap, then allocates the bulk once. */
   #startBulk(type: number, buf: Buffer, start: number, lf: number, onFrame: (frame: RespValue) => void) {
     const size = length(buf, start + 1, lf - 1, start, lf);
@@ -232,29 +233,12 @@ export class RespDecoder implements FrameDecoder<RespValue> {
   #fill(chunk: Buffer, pos: number, onFrame: (frame: RespValue) => void): number {
     const bulk = this.#bulk as Buffer;
     const size = bulk.length;
-    let filled = this.#filled;
-    if (filled < size) {
-      const n = Math.min(size - filled, chunk.length - pos);
-      if (n > 32) {
-        chunk.copy(bulk, filled, pos, pos + n);
-      } else {
-        for (let i = 0; i < n; i++) bulk[filled + i] = chunk[pos + i];
-      }
-      filled += n;
-      pos += n;
+    const next = fillBlock(bulk, this.#filled, chunk, pos);
+    if (next === BAD_TERMINATOR) {
+      throw new ProtocolError(`RESP bulk string of ${size} bytes not followed by CRLF`);
     }
-    // The bytes are read by length (they may hold CRLF); only the terminator is checked.
-    while (filled < size + 2 && pos < chunk.length) {
-      if (chunk[pos] !== (filled === size ? CR : LF)) {
-        throw new ProtocolError(`RESP bulk string of ${size} bytes not followed by CRLF`);
-      }
-      filled++;
-      pos++;
-    }
-    if (filled < size + 2) {
-      this.#filled = filled;
-      return pos;
-    }
+    this.#filled += next - pos;
+    if (this.#filled < size + 2) return next;
     this.#bulk = undefined;
     this.#filled = 0;
     let value: RespValue = bulk;
@@ -265,7 +249,7 @@ export class RespDecoder implements FrameDecoder<RespValue> {
       value = new VerbatimString(bulk.toString('latin1', 0, 3), bulk.subarray(4));
     }
     this.#value(value, onFrame);
-    return pos;
+    return next;
   }
 
   /**
