@@ -16,6 +16,7 @@ import session from 'express-session';
 import type { SessionData } from 'express-session';
 import type { MemcacheClient } from '../client.js';
 import { InvalidArgumentError } from '../../../lib/errors.js';
+export type { ClientOrOptions } from './shared.js';
 import { resolveClient, secondsUntil, type ClientOrOptions } from './shared.js';
 
 /** Options of {@link SessionStore}. */
@@ -33,7 +34,8 @@ export interface SessionStoreOptions {
 /** The defaults of {@link SessionStoreOptions}. */
 export const SESSION_STORE_DEFAULTS = Object.freeze({ prefix: 'sess:', ttl: 86_400 });
 
-type Callback<T = void> = (err?: unknown, result?: T) => void;
+/** A Node-style callback that takes an error only. */
+export type Callback = (err?: unknown) => void;
 
 /**
  * An express-session store on memcached. Pass a {@link MemcacheClient} to share it, or client options

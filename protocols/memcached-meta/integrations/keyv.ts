@@ -21,6 +21,7 @@ import type {
 import type { MemcacheClient } from '../client.js';
 import type { Item } from '../results.js';
 import { Generations } from './generations.js';
+export type { ClientOrOptions } from './shared.js';
 import { resolveClient, secondsUntil, type ClientOrOptions } from './shared.js';
 
 /** Client flags of an item whose value is JSON (Keyv passes an object when its serialization is off). */
@@ -110,6 +111,7 @@ export class KeyvStore
   }
 
   /**
+   * Stores the value (a string as is, anything else as JSON).
    * @param expires Unix time in ms (Keyv v6; a TTL in ms from Keyv v5); absent: never expires. Sent as
    * whole seconds from now, rounded up (the client converts TTLs above 30 days for the wire); an
    * expiry already past deletes the key.
@@ -117,12 +119,8 @@ export class KeyvStore
   async set(key: string, value: unknown, expires?: number): Promise<boolean> {
     const wk = await this.#key(key);
     const ttl = ttlSeconds(expires);
-    if (ttl < 0) {
-      await this.client.delete(wk);
-      return true;
-    }
     const [bytes, flags] = encode(value);
-    await this.client.set(wk, bytes, { ttl, flags });
+    await (ttl < 0 ? this.client.delete(wk) : this.client.set(wk, bytes, { ttl, flags }));
     return true;
   }
 

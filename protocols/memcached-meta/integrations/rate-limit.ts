@@ -18,6 +18,7 @@ import type { ClientRateLimitInfo, IncrementResponse, Options, Store } from 'exp
 import type { MemcacheClient } from '../client.js';
 import { InvalidArgumentError, ServerErrorReply } from '../../../lib/errors.js';
 import type { MetaResult } from '../results.js';
+export type { ClientOrOptions } from './shared.js';
 import { resolveClient, type ClientOrOptions } from './shared.js';
 
 /** Options of {@link RateLimitStore}. */
