@@ -54,7 +54,10 @@ export function startMemcached(options: MemcachedOptions = {}): Promise<Memcache
   const config: ServerConfig = {
     program: 'memcached',
     args: ([port]) => [
-      ...memcachedArgs(`${HOST}:${port}`, options.threads ?? 1, options.memoryMb ?? 64),
+      // `-p` too, so that `stats settings` reports the port the server listens on.
+      ...memcachedArgs(HOST, options.threads ?? 1, options.memoryMb ?? 64),
+      '-p',
+      String(port),
       ...(options.args ?? []),
     ],
     probePid: ([port], probe) => memcachedPid(port, [], probe),

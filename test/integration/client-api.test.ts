@@ -138,8 +138,11 @@ describe('client API: a CAS token never crosses servers', () => {
   const handler = (conn: ScriptedConnection): void =>
     conn.onRequest((req) => {
       const o = / O(\S+)/.exec(req.line)?.[1];
-      const opaque = o === undefined ? '' : ` O${o}`;
-      if (req.line === 'mn') conn.write('MN\r\n');
+      const tokens = req.line.split(' ');
+      // Echo what a batch item asks to be told back: its opaque, and its key with `k`.
+      const opaque =
+        (o === undefined ? '' : ` O${o}`) + (tokens.slice(2).includes('k') ? ` k${tokens[1]}` : '');
+      if (tokens[0] === 'mn') conn.write(`MN${o === undefined ? '' : ` O${o}`}\r\n`);
       else if (req.line.startsWith('mg') && req.line.includes(' N')) conn.write('VA 0 c5 W\r\n\r\n');
       else if (req.line.startsWith('mg')) conn.write(`VA 1 f0 c5 t-1${opaque}\r\nv\r\n`);
       else if (req.line.startsWith('ms')) conn.write('HD c6\r\n');

@@ -11,6 +11,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import sinon from 'sinon';
 import { MemcacheClient, MemlineError } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 import { startScriptedServer, type ScriptedServer } from '../harness/scripted-server.js';
@@ -52,12 +53,32 @@ function wireKey(key: unknown, binaryKeys: boolean): { token: Buffer; b: boolean
 
 const isInt = (v: unknown, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
-const ttlOk = (v: unknown): v is number => isInt(v, 2 ** 31 - 1);
+/** The client's clock while the scripted-server properties run (Date only is faked). */
+const NOW_S = 1_800_000_000;
+/** A TTL is seconds from now; over 30 days the client sends now + ttl, which must end before 2038. */
+const ttlOk = (v: unknown): v is number =>
+  isInt(v, 2 ** 31 - 1) && (v <= 2_592_000 || NOW_S + v <= 2 ** 31 - 1);
+/** The wire token of a TTL the model accepts. */
+const ttlTok = (v: unknown): string => (typeof v === 'number' && v > 2_592_000 ? String(NOW_S + v) : tok(v));
 const flagsOk = (v: unknown): v is number => isInt(v, 2 ** 32 - 1);
 const u64Ok = (v: unknown): boolean =>
   (typeof v === 'bigint' && v >= 0n && v < 2n ** 64n) ||
   (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 const casOk = (v: unknown): boolean => u64Ok(v) && BigInt(v as number | bigint) !== 0n;
+const U64_MASK = 2n ** 64n - 1n;
+/**
+ * A token of the typed API: a server value of 1 to 2^64-1, under a server number of up to 32 bits
+ * (the client's only server here is its number 1; a token of another server is a conflict, nothing sent).
+ */
+const casTokenOk = (v: unknown): boolean =>
+  typeof v === 'bigint'
+    ? v > 0n && v < 2n ** 96n && (v & U64_MASK) !== 0n
+    : casOk(v) && typeof v === 'number';
+/** What `cas()` sends for an accepted token: the server's value, or nothing for another server's token. */
+const casLines = (v: unknown): string | undefined => {
+  if (typeof v !== 'bigint' || v <= U64_MASK) return tok(v);
+  return v >> 64n === 1n ? (v & U64_MASK).toString() : undefined;
+};
 const optional = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || ok(v);
 /** The per-call timeout: null counts as absent (the client reads it with `??`). */
 const timeoutOk = (v: unknown): boolean =>
@@ -237,7 +258,7 @@ function valueState(v: unknown): 'ok' | 'bad' | 'large' {
 
 /** A number's token as the client writes it (only used where the model found the number valid). */
 const tok = (v: unknown): string => (typeof v === 'number' || typeof v === 'bigint' ? v.toString() : '?');
-const ttlFlag = (ttl: unknown): string[] => (ttl === undefined || ttl === 0 ? [] : [`T${tok(ttl)}`]);
+const ttlFlag = (ttl: unknown): string[] => (ttl === undefined || ttl === 0 ? [] : [`T${ttlTok(ttl)}`]);
 const fFlag = (f: unknown): string[] => (f === undefined || f === 0 ? [] : [`F${tok(f)}`]);
 
 const ops: fc.Arbitrary<Op> = fc.oneof(
@@ -270,17 +291,20 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
     name: `cas(${show(key)}, ${show(value)}, ${show(cas)}, { ttl: ${show(ttl)} })`,
     call: (c) => c.cas(key as string, value as string, cas as bigint, { ttl: ttl as number }),
     expect: (bk) => ({
-      ...verdict(keyOk(key, bk), casOk(cas) && optional(ttl, ttlOk), valueState(value)),
+      ...verdict(keyOk(key, bk), casTokenOk(cas) && optional(ttl, ttlOk), valueState(value)),
       unordered: true,
-      lines: [
-        {
-          command: 'ms',
-          key,
-          datalen: valueBytes(value)?.length,
-          data: valueBytes(value),
-          flags: [`C${tok(cas)}`, ...ttlFlag(ttl)],
-        },
-      ],
+      lines:
+        casLines(cas) === undefined
+          ? []
+          : [
+              {
+                command: 'ms',
+                key,
+                datalen: valueBytes(value)?.length,
+                data: valueBytes(value),
+                flags: [`C${casLines(cas)}`, ...ttlFlag(ttl)],
+              },
+            ],
     }),
   })),
   fc
@@ -299,7 +323,7 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
         if (!argsOk) return verdict(keyOk(key, bk), false);
         const d = delta === undefined ? 1n : BigInt(delta as number);
         const flags = [
-          ...(initial === undefined ? [] : [`N${tok(ttl ?? 0)}`, `J${BigInt(initial as number)}`]),
+          ...(initial === undefined ? [] : [`N${ttlTok(ttl ?? 0)}`, `J${BigInt(initial as number)}`]),
           ...(down ? ['MD'] : []),
           ...(d === 1n ? [] : [`D${d}`]),
           'v',
@@ -312,7 +336,7 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
     call: (c) => (gat ? c.gat(key as string, ttl as number) : c.touch(key as string, ttl as number)),
     expect: (bk) => ({
       ...verdict(keyOk(key, bk), ttlOk(ttl)),
-      lines: [{ command: 'mg', key, flags: gat ? [`T${tok(ttl)}`, 'v', 'f', 'c'] : [`T${tok(ttl)}`] }],
+      lines: [{ command: 'mg', key, flags: gat ? [`T${ttlTok(ttl)}`, 'v', 'f', 'c'] : [`T${ttlTok(ttl)}`] }],
     }),
   })),
   fc.tuple(anyKey, maybe(anyNumber)).map(([key, staleTtl]): Op => ({
@@ -328,7 +352,7 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
         {
           command: 'md',
           key,
-          flags: staleTtl === undefined ? [] : ['I', `T${tok(staleTtl ?? 30)}`],
+          flags: staleTtl === undefined ? [] : ['I', `T${ttlTok(staleTtl ?? 30)}`],
         },
       ],
     }),
@@ -495,8 +519,10 @@ describe('security: injection-proof keys and arguments (property tests)', functi
   describe('against a scripted server that records every byte', () => {
     let server: ScriptedServer;
     let wire: Buffer[] = [];
+    let clock: sinon.SinonFakeTimers;
 
     before(async () => {
+      clock = sinon.useFakeTimers({ now: NOW_S * 1000, toFake: ['Date'] });
       server = await startScriptedServer((conn) => {
         conn.socket.on('data', (chunk: Buffer) => wire.push(chunk));
         conn.onRequest((req) => {
@@ -506,7 +532,10 @@ describe('security: injection-proof keys and arguments (property tests)', functi
       });
     });
 
-    after(() => server.close());
+    after(async () => {
+      clock.restore();
+      await server.close();
+    });
 
     for (const binaryKeys of [false, true]) {
       it(`refuses exactly what breaks a rule, before any byte; the rest is its own request only (binaryKeys: ${binaryKeys})`, async () => {
