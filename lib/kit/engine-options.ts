@@ -11,7 +11,7 @@ import type { ClusterOptions, ServerSpec } from '../cluster.js';
 import type { ProtocolCodec } from '../codec.js';
 import type { DistributionKind } from '../distribution/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { duration, integer, MAX_TIMER_MS, objectOption } from './validate.js';
+import { checkNames, duration, integer, MAX_TIMER_MS, objectOption } from './validate.js';
 
 /** TLS settings. Certificate verification is on unless switched off by its loudly named option. */
 export interface TlsOptions {
@@ -204,11 +204,8 @@ export function resolveDistribution(distribution: unknown): DistributionKind {
 export function resolveTls(tls: boolean | TlsOptions | undefined): TlsConnectOptions | undefined {
   if (tls === undefined || tls === false) return undefined;
   if (tls === true) return {};
-  const { dangerouslyDisableCertificateVerification, ...rest } = objectOption(
-    tls,
-    'tls',
-    'true or an object',
-  );
+  checkNames(objectOption(tls, 'tls', 'true or an object'), TLS_NAMES, 'tls option');
+  const { dangerouslyDisableCertificateVerification, ...rest } = tls;
   return {
     minVersion: 'TLSv1.2',
     ...rest,
@@ -216,13 +213,25 @@ export function resolveTls(tls: boolean | TlsOptions | undefined): TlsConnectOpt
   };
 }
 
+const TLS_NAMES: ReadonlySet<string> = new Set([
+  'ca',
+  'cert',
+  'key',
+  'servername',
+  'minVersion',
+  'dangerouslyDisableCertificateVerification',
+]);
+
+const BREAKER_NAMES: ReadonlySet<string> = new Set(['threshold', 'openTime', 'maxOpenTime']);
+
 /** Fills in and validates the breaker settings; throws ERR_INVALID_ARGUMENT naming the field. */
 export function resolveBreaker(
   given: Partial<BreakerOptions> | undefined,
   defaults: Readonly<BreakerOptions>,
 ): BreakerOptions {
   if (given === undefined) return defaults;
-  const out = { ...defaults, ...objectOption(given, 'breaker') };
+  checkNames(objectOption(given, 'breaker'), BREAKER_NAMES, 'breaker option');
+  const out = { ...defaults, ...given };
   integer(out.threshold, 'breaker.threshold', 0, MAX_TIMER_MS);
   integer(out.openTime, 'breaker.openTime', 1, MAX_TIMER_MS);
   integer(out.maxOpenTime, 'breaker.maxOpenTime', 1, MAX_TIMER_MS);

@@ -16,4 +16,4 @@ export { ClientCore, asError, prepareCall } from './call.js';
 export type { CallOptions, RoutedCallOptions } from './call.js';
 export { eachServer, fanOut, finishPartial, splitByServer } from './fan-out.js';
 export type { FanOut, Parts } from './fan-out.js';
-export { MAX_TIMER_MS, bool, duration, integer, iterable, objectOption } from './validate.js';
+export { MAX_TIMER_MS, bool, checkNames, duration, integer, iterable, objectOption } from './validate.js';

@@ -65,3 +65,15 @@ export function objectOption<T extends object>(value: T | undefined, name: strin
   if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`${name} must be ${shape}`);
   return value;
 }
+
+/**
+ * Throws ERR_INVALID_ARGUMENT naming the first own property of `given` not in `known`: a typo
+ * (`tiemout`) must not be silently ignored.
+ */
+export function checkNames(given: object, known: ReadonlySet<string>, what: string): void {
+  for (const name of Object.keys(given)) {
+    if (!known.has(name)) {
+      throw new InvalidArgumentError(`unknown ${what} "${name}"; known: ${[...known].join(', ')}`);
+    }
+  }
+}
