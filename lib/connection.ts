@@ -14,8 +14,8 @@
  * codec. A request whose caller gave up (timeout, abort) stays in `inflight` as a tombstone and its
  * late reply is consumed and thrown away; a fatal frame destroys the connection instead.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import Denque from 'denque';
 import { FrameFailure, MORE, SKIP, type FrameDecoder, type ProtocolCodec } from './codec.js';
 import {
@@ -23,13 +23,13 @@ import {
   ConnectionError,
   QueueFullError,
   TimeoutError,
-  TlsError,
   type MemlineError,
   type TimeoutPhase,
 } from './errors.js';
 import { OutBuffer } from './out-buffer.js';
 import { EntryState, invalidSendOptions, RequestEntry, type SendOptions } from './request-entry.js';
 import { channels } from './diagnostics.js';
+import { Transport } from './transport.js';
 
 /** Where a {@link Connection} connects, with which codec, and its limits and timeouts. */
 export interface ConnectionOptions<Req, Res, Frame> {
@@ -96,8 +96,6 @@ export interface RequestCounters {
 
 type State = 'connecting' | 'handshaking' | 'ready' | 'closed';
 
-const TLS_ERROR = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
-
 let nextId = 1;
 
 /**
@@ -116,7 +114,7 @@ export class Connection<Req, Res, Frame> {
   #state: State = 'connecting';
   /** close() was called: refuse new requests, end the socket once the issued ones are answered. */
   #closing = false;
-  #tcpConnected = false;
+  #transport: Transport | undefined;
   #toWrite = new Denque<RequestEntry<Req, Res>>();
   #inflight = new Denque<RequestEntry<Req, Res>>();
   #flushScheduled = false;
@@ -124,7 +122,6 @@ export class Connection<Req, Res, Frame> {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #connectTimer: NodeJS.Timeout | undefined;
-  #socketError: NodeJS.ErrnoException | undefined;
   #closeWaiters: (() => void)[] = [];
   #events: ConnectionEvents<Req, Res, Frame>;
   #established = false;
@@ -158,33 +155,23 @@ export class Connection<Req, Res, Frame> {
 
   #connect(): void {
     const options = this.#options;
-    const common = {
-      ...(options.port === 0 ? { path: options.host } : { host: options.host, port: options.port }),
-      noDelay: true,
-      keepAlive: options.keepAlive > 0,
-      keepAliveInitialDelay: options.keepAlive,
-    };
-    let socket: net.Socket;
-    if (options.tls !== undefined) {
-      const servername = options.tls.servername ?? (net.isIP(options.host) === 0 ? options.host : undefined);
-      socket = tls.connect({ ...options.tls, ...common, servername });
-      socket.once('connect', () => (this.#tcpConnected = true));
-      socket.once('secureConnect', () => this.#onConnected());
-    } else {
-      socket = net.connect(common);
-      socket.once('connect', () => {
-        this.#tcpConnected = true;
-        this.#onConnected();
-      });
-    }
+    const transport = new Transport(
+      {
+        // Port 0: a Unix socket, whose path is the host.
+        ...(options.port === 0 ? { path: options.host } : { host: options.host, port: options.port }),
+        tls: options.tls,
+        noDelay: true,
+        keepAlive: options.keepAlive,
+      },
+      () => this.#onConnected(),
+    );
+    const socket = transport.socket;
+    this.#transport = transport;
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
       this.#needDrain = false;
       this.#runFlush();
-    });
-    socket.on('error', (err) => {
-      this.#socketError ??= err;
     });
     socket.on('close', () => this.#onSocketClose());
     socket.on('end', () => this.#onSocketClose());
@@ -547,39 +534,14 @@ export class Connection<Req, Res, Frame> {
 
   #onSocketClose(): void {
     if (this.#state === 'closed') return;
-    const err = this.#socketError;
-    // A TLS socket that connected over TCP but failed before or during the handshake failed at TLS.
-    const inTlsHandshake = this.#tcpConnected && this.#state === 'connecting';
-    let reason: MemlineError;
-    const code = err?.code;
-    if (
-      err !== undefined &&
-      this.#options.tls !== undefined &&
-      (TLS_ERROR.test(code ?? '') || inTlsHandshake)
-    ) {
-      reason = new TlsError(`TLS with ${this.server} failed: ${err.message}`, {
-        server: this.server,
-        cause: err,
-      });
-    } else if (err !== undefined) {
-      reason = new ConnectionError(`connection to ${this.server} failed: ${err.message}`, {
-        server: this.server,
-        cause: err,
-      });
-    } else {
-      reason = new ConnectionError(`connection to ${this.server} was closed by the server`, {
-        server: this.server,
-      });
-    }
-    this.destroy(reason);
+    this.destroy(this.#transport!.closeError(this.server));
   }
 
   /** Where a request that times out now was: connecting, in the TLS/login handshake, or waiting. */
   #phase(): TimeoutPhase {
     if (this.#state === 'handshaking') return 'handshake';
     if (this.#state !== 'connecting') return 'request';
-    // A TLS socket connected over TCP is in its TLS handshake.
-    return this.#tcpConnected && this.#options.tls !== undefined ? 'handshake' : 'connect';
+    return this.#transport?.phase ?? 'connect'; // no transport yet: waiting out the connect delay
   }
 
   /** Arms the deadline timer if `deadline` is earlier than the one it is armed for. */

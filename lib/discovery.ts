@@ -8,17 +8,11 @@
  * {@link ShortExchange} is the transport of polling sources: one short connection, one request, one
  * reply, with a deadline and a size bound, and nothing left behind.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { parseServer, type ServerSpec } from './cluster.js';
-import {
-  ConnectionError,
-  InvalidArgumentError,
-  ProtocolError,
-  TimeoutError,
-  TlsError,
-  type MemlineError,
-} from './errors.js';
+import { InvalidArgumentError, ProtocolError, TimeoutError, type MemlineError } from './errors.js';
+import { Transport } from './transport.js';
 
 /** A source of the server list, for clusters whose membership changes at runtime. */
 export interface DiscoverySource {
@@ -93,8 +87,6 @@ export interface ShortExchangeOptions {
   replyLength: (buffered: Buffer) => number | undefined;
 }
 
-const TLS_ERROR = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
-
 /**
  * One request over a connection of its own, then closed: how a poller asks a config endpoint.
  * `onDone` runs exactly once, from a socket or timer event, with the reply (the bytes up to
@@ -105,39 +97,26 @@ export class ShortExchange {
   /** Resolves once the socket has closed: from then on it holds no handle. */
   readonly closed: Promise<void>;
   readonly #options: ShortExchangeOptions;
+  readonly #transport: Transport;
   readonly #socket: net.Socket;
   readonly #timer: NodeJS.Timeout;
   readonly #onDone: (reply: Buffer | MemlineError) => void;
   #buffer: Buffer = Buffer.alloc(0);
-  #tcpConnected = false;
-  #written = false;
-  #error: NodeJS.ErrnoException | undefined;
   #done = false;
 
   constructor(options: ShortExchangeOptions, onDone: (reply: Buffer | MemlineError) => void) {
     this.#options = options;
     this.#onDone = onDone;
     const { host, port } = options;
-    this.#socket =
-      options.tls === undefined
-        ? net.connect({ host, port })
-        : tls.connect({
-            ...options.tls,
-            host,
-            port,
-            servername: options.tls.servername ?? (net.isIP(host) === 0 ? host : undefined),
-          });
+    this.#transport = new Transport({ host, port, tls: options.tls }, () =>
+      this.#socket.write(options.request),
+    );
+    this.#socket = this.#transport.socket;
     this.closed = new Promise((resolve) => this.#socket.once('close', () => resolve()));
-    this.#socket.once('connect', () => (this.#tcpConnected = true));
-    this.#socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
-      this.#written = true;
-      this.#socket.write(options.request);
-    });
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#socket.on('error', (err) => (this.#error ??= err));
     this.#socket.on('close', () => this.#finish(this.#closeError()));
     this.#timer = setTimeout(() => {
-      const phase = this.#written ? 'request' : 'connect';
+      const phase = this.#transport.ready ? 'request' : this.#transport.phase;
       const message = `request to ${options.server} timed out after ${options.timeout} ms`;
       this.#finish(new TimeoutError(message, phase));
     }, options.timeout);
@@ -170,17 +149,8 @@ export class ShortExchange {
   }
 
   #closeError(): MemlineError {
-    const err = this.#error;
     const server = this.#options.server;
-    // A TLS socket that connected over TCP but failed before its request went out failed at TLS.
-    const atTls = !this.#written && (this.#tcpConnected || TLS_ERROR.test(err?.code ?? ''));
-    if (err !== undefined && this.#options.tls !== undefined && atTls) {
-      return new TlsError(`TLS with ${server} failed: ${err.message}`, { server, cause: err });
-    }
-    if (err !== undefined) {
-      return new ConnectionError(`connection to ${server} failed: ${err.message}`, { server, cause: err });
-    }
-    return new ConnectionError(`${server} closed the connection before a complete reply`, { server });
+    return this.#transport.closeError(server, `${server} closed the connection before a complete reply`);
   }
 
   #finish(outcome: Buffer | MemlineError): void {
