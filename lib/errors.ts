@@ -2,32 +2,59 @@
  * memline's errors. Every error the library produces is a {@link MemlineError} with a stable `code`;
  * match on `code`, never on `message` (messages may be reworded in any release).
  *
+ * The errors here are the engine's and those every protocol shares: invalid input, timeouts,
+ * connection and TLS failures, and a server's error replies. A protocol adds its own (each with a
+ * code of its own) by extending {@link MemlineErrorMap}, so that {@link AnyMemlineError} and
+ * {@link ErrorCode} cover them wherever that protocol is imported.
+ *
+ * Each class declares its `code` as a literal, so a check of `code` narrows the type:
+ *
+ * ```ts
+ * if (isMemlineError(err) && err.code === 'ERR_TIMEOUT') console.log(err.phase);
+ * ```
+ *
  * `instanceof` works across duplicate installs of the package because the classes check a
  * `Symbol.for` brand rather than their prototype chain.
  */
 
 const kBrand = Symbol.for('memline.error');
 
+/**
+ * Every memline error class by its code. A protocol with errors of its own adds them with a
+ * module augmentation of this interface (`declare module … { interface MemlineErrorMap { … } }`).
+ */
+export interface MemlineErrorMap {
+  ERR_INVALID_KEY: InvalidKeyError;
+  ERR_INVALID_ARGUMENT: InvalidArgumentError;
+  ERR_VALUE_TOO_LARGE: ValueTooLargeError;
+  ERR_TIMEOUT: TimeoutError;
+  ERR_ABORTED: AbortedError;
+  ERR_CONNECTION: ConnectionError;
+  ERR_PROTOCOL: ProtocolError;
+  ERR_CLIENT_ERROR: ClientErrorReply;
+  ERR_SERVER_ERROR: ServerErrorReply;
+  ERR_RESPONSE_TOO_LARGE: ResponseTooLargeError;
+  ERR_CIRCUIT_OPEN: CircuitOpenError;
+  ERR_QUEUE_FULL: QueueFullError;
+  ERR_TLS: TlsError;
+  ERR_AUTH: AuthError;
+  ERR_CLIENT_CLOSED: ClientClosedError;
+  ERR_PARTIAL_RESULT: PartialResultError;
+}
+
 /** The stable error codes. */
-export type ErrorCode =
-  | 'ERR_INVALID_KEY'
-  | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_VALUE_TOO_LARGE'
-  | 'ERR_TIMEOUT'
-  | 'ERR_ABORTED'
-  | 'ERR_CONNECTION'
-  | 'ERR_PROTOCOL'
-  | 'ERR_CLIENT_ERROR'
-  | 'ERR_SERVER_ERROR'
-  | 'ERR_NOT_NUMERIC'
-  | 'ERR_RESPONSE_TOO_LARGE'
-  | 'ERR_CIRCUIT_OPEN'
-  | 'ERR_QUEUE_FULL'
-  | 'ERR_TLS'
-  | 'ERR_AUTH'
-  | 'ERR_CLIENT_CLOSED'
-  | 'ERR_PARTIAL_RESULT'
-  | 'ERR_CAS_CONFLICT';
+export type ErrorCode = keyof MemlineErrorMap;
+
+/**
+ * Any memline error, as a union discriminated by `code`: after `err.code === 'ERR_PARTIAL_RESULT'`,
+ * `err.results` and `err.errors` are known without a cast.
+ */
+export type AnyMemlineError = MemlineErrorMap[ErrorCode];
+
+/** Whether `value` is an error of memline (of this or another installed copy), narrowed by `code`. */
+export function isMemlineError(value: unknown): value is AnyMemlineError {
+  return value instanceof MemlineError;
+}
 
 /** What an error knows beyond its code and message: where it happened and whether it may have run. */
 export interface MemlineErrorOptions {
@@ -85,9 +112,10 @@ export class MemlineError extends Error {
   }
 }
 
-/** A key memcached would refuse or misread; rejected before any I/O. */
+/** A key the server would refuse or misread (bytes or a length it does not take); rejected before any I/O. */
 export class InvalidKeyError extends MemlineError {
   static readonly CODE = 'ERR_INVALID_KEY';
+  declare readonly code: 'ERR_INVALID_KEY';
   constructor(message: string) {
     super('ERR_INVALID_KEY', message);
   }
@@ -96,17 +124,19 @@ export class InvalidKeyError extends MemlineError {
 /** A bad TTL, flags, delta, CAS, option…; rejected before any I/O. */
 export class InvalidArgumentError extends MemlineError {
   static readonly CODE = 'ERR_INVALID_ARGUMENT';
+  declare readonly code: 'ERR_INVALID_ARGUMENT';
   constructor(message: string) {
     super('ERR_INVALID_ARGUMENT', message);
   }
 }
 
 /**
- * A value over `maxValueSize`, rejected before any I/O; or one the server refused as too large for
- * its item size (`SERVER_ERROR object too large for cache`, which also deletes the key's old item).
+ * A value over `maxValueSize`, rejected before any I/O; or one the server refused as too large
+ * (then `mayHaveExecuted` is true: the server may have dropped the key's old value).
  */
 export class ValueTooLargeError extends MemlineError {
   static readonly CODE = 'ERR_VALUE_TOO_LARGE';
+  declare readonly code: 'ERR_VALUE_TOO_LARGE';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_VALUE_TOO_LARGE', message, options);
   }
@@ -118,6 +148,7 @@ export type TimeoutPhase = 'connect' | 'handshake' | 'request';
 /** The request's deadline passed. */
 export class TimeoutError extends MemlineError {
   static readonly CODE = 'ERR_TIMEOUT';
+  declare readonly code: 'ERR_TIMEOUT';
   readonly phase: TimeoutPhase;
   constructor(message: string, phase: TimeoutPhase, options?: MemlineErrorOptions) {
     super('ERR_TIMEOUT', message, options);
@@ -128,6 +159,7 @@ export class TimeoutError extends MemlineError {
 /** The caller's `AbortSignal` fired. */
 export class AbortedError extends MemlineError {
   static readonly CODE = 'ERR_ABORTED';
+  declare readonly code: 'ERR_ABORTED';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_ABORTED', message, options);
   }
@@ -136,6 +168,7 @@ export class AbortedError extends MemlineError {
 /** Refused, reset, or closed with the request in flight. */
 export class ConnectionError extends MemlineError {
   static readonly CODE = 'ERR_CONNECTION';
+  declare readonly code: 'ERR_CONNECTION';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_CONNECTION', message, options);
   }
@@ -144,42 +177,41 @@ export class ConnectionError extends MemlineError {
 /** The server sent something unparseable or out of sync; the connection was destroyed. */
 export class ProtocolError extends MemlineError {
   static readonly CODE = 'ERR_PROTOCOL';
+  declare readonly code: 'ERR_PROTOCOL';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_PROTOCOL', message, options);
   }
 }
 
-/** The server said the request was malformed (memcached `CLIENT_ERROR`/`ERROR`); connection destroyed. */
+/**
+ * The server said the request was malformed: it may have read the stream differently from the
+ * client, so the connection is destroyed.
+ */
 export class ClientErrorReply extends MemlineError {
   static readonly CODE = 'ERR_CLIENT_ERROR';
+  declare readonly code: 'ERR_CLIENT_ERROR';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_CLIENT_ERROR', message, options);
   }
 }
 
-/** The server could not do it (memcached `SERVER_ERROR`); the connection is kept. */
+/**
+ * The server answered the request with an error: it read the request and could not or would not do
+ * it. The stream stays in step, so only this request fails and the connection is kept. A protocol
+ * may subclass it to add what its error replies carry.
+ */
 export class ServerErrorReply extends MemlineError {
   static readonly CODE = 'ERR_SERVER_ERROR';
+  declare readonly code: 'ERR_SERVER_ERROR';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_SERVER_ERROR', message, options);
-  }
-}
-
-/**
- * `incr`/`decr` on a value that is not a decimal number (`CLIENT_ERROR cannot increment or
- * decrement non-numeric value`). The stream stays in step: only this request fails, the connection
- * is kept.
- */
-export class NotNumericError extends MemlineError {
-  static readonly CODE = 'ERR_NOT_NUMERIC';
-  constructor(message: string, options?: MemlineErrorOptions) {
-    super('ERR_NOT_NUMERIC', message, options);
   }
 }
 
 /** A reply declared a value larger than the configured cap; connection destroyed. */
 export class ResponseTooLargeError extends MemlineError {
   static readonly CODE = 'ERR_RESPONSE_TOO_LARGE';
+  declare readonly code: 'ERR_RESPONSE_TOO_LARGE';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_RESPONSE_TOO_LARGE', message, options);
   }
@@ -188,6 +220,7 @@ export class ResponseTooLargeError extends MemlineError {
 /** The backend is marked down; nothing was sent. */
 export class CircuitOpenError extends MemlineError {
   static readonly CODE = 'ERR_CIRCUIT_OPEN';
+  declare readonly code: 'ERR_CIRCUIT_OPEN';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_CIRCUIT_OPEN', message, options);
   }
@@ -196,6 +229,7 @@ export class CircuitOpenError extends MemlineError {
 /** A pending-request or queued-bytes bound was hit; nothing was sent. */
 export class QueueFullError extends MemlineError {
   static readonly CODE = 'ERR_QUEUE_FULL';
+  declare readonly code: 'ERR_QUEUE_FULL';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_QUEUE_FULL', message, options);
   }
@@ -204,6 +238,7 @@ export class QueueFullError extends MemlineError {
 /** The TLS handshake or certificate verification failed. */
 export class TlsError extends MemlineError {
   static readonly CODE = 'ERR_TLS';
+  declare readonly code: 'ERR_TLS';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_TLS', message, options);
   }
@@ -212,6 +247,7 @@ export class TlsError extends MemlineError {
 /** The server refused the credentials. */
 export class AuthError extends MemlineError {
   static readonly CODE = 'ERR_AUTH';
+  declare readonly code: 'ERR_AUTH';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_AUTH', message, options);
   }
@@ -220,16 +256,9 @@ export class AuthError extends MemlineError {
 /** The client (or connection) was closed or destroyed. */
 export class ClientClosedError extends MemlineError {
   static readonly CODE = 'ERR_CLIENT_CLOSED';
+  declare readonly code: 'ERR_CLIENT_CLOSED';
   constructor(message: string, options?: MemlineErrorOptions) {
     super('ERR_CLIENT_CLOSED', message, options);
-  }
-}
-
-/** A compare-and-swap loop (`update`) lost the race more often than its retry budget allows. */
-export class CasConflictError extends MemlineError {
-  static readonly CODE = 'ERR_CAS_CONFLICT';
-  constructor(message: string, options?: MemlineErrorOptions) {
-    super('ERR_CAS_CONFLICT', message, options);
   }
 }
 
@@ -239,6 +268,7 @@ export class CasConflictError extends MemlineError {
  */
 export class PartialResultError<R = unknown> extends MemlineError {
   static readonly CODE = 'ERR_PARTIAL_RESULT';
+  declare readonly code: 'ERR_PARTIAL_RESULT';
   readonly results: R;
   readonly errors: Map<string, MemlineError>;
   constructor(message: string, results: R, errors: Map<string, MemlineError>) {

@@ -8,7 +8,6 @@ import type { BackendStats } from '../../lib/backend.js';
 import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
 import type { Backend } from '../../lib/backend.js';
 import {
-  CasConflictError,
   ClientClosedError,
   ClientErrorReply,
   InvalidArgumentError,
@@ -17,6 +16,7 @@ import {
   ResponseTooLargeError,
   ServerErrorReply,
 } from '../../lib/errors.js';
+import { CasConflictError } from './errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
 import { CasTags, RAW_CAS_MASK } from './cas-token.js';
 import { MetaCodec } from './codec.js';

@@ -12,12 +12,12 @@ import {
   ClientErrorReply,
   InvalidArgumentError,
   MemlineError,
-  NotNumericError,
   ProtocolError,
   ResponseTooLargeError,
   ServerErrorReply,
   ValueTooLargeError,
 } from '../../lib/errors.js';
+import { NotNumericError } from './errors.js';
 import type { OutBuffer } from '../../lib/out-buffer.js';
 import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';

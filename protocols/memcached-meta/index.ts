@@ -33,6 +33,7 @@ export { MetaCodec } from './codec.js';
 export type { MetaCodecOptions } from './codec.js';
 export type { DecoderLimits } from './decoder.js';
 export * from '../../lib/errors.js';
+export * from './errors.js';
 export type { ServerSpec, ServerListChange } from '../../lib/cluster.js';
 export type { ClientMetrics } from './client.js';
 export type { BackendStats } from '../../lib/backend.js';

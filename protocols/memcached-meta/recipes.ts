@@ -22,7 +22,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
+import { AbortedError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
+import { CasConflictError } from './errors.js';
 import type { CasTags } from './cas-token.js';
 import type { CallOptions, ExpiryOptions, MemcacheClient } from './client.js';
 import { valueBytes, type Item, type Value } from './results.js';
