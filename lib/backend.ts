@@ -41,6 +41,12 @@ export interface BackendOptions<Req, Res, Frame> extends Omit<
   readonly reconnect?: { readonly base: number; readonly cap: number };
   /** A pino-compatible logger for connection failures and breaker changes; silent when absent. */
   readonly logger?: EngineLogger;
+  /**
+   * What a failed half-open probe says about the server: it answered (true, the breaker closes),
+   * it did not (false, the breaker opens again), or nothing (undefined). The protocol may give its
+   * own for the error codes it adds. @default {@link engineProbeVerdict}
+   */
+  readonly probeVerdict?: (error: MemlineError) => boolean | undefined;
 }
 
 /** The part of a pino logger the engine uses. */
@@ -67,12 +73,6 @@ export interface BackendCounters extends RequestCounters {
   created: number;
   /** Connections opened to replace one that closed or was retired. */
   reconnects: number;
-  /** Reads that found their key (counted by the client above). */
-  hits: number;
-  /** Reads that did not. */
-  misses: number;
-  /** Reads answered as misses because their server failed (with `missOnError`). */
-  errorMisses: number;
 }
 
 /** A snapshot of one server's counters and current load, for metrics and health checks. */
@@ -89,19 +89,71 @@ export interface BackendStats extends Readonly<BackendCounters> {
   readonly breaker: BreakerState;
 }
 
-/** What an error says about a server answering a probe: a reply (true), no reply (false), or nothing. */
-const PROBE_VERDICT: Partial<Record<MemlineError['code'], boolean>> = {
-  ERR_SERVER_ERROR: true,
-  ERR_CLIENT_ERROR: true,
-  ERR_NOT_NUMERIC: true,
-  ERR_VALUE_TOO_LARGE: true,
-  ERR_RESPONSE_TOO_LARGE: true,
-  ERR_CONNECTION: false,
-  ERR_TIMEOUT: false,
-  ERR_PROTOCOL: false,
-  ERR_TLS: false,
-  ERR_AUTH: false,
-};
+/**
+ * What a probe's error says about the server, for the errors every protocol shares: an error reply
+ * (true: it answered), a failure to get a usable reply (false), or nothing (undefined; any byte
+ * received already counted as a sign of life).
+ */
+export function engineProbeVerdict(error: MemlineError): boolean | undefined {
+  switch (error.code) {
+    case 'ERR_SERVER_ERROR':
+    case 'ERR_CLIENT_ERROR':
+    case 'ERR_VALUE_TOO_LARGE':
+    case 'ERR_RESPONSE_TOO_LARGE':
+      return true;
+    case 'ERR_CONNECTION':
+    case 'ERR_TIMEOUT':
+    case 'ERR_PROTOCOL':
+    case 'ERR_TLS':
+    case 'ERR_AUTH':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A client's metrics, the same shape for every protocol: per server, the engine's stats plus the
+ * protocol's own counters (named in `counters`, e.g. a cache's hits and misses), and their sums.
+ */
+export interface ClientMetrics<C extends string = never> {
+  /** Sums over every server. */
+  readonly total: MetricsTotal<C>;
+  /** One entry per server, in the order of the server list. */
+  readonly servers: ServerMetrics<C>[];
+  /** The names of the protocol's own counters, present in `total` and in every server's entry. */
+  readonly counters: readonly C[];
+}
+
+/** One server's entry in {@link ClientMetrics}. */
+export type ServerMetrics<C extends string = never> = BackendStats & Record<C, number>;
+
+/** The sums of {@link ClientMetrics}: every number of a server's entry, summed. */
+export type MetricsTotal<C extends string = never> = Omit<BackendStats, 'server' | 'breaker'> &
+  Record<C, number>;
+
+const SUMMED = ['connections', 'pending', 'inflight', 'created', 'reconnects', 'errors', 'timeouts'] as const;
+
+/**
+ * Builds {@link ClientMetrics} from the backends' stats and, for each server, the protocol's own
+ * counters `counters` (read with `extra`; a server it knows nothing of counts 0).
+ */
+export function clientMetrics<C extends string = never>(
+  stats: readonly BackendStats[],
+  counters: readonly C[] = [],
+  extra?: (server: string) => Readonly<Record<C, number>> | undefined,
+): ClientMetrics<C> {
+  const total: Record<string, number> = {};
+  for (const name of [...SUMMED, ...counters]) total[name] = 0;
+  const servers = stats.map((s) => {
+    const own = extra?.(s.server);
+    const entry: Record<string, unknown> = { ...s };
+    for (const name of counters) entry[name] = own?.[name] ?? 0;
+    for (const name of Object.keys(total)) total[name] += entry[name] as number;
+    return entry as ServerMetrics<C>;
+  });
+  return { total: total as MetricsTotal<C>, servers, counters };
+}
 
 /**
  * One server: keeps up to `connections` connections to it, spreads requests over them, replaces
@@ -114,9 +166,6 @@ export class Backend<Req, Res, Frame> {
     reconnects: 0,
     errors: 0,
     timeouts: 0,
-    hits: 0,
-    misses: 0,
-    errorMisses: 0,
   };
   #options: BackendOptions<Req, Res, Frame>;
   #slots: (Connection<Req, Res, Frame> | undefined)[];
@@ -246,7 +295,7 @@ export class Backend<Req, Res, Frame> {
         return value;
       },
       (err: MemlineError) => {
-        this.#breaker.probed(PROBE_VERDICT[err.code]);
+        this.#breaker.probed((this.#options.probeVerdict ?? engineProbeVerdict)(err));
         throw err;
       },
     );

@@ -9,8 +9,17 @@ export { OutBuffer } from './out-buffer.js';
 export { Connection } from './connection.js';
 export type { ConnectionOptions, ConnectionEvents } from './connection.js';
 export type { SendOptions, RequestEntry, EntryState } from './request-entry.js';
-export { Backend } from './backend.js';
-export type { BackendOptions, BackendStats, ServerAddress } from './backend.js';
+export { Backend, clientMetrics, engineProbeVerdict } from './backend.js';
+export type {
+  BackendOptions,
+  BackendStats,
+  ServerAddress,
+  ClientMetrics,
+  ServerMetrics,
+  MetricsTotal,
+} from './backend.js';
+export { Transport, tlsServername, isTlsErrorCode } from './transport.js';
+export type { TransportTarget, ConnectPhase } from './transport.js';
 export { Cluster, parseServer } from './cluster.js';
 export type { ServerSpec } from './cluster.js';
 export { channels } from './diagnostics.js';

@@ -15,11 +15,15 @@ import type { BackendStats } from './backend.js';
 import { InvalidArgumentError } from './errors.js';
 
 /**
- * Anything with memline's `metrics` getter: a `MemcacheClient` (`{ servers }`) or a `RedisClient`
- * (the per-server array itself).
+ * Anything with memline's `metrics` getter (a `ClientMetrics`): any memline client. The engine's
+ * stats become gauges and counters; each of the protocol's own counters (`metrics.counters`, e.g.
+ * `hits`) becomes a counter `<prefix><name>_total`.
  */
 export interface MetricsSource {
-  readonly metrics: { readonly servers: readonly BackendStats[] } | readonly BackendStats[];
+  readonly metrics: {
+    readonly servers: readonly BackendStats[];
+    readonly counters: readonly string[];
+  };
 }
 
 /** Where and under which names {@link registerPrometheusMetrics} registers its metrics. */
@@ -46,9 +50,6 @@ const COUNTERS: [keyof BackendStats, string][] = [
   ['reconnects', 'Connections opened to replace one that closed'],
   ['errors', 'Requests that failed with an error'],
   ['timeouts', 'Requests whose deadline passed'],
-  ['hits', 'Reads that found their key'],
-  ['misses', 'Reads that did not find their key'],
-  ['errorMisses', 'Reads answered as misses because their server failed (missOnError)'],
 ];
 
 /** One registered client: where its samples come from and the labels they carry. */
@@ -65,16 +66,11 @@ interface MetricSet {
   labelNames: string[];
   sources: Set<Registered>;
   names: string[];
+  /** The protocols' own counters registered so far, by counter name. */
+  own: Set<string>;
 }
 
 const sets = new WeakMap<Registry, Map<string, MetricSet>>();
-
-function serversOf(source: MetricsSource): readonly BackendStats[] {
-  const m = source.metrics;
-  return Array.isArray(m)
-    ? (m as readonly BackendStats[])
-    : (m as { servers: readonly BackendStats[] }).servers;
-}
 
 /**
  * Registers gauges and counters (by `server`, plus `labels`) that read `source.metrics` at scrape
@@ -107,6 +103,7 @@ export function registerPrometheusMetrics(
   }
   const entry: Registered = { source, extra };
   set.sources.add(entry);
+  for (const name of source.metrics.counters) addOwnCounter(registry, prefix, set, name);
   const owner = set;
   return () => {
     if (!owner.sources.delete(entry) || owner.sources.size > 0) return;
@@ -116,13 +113,9 @@ export function registerPrometheusMetrics(
 }
 
 function createMetrics(registry: Registry, prefix: string, labelNames: string[]): MetricSet {
-  const set: MetricSet = { labelNames, sources: new Set(), names: [] };
+  const set: MetricSet = { labelNames, sources: new Set(), names: [], own: new Set() };
   const registers = [registry];
-  const each = (fn: (labels: Record<string, string>, s: BackendStats) => void): void => {
-    for (const { source, extra } of set.sources) {
-      for (const s of serversOf(source)) fn({ server: s.server, ...extra }, s);
-    }
-  };
+  const each = eachServer(set);
   for (const [field, help] of GAUGES) {
     const name = `${prefix}${snake(field)}`;
     set.names.push(name);
@@ -165,6 +158,37 @@ function createMetrics(registry: Registry, prefix: string, labelNames: string[])
     },
   });
   return set;
+}
+
+/** Calls `fn` with the labels and stats of every server of every client registered in `set`. */
+function eachServer(set: MetricSet) {
+  return (fn: (labels: Record<string, string>, s: BackendStats) => void): void => {
+    for (const { source, extra } of set.sources) {
+      for (const s of source.metrics.servers) fn({ server: s.server, ...extra }, s);
+    }
+  };
+}
+
+/** Registers (once per set) the counter of a protocol's own counter `name`, for the clients that have it. */
+function addOwnCounter(registry: Registry, prefix: string, set: MetricSet, name: string): void {
+  if (set.own.has(name)) return;
+  set.own.add(name);
+  const metric = `${prefix}${snake(name)}_total`;
+  set.names.push(metric);
+  const each = eachServer(set);
+  new Counter({
+    name: metric,
+    help: `The client's ${name} counter`,
+    labelNames: set.labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((labels, s) => {
+        const value = (s as unknown as Record<string, number | undefined>)[name];
+        if (value !== undefined) this.inc(labels, value);
+      });
+    },
+  });
 }
 
 function snake(name: string): string {

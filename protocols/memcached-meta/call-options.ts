@@ -1,7 +1,7 @@
 /**
  * The option and result types of `MemcacheClient`'s methods.
  */
-import type { BackendStats } from '../../lib/backend.js';
+import type { ClientMetrics as EngineMetrics } from '../../lib/backend.js';
 import type { MetaFlags } from './commands.js';
 import type { MetaCommand } from './request.js';
 import type { ItemMetaField, Value } from './results.js';
@@ -91,10 +91,9 @@ export interface MetaRequestSpec {
   value?: Value;
 }
 
-/** What `MemcacheClient.metrics` returns. */
-export interface ClientMetrics {
-  /** Sums over every server. */
-  total: Omit<BackendStats, 'server' | 'breaker'>;
-  /** One entry per server, in the order of the server list. */
-  servers: BackendStats[];
-}
+/**
+ * What `MemcacheClient.metrics` returns: the engine's stats per server and in total, with the
+ * client's read counters `hits`, `misses` and `errorMisses` (reads answered as misses because their
+ * server failed, with `missOnError`).
+ */
+export type ClientMetrics = EngineMetrics<'hits' | 'misses' | 'errorMisses'>;

@@ -4,7 +4,7 @@
  * ERR_VALUE_TOO_LARGE (nothing is thrown synchronously). The per-call options object is always last.
  */
 import { prepareCall } from '../../lib/client-options.js';
-import type { BackendStats } from '../../lib/backend.js';
+import { clientMetrics } from '../../lib/backend.js';
 import { Cluster, type ServerListChange, type ServerSpec } from '../../lib/cluster.js';
 import type { Backend } from '../../lib/backend.js';
 import {
@@ -95,6 +95,8 @@ export class MemcacheClient<V = Buffer> {
   #features = new FeatureCache();
   /** The server bits of the CAS tokens this client hands out (cas-token.ts). */
   #casTags = new CasTags();
+  /** Each backend's read counters (hits, misses, errorMisses), for `metrics`. */
+  #reads = new WeakMap<object, { hits: number; misses: number; errorMisses: number }>();
 
   constructor(options: MemcacheClientOptions<V>) {
     this.#options = resolveOptions(options);
@@ -570,24 +572,16 @@ export class MemcacheClient<V = Buffer> {
    * own `stats` command.)
    */
   get metrics(): ClientMetrics {
-    const servers = this.#dispatch.cluster.stats;
-    const total: Omit<BackendStats, 'server' | 'breaker'> = {
-      connections: 0,
-      errorMisses: 0,
-      pending: 0,
-      inflight: 0,
-      created: 0,
-      reconnects: 0,
-      errors: 0,
-      timeouts: 0,
-      hits: 0,
-      misses: 0,
-    };
-    const sum = total as unknown as Record<string, number>;
-    for (const s of servers) {
-      for (const k of Object.keys(sum)) sum[k] += (s as unknown as Record<string, number>)[k];
-    }
-    return { total, servers };
+    const cluster = this.#dispatch.cluster;
+    const reads = new Map(cluster.backends.map((b) => [b.server, this.#reads.get(b)]));
+    return clientMetrics(cluster.stats, ['hits', 'misses', 'errorMisses'], (server) => reads.get(server));
+  }
+
+  /** The read counters of `backend`. */
+  #readsOf(backend: object): { hits: number; misses: number; errorMisses: number } {
+    let reads = this.#reads.get(backend);
+    if (reads === undefined) this.#reads.set(backend, (reads = { hits: 0, misses: 0, errorMisses: 0 }));
+    return reads;
   }
 
   /**
@@ -632,16 +626,16 @@ export class MemcacheClient<V = Buffer> {
       const backend = this.#dispatch.backendFor(wk, options?.routingKey);
       const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
         const item = toDetailedItem(wk.original, f);
-        if (item === null) backend.counters.misses++;
+        if (item === null) this.#readsOf(backend).misses++;
         else {
-          backend.counters.hits++;
+          this.#readsOf(backend).hits++;
           item.cas = this.#casTags.tag(item.cas, backend.server);
         }
         return item;
       });
       if (!this.#options.missOnError) return sent;
       return sent.catch((err: MemlineError) => {
-        backend.counters.errorMisses++;
+        this.#readsOf(backend).errorMisses++;
         this.#options.onError?.(err);
         return null;
       });
@@ -838,9 +832,9 @@ export class MemcacheClient<V = Buffer> {
               return;
             }
             const item = f === undefined ? null : toItem(wk.original, f);
-            if (item === null) b.counters.misses++;
+            if (item === null) this.#readsOf(b).misses++;
             else {
-              b.counters.hits++;
+              this.#readsOf(b).hits++;
               item.cas = this.#casTags.tag(item.cas, b.server);
               result.set(item.key, item);
             }
@@ -863,7 +857,7 @@ export class MemcacheClient<V = Buffer> {
   /** With missOnError: reports a read failure that was answered as `count` misses. */
   #missedOnError(err: MemlineError, count = 1): void {
     const backend = this.#dispatch.cluster.backends.find((b) => b.server === err.server);
-    if (backend !== undefined) backend.counters.errorMisses += count;
+    if (backend !== undefined) this.#readsOf(backend).errorMisses += count;
     this.#options.onError?.(err);
   }
 
@@ -875,12 +869,12 @@ export class MemcacheClient<V = Buffer> {
     options: CallOptions | undefined,
   ): Promise<Item | null> {
     const backend = this.#dispatch.backendFor(wk, options?.routingKey);
-    req.itemSink = backend.counters;
+    req.itemSink = this.#readsOf(backend);
     req.casTag = this.#casTags.tagOf(backend.server);
     const sent = backend.send(req, so) as Promise<Item | null>;
     if (!this.#options.missOnError) return sent;
     return sent.catch((err: MemlineError) => {
-      backend.counters.errorMisses++;
+      this.#readsOf(backend).errorMisses++;
       this.#options.onError?.(err);
       return null;
     });

@@ -10,7 +10,7 @@
  * Every method validates its arguments before any I/O and returns a promise; bad input rejects it
  * (nothing is thrown synchronously). The per-call options object is always the last argument.
  */
-import type { BackendStats } from '../../lib/backend.js';
+import { clientMetrics, type ClientMetrics } from '../../lib/backend.js';
 import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
 import {
   ClientCore,
@@ -308,9 +308,12 @@ export class RedisClient {
     return this.#core.cluster.backendFor(this.#args.key(key)).server;
   }
 
-  /** Counters per server: connections, pending, in flight, errors, timeouts, breaker state. */
-  get metrics(): BackendStats[] {
-    return this.#core.cluster.stats;
+  /**
+   * Counters per server and in total: connections, pending, in flight, created, reconnects,
+   * errors, timeouts, and each server's breaker state.
+   */
+  get metrics(): ClientMetrics {
+    return clientMetrics(this.#core.cluster.stats);
   }
 
   /** Lets the requests already issued finish, then closes every connection. Later calls reject. */

@@ -25,5 +25,5 @@ export { RespError, VerbatimString } from './values.js';
 export type { RespValue, ReplyKind } from './values.js';
 export * from '../../lib/errors.js';
 export type { ServerSpec } from '../../lib/cluster.js';
-export type { BackendStats } from '../../lib/backend.js';
+export type { BackendStats, ClientMetrics } from '../../lib/backend.js';
 export type { DistributionKind, DistributionFunction } from '../../lib/distribution/index.js';

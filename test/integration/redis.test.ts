@@ -125,7 +125,7 @@ describe('RedisClient over real redis-server processes', function () {
     it('answers a Redis error with ERR_SERVER_ERROR and keeps the connection', async () => {
       await client.set('s', 'a string');
       const server = client.serverFor('s');
-      const created = client.metrics.find((m) => m.server === server)!.created;
+      const created = client.metrics.servers.find((m) => m.server === server)!.created;
       const wrongType = await rejection(client.hget('s', 'f'));
       expect(wrongType).to.be.instanceOf(RedisServerError);
       expect(wrongType.code).to.equal('ERR_SERVER_ERROR');
@@ -135,7 +135,7 @@ describe('RedisClient over real redis-server processes', function () {
       expect((notInt as RedisServerError).prefix).to.equal('ERR');
       // The same connection goes on answering, in step.
       expect(await client.get('s')).to.deep.equal(b('a string'));
-      const stats = client.metrics.find((m) => m.server === server)!;
+      const stats = client.metrics.servers.find((m) => m.server === server)!;
       expect(stats.created).to.equal(created);
       expect(stats.connections).to.equal(1);
     });
@@ -433,7 +433,7 @@ describe('RedisClient over real redis-server processes', function () {
       }
       const small = connect({ maxValueSize: 10 });
       expect((await rejection(small.set('k', 'x'.repeat(11)))).code).to.equal('ERR_VALUE_TOO_LARGE');
-      expect(client.metrics.every((m) => m.created === 0)).to.equal(true);
+      expect(client.metrics.servers.every((m) => m.created === 0)).to.equal(true);
       expect(() => new RedisClient({ servers: [], protocol: 2 }))
         .to.throw()
         .with.property('code', 'ERR_INVALID_ARGUMENT');
