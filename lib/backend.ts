@@ -277,7 +277,11 @@ export class Backend<Req, Res, Frame> {
       return Promise.reject(this.#refusedError(false));
     }
     if (tracingRequests()) {
-      return traceRequest(this.server, this.codec.describe(req), () => this.#sendNow(req, options, allowed));
+      const codec = this.codec;
+      const system = codec.system ?? codec.name;
+      return traceRequest(this.server, codec.describe(req), system, () =>
+        this.#sendNow(req, options, allowed),
+      );
     }
     return this.#sendNow(req, options, allowed);
   }

@@ -67,6 +67,9 @@ export interface ProtocolCodec<Req, Res, Frame> {
   /** A short name for errors and diagnostics (`"memcached-meta"`). */
   readonly name: string;
 
+  /** The database system, as OpenTelemetry's `db.system.name` names it (`"redis"`), if it has one. */
+  readonly system?: string;
+
   /** Appends the exact bytes of one request. */
   encode(req: Req, out: OutBuffer): void;
 

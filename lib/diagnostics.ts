@@ -11,7 +11,7 @@ import type { MemlineError } from './errors.js';
  *
  * | channel                       | message                                                        |
  * |-------------------------------|----------------------------------------------------------------|
- * | `memline:request:start`       | `{ id, server, request }` (`request`: a label such as `"mg"`)  |
+ * | `memline:request:start`       | `{ id, server, request, system }` (`request`: a label, `"mg"`) |
  * | `memline:request:end`         | `{ id, server, request, duration }` (ms)                       |
  * | `memline:request:error`       | `{ id, server, request, duration, error }`                     |
  * | `memline:connection:open`     | `{ server, id, tls }`                                          |
@@ -37,6 +37,8 @@ export interface RequestStartMessage {
   readonly server: string;
   /** The codec's label for the request (`"mg"`); never a key, value or credential. */
   readonly request: string;
+  /** The protocol's database system (`ProtocolCodec.system`, else its name): `db.system.name`. */
+  readonly system: string;
 }
 /** Published on `memline:request:end` when a request succeeds. */
 export interface RequestEndMessage extends RequestStartMessage {
@@ -61,10 +63,15 @@ export function tracingRequests(): boolean {
 let nextRequestId = 1;
 
 /** Publishes start, then end or error, around a request's promise. */
-export function traceRequest<T>(server: string, request: string, sent: () => Promise<T>): Promise<T> {
+export function traceRequest<T>(
+  server: string,
+  request: string,
+  system: string,
+  sent: () => Promise<T>,
+): Promise<T> {
   const id = nextRequestId++;
   const startedAt = performance.now();
-  const start: RequestStartMessage = { id, server, request };
+  const start: RequestStartMessage = { id, server, request, system };
   channels.requestStart.publish(start);
   return sent().then(
     (value) => {

@@ -16,6 +16,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Meter,
   type Span,
   type Tracer,
@@ -28,55 +29,73 @@ export interface OpenTelemetryOptions {
   tracer?: Tracer;
   /** @default metrics.getMeter('memline') */
   meter?: Meter;
-  /** The `db.system` attribute of spans. @default 'memcached' */
+  /**
+   * `db.system.name` for every request, overriding what each client's protocol says (its codec's
+   * `system`, e.g. `"memcached"` or `"redis"`).
+   */
   system?: string;
 }
 
+/** The histogram buckets (seconds) the database semantic conventions advise for durations. */
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+/** `server.address` and `server.port` of a `"host:port"` (or a Unix socket path, which has no port). */
+function serverAttributes(server: string): Attributes {
+  const colon = server.lastIndexOf(':');
+  const port = colon === -1 ? NaN : Number(server.slice(colon + 1));
+  if (!Number.isInteger(port)) return { 'server.address': server };
+  let host = server.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { 'server.address': host, 'server.port': port };
+}
+
 /**
- * Starts recording: a client span per request (`memline <request>`, e.g. `memline mg`), the
- * histogram `memline.request.duration` (ms, by server, request and outcome), the counter
- * `memline.request.errors` (by code) and `memline.breaker.changes` (by state). Returns a function
- * that stops recording.
+ * Starts recording, as OpenTelemetry's database client conventions define it: a CLIENT span per
+ * request named after the operation (`mg`, `GET`), with `db.system.name`, `db.operation.name`,
+ * `server.address`, `server.port` and, when it failed, `error.type` (the error's code) and an error
+ * status; and the histogram `db.client.operation.duration` (seconds) with the same attributes.
+ * Keys and values are never recorded. Also counts circuit breaker changes
+ * (`memline.breaker.changes`, by server and state). Returns a function that stops recording.
  */
 export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () => void {
   const tracer = options.tracer ?? trace.getTracer('memline');
   const meter = options.meter ?? metrics.getMeter('memline');
-  const system = options.system ?? 'memcached';
-  const duration = meter.createHistogram('memline.request.duration', {
-    description: 'Duration of memline requests',
-    unit: 'ms',
+  const duration = meter.createHistogram('db.client.operation.duration', {
+    description: 'Duration of database client operations',
+    unit: 's',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
   });
-  const errors = meter.createCounter('memline.request.errors', { description: 'Failed memline requests' });
   const breakerChanges = meter.createCounter('memline.breaker.changes', {
     description: 'Circuit breaker state changes',
   });
   const spans = new Map<number, Span>();
+  const attributesOf = (m: RequestStartMessage): Attributes => ({
+    'db.system.name': options.system ?? m.system,
+    'db.operation.name': m.request,
+    ...serverAttributes(m.server),
+  });
 
   const onStart = (message: unknown): void => {
     const m = message as RequestStartMessage;
-    const span = tracer.startSpan(`memline ${m.request}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { 'db.system': system, 'db.operation': m.request, 'server.address': m.server },
-    });
+    const span = tracer.startSpan(m.request, { kind: SpanKind.CLIENT, attributes: attributesOf(m) });
     spans.set(m.id, span);
   };
   const onEnd = (message: unknown): void => {
     const m = message as RequestEndMessage;
-    duration.record(m.duration, { server: m.server, request: m.request, outcome: 'ok' });
+    duration.record(m.duration / 1000, attributesOf(m));
     const span = spans.get(m.id);
     spans.delete(m.id);
     span?.end();
   };
   const onError = (message: unknown): void => {
     const m = message as RequestErrorMessage;
-    duration.record(m.duration, { server: m.server, request: m.request, outcome: 'error' });
-    errors.add(1, { server: m.server, request: m.request, code: m.error.code });
+    duration.record(m.duration / 1000, { ...attributesOf(m), 'error.type': m.error.code });
     const span = spans.get(m.id);
     spans.delete(m.id);
     if (span === undefined) return;
     span.setAttribute('error.type', m.error.code);
     span.recordException(m.error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: m.error.code });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: m.error.message });
     span.end();
   };
   const onBreaker = (message: unknown): void => {

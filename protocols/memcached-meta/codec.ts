@@ -92,6 +92,7 @@ export const CLIENT_ERRORS: ReadonlyMap<string, { readonly inStep: InStep; reado
 /** The memcached meta codec. */
 export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame> {
   readonly name = 'memcached-meta';
+  readonly system = 'memcached';
   readonly #limits: DecoderLimits;
   readonly #credentials: Buffer | undefined;
   /** The password in the forms a reply line could show it in; cut out of errors (see {@link scrub}). */

@@ -42,6 +42,7 @@ export interface RespCodecOptions extends RespLimits {
 /** The RESP codec. `Res` is `unknown`: a {@link RespValue}, or an array of them for a pipeline. */
 export class RespCodec implements ProtocolCodec<RedisRequest, unknown, RespValue> {
   readonly name = 'redis-resp';
+  readonly system = 'redis';
   readonly #options: RespCodecOptions;
 
   constructor(options: RespCodecOptions) {

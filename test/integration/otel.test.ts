@@ -1,0 +1,156 @@
+/**
+ * memline/otel with the real OpenTelemetry SDK (in-memory exporters) against real memcached and
+ * redis-server: spans and the duration histogram as the database semantic conventions define them.
+ */
+import { expect } from 'chai';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type HistogramMetricData,
+} from '@opentelemetry/sdk-metrics';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { instrumentOpenTelemetry } from '../../lib/otel.js';
+import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { RedisClient } from '../../protocols/redis-resp/index.js';
+import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import { startRedis, type RedisProcess } from '../harness/redis.js';
+
+/** A tracer and a meter of the real SDK, recording in memory. */
+function sdk() {
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  return {
+    tracer: tracerProvider.getTracer('test'),
+    meter: meterProvider.getMeter('test'),
+    spans,
+    /** The data points of `db.client.operation.duration`, after a flush. */
+    async durations() {
+      await meterProvider.forceFlush();
+      const metrics = exporter.getMetrics().flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics));
+      const found = metrics.filter((m) => m.descriptor.name === 'db.client.operation.duration');
+      return found as HistogramMetricData[];
+    },
+    async shutdown() {
+      await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
+    },
+  };
+}
+
+describe('memline/otel with the OpenTelemetry SDK', function () {
+  this.timeout(30_000);
+  let mc: MemcachedProcess;
+  let redis: RedisProcess;
+  before(async () => {
+    [mc, redis] = await Promise.all([startMemcached(), startRedis()]);
+  });
+  after(async () => {
+    await Promise.all([mc?.kill(), redis?.kill()]);
+  });
+
+  it('memcached: a CLIENT span per request named after the operation, with the conventional attributes', async () => {
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter });
+    const client = new MemcacheClient({ servers: [mc.address] });
+    try {
+      await client.set('secret-key', 'v');
+      await client.get('secret-key');
+    } finally {
+      stop();
+      await client.close();
+    }
+    const spans = o.spans.getFinishedSpans();
+    expect(spans.map((s) => s.name)).to.deep.equal(['ms', 'mg']);
+    for (const span of spans) {
+      expect(span.kind).to.equal(SpanKind.CLIENT);
+      expect(span.attributes).to.deep.include({
+        'db.system.name': 'memcached',
+        'server.address': mc.host,
+        'server.port': mc.port,
+      });
+      expect(span.status.code).to.equal(SpanStatusCode.UNSET);
+      expect(JSON.stringify(span.attributes)).to.not.contain('secret-key'); // keys only by opt-in
+    }
+    expect(spans[1].attributes['db.operation.name']).to.equal('mg');
+
+    const [histogram] = await o.durations();
+    expect(histogram.descriptor.unit).to.equal('s');
+    const points = histogram.dataPoints;
+    expect(points.map((p) => p.attributes['db.operation.name']).sort()).to.deep.equal(['mg', 'ms']);
+    for (const p of points) {
+      expect(p.value.count).to.equal(1);
+      expect(p.value.sum).to.be.greaterThan(0).and.lessThan(5); // seconds, not ms
+      expect(p.attributes).to.not.have.property('error.type');
+    }
+    await o.shutdown();
+  });
+
+  it('memcached: a failed request has error.type (the code), an error status and its duration', async () => {
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter });
+    const scratch = await startMemcached();
+    const client = new MemcacheClient({ servers: [scratch.address] });
+    try {
+      await client.get('k');
+      await scratch.kill();
+      await client.get('k').catch(() => undefined);
+    } finally {
+      stop();
+      client.destroy();
+    }
+    const failed = o.spans.getFinishedSpans()[1];
+    expect(failed.attributes['error.type']).to.equal('ERR_CONNECTION');
+    expect(failed.status.code).to.equal(SpanStatusCode.ERROR);
+    expect(failed.events.map((e) => e.name)).to.include('exception');
+    const [histogram] = await o.durations();
+    const errorTypes = histogram.dataPoints.map((p) => p.attributes['error.type']);
+    expect(errorTypes).to.have.members([undefined, 'ERR_CONNECTION']);
+    await o.shutdown();
+  });
+
+  it('redis: db.system.name comes from the client, spans are named after the command', async () => {
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter });
+    const client = new RedisClient({ servers: [redis.address] });
+    try {
+      await client.set('k', 'v');
+      await client.get('k');
+    } finally {
+      stop();
+      await client.close();
+    }
+    const spans = o.spans.getFinishedSpans();
+    expect(spans).to.have.length(2);
+    for (const span of spans) {
+      expect(span.attributes['db.system.name']).to.equal('redis');
+      expect(span.name).to.equal(span.attributes['db.operation.name']);
+      expect(span.attributes['server.port']).to.equal(redis.port);
+    }
+    const [histogram] = await o.durations();
+    expect(histogram.dataPoints.every((p) => p.attributes['db.system.name'] === 'redis')).to.equal(true);
+    await o.shutdown();
+  });
+
+  it('the system option overrides what the client says', async () => {
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter, system: 'other' });
+    const client = new MemcacheClient({ servers: [mc.address] });
+    try {
+      await client.get('k');
+    } finally {
+      stop();
+      await client.close();
+    }
+    expect(o.spans.getFinishedSpans()[0].attributes['db.system.name']).to.equal('other');
+    await o.shutdown();
+  });
+});
