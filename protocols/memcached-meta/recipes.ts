@@ -1,6 +1,6 @@
 /**
  * What only the meta protocol can do, built from low-level meta requests
- * (reference: meta-protocol.md section 8):
+ * (see docs/meta-protocol.md):
  *
  * - `getOrSet`: stampede protection with the `N` lease: on a miss `mg … N<lease>` creates an empty
  *   placeholder and hands exactly one caller a win (`W`); the others see `Z` and wait, or, when the
@@ -24,29 +24,29 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
 import type { CasTags } from './cas-token.js';
-import type { CallOptions, ExpiryOptions, MemcacheClient } from './client.js';
-import { valueBytes, type Item, type Value } from './results.js';
+import type { CallOptions, ExpiryOptions, MetaRequestSpec, StoreOptions } from './call-options.js';
+import { valueBytes, type Item, type MetaResult, type Value } from './results.js';
 import type { SerializedValue } from './serializers.js';
 import * as validate from './validate.js';
 
 export interface GetOrSetOptions extends CallOptions, ExpiryOptions {
   /** Client flags of the stored value (not with a serializer: it chooses them). @default 0 */
-  flags?: number;
+  flags?: number | undefined;
   /**
    * Seconds the winner has to run the loader; if it fails the lease is given back at once, and if
    * it takes longer (or its process dies) the placeholder expires and the next caller wins, so a
    * stuck loader delays the others by at most this. @default 30
    */
-  leaseTtl?: number;
+  leaseTtl?: number | undefined;
   /** ms a caller waits for another's loader before giving up with ERR_TIMEOUT. @default 5000 */
-  waitTimeout?: number;
+  waitTimeout?: number | undefined;
   /**
    * Stale-while-revalidate: once the item's remaining TTL drops under this many seconds, exactly one
    * caller (across all clients) gets to refresh it, inline: its call runs the loader and stores the
    * result, while every other caller keeps getting the current value at once. If the refresh fails,
    * that caller gets the error and the item lives out its TTL. Needs a `ttl`. @default undefined
    */
-  recache?: number;
+  recache?: number | undefined;
 }
 
 /** How getOrSet turns values into bytes and back when the client has a serializer. @internal */
@@ -55,15 +55,24 @@ export interface ValueIo {
   decode(bytes: Buffer, flags: number): unknown;
 }
 
-/** The client methods the recipes use. */
-type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas' | 'serverFor'>;
+/** The client operations the recipes are built from (`MemcacheClient` has them). */
+export interface RecipeClient {
+  /** Sends a low-level meta request. */
+  meta(request: MetaRequestSpec, options?: CallOptions): Promise<MetaResult>;
+  /** Stores only if the key does not exist. */
+  add(key: string, value: Value, options?: StoreOptions): Promise<boolean>;
+  /** Stores only if the item's CAS is still `cas`. */
+  cas(key: string, value: Value, cas: bigint | number, options?: StoreOptions): Promise<boolean>;
+  /** The server a key maps to now. */
+  serverFor(key: string): string;
+}
 
 /** `ttl` (seconds from now) or `expiresAt` to store with; by default the item keeps its remaining TTL. */
 export interface UpdateOptions extends CallOptions, ExpiryOptions {
   /** Client flags to store with; by default the item's own. */
-  flags?: number;
+  flags?: number | undefined;
   /** Attempts after the first when another writer wins the race. @default 10 */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
 }
 
 /** A held lock. Advisory: it relies on every party using it, and is not a fencing lock. */
@@ -115,7 +124,7 @@ export async function getOrSet(
   const recache = options.recache === undefined ? undefined : validate.ttl(options.recache, 'recache');
   if (recache !== undefined) {
     if (recache < 1) throw new InvalidArgumentError('recache must be at least 1 second');
-    // memcached never hands out an early win for an item without a TTL (§4.1 R).
+    // memcached never hands out an early win for an item without a TTL (the R flag).
     if (ttl === 0)
       throw new InvalidArgumentError('recache needs a ttl: an item that never expires is never refreshed');
   }
@@ -300,7 +309,7 @@ export async function update(
 
 /**
  * The TTL (seconds from now) that keeps an item's remaining lifetime: `t` -1 (never expires) → 0;
- * 0 or expired (-2, or ≥ 2^31: §7) → 1 second, never 0 (which would make it immortal). The store
+ * 0 or expired (-2, or ≥ 2^31) → 1 second, never 0 (which would make it immortal). The store
  * sends one past 30 days as a Unix time.
  */
 function keptTtl(t: number | undefined): number {
@@ -310,7 +319,7 @@ function keptTtl(t: number | undefined): number {
 }
 
 export async function lock(
-  client: Pick<MemcacheClient<unknown>, 'meta' | 'serverFor'>,
+  client: Pick<RecipeClient, 'meta' | 'serverFor'>,
   key: string,
   options: CallOptions & { ttl: number },
 ): Promise<LockHandle | null> {
