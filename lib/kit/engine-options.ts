@@ -188,7 +188,7 @@ export function clusterOptions<Req, Res, Frame>(
     maxPendingPerServer: o.maxPending * o.connectionsPerServer,
     breaker: o.breaker,
     reconnect: { base: o.reconnectBase, cap: o.reconnectCap },
-    logger: o.logger,
+    ...(o.logger === undefined ? {} : { logger: o.logger }),
   };
 }
 

@@ -36,8 +36,8 @@ export class Dispatch {
     const codec = new MetaCodec({
       maxValueSize: o.maxValueSize,
       maxLineLength: o.maxLineLength,
-      auth: o.auth,
       maxPending: o.maxPending,
+      ...(o.auth === undefined ? {} : { auth: o.auth }),
     });
     this.core = new ClientCore(codec, o);
     this.counters = new ReadCounters(o.missOnError, o.onError);
