@@ -23,6 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CasConflictError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
+import { MAX_TIMER_MS, prepareCall } from '../../lib/kit/index.js';
 import type { CasTags } from './cas-token.js';
 import type { CallOptions, ExpiryOptions, MetaRequestSpec, StoreOptions } from './call-options.js';
 import { valueBytes, type Item, type MetaResult, type Value } from './results.js';
@@ -120,7 +121,7 @@ export async function getOrSet(
   const flags = validate.clientFlags(options.flags ?? 0);
   const leaseTtl = validate.relativeTtl(options.leaseTtl ?? 30, 'leaseTtl');
   if (leaseTtl < 1) throw new InvalidArgumentError('leaseTtl must be at least 1 second');
-  const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', 2 ** 31 - 1);
+  const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', MAX_TIMER_MS);
   const recache = options.recache === undefined ? undefined : validate.ttl(options.recache, 'recache');
   if (recache !== undefined) {
     if (recache < 1) throw new InvalidArgumentError('recache must be at least 1 second');
@@ -128,14 +129,9 @@ export async function getOrSet(
     if (ttl === 0)
       throw new InvalidArgumentError('recache needs a ttl: an item that never expires is never refreshed');
   }
-  const timeout = options.timeout;
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || !(timeout <= 2 ** 31 - 1))) {
-    throw new InvalidArgumentError(`timeout must be a positive number of ms, at most ${2 ** 31 - 1}`);
-  }
-  const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal must be an AbortSignal');
-  }
+  // The call's own timeout and signal, checked as every call's are (no timeout: no deadline).
+  prepareCall(options, MAX_TIMER_MS);
+  const { timeout, signal } = options;
   // The call ends when its signal fires or its `timeout` (counted from the call, loader included)
   // passes: it settles then, whatever the loader or the server is doing, and the loader is told
   // through the signal it was given.
