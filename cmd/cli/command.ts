@@ -8,13 +8,12 @@ import type { GlobalOptions, OptionTable } from './argv.js';
 import type { ExitCode, Output } from './output.js';
 
 export interface Context {
-  /** A client over every server, with the global options applied. */
-  client: MemcacheClient;
   /**
-   * A client per server (made on first use, closed at the end, circuit breaker off so that every
-   * call reaches its server), for commands that ask each server on its own: see per-server.ts.
+   * A client over every server, with the global options applied and the circuit breaker off (every
+   * call reaches its server). Commands that ask each server on its own pass the per-call `server`
+   * option: see per-server.ts.
    */
-  serverClients: () => ReadonlyMap<string, MemcacheClient>;
+  client: MemcacheClient;
   global: GlobalOptions;
   /** The command's positional arguments. */
   args: string[];

@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<ExitCode> {
 
 async function runCommand(
   command: Command,
-  ctx: Omit<Context, 'client' | 'serverClients' | 'signal' | 'stdin'>,
+  ctx: Omit<Context, 'client' | 'signal' | 'stdin'>,
 ): Promise<ExitCode> {
   const g = ctx.global;
   const options: MemcacheClientOptions = {
@@ -83,16 +83,9 @@ async function runCommand(
     ...(g.keyPrefix === undefined ? {} : { keyPrefix: g.keyPrefix }),
     ...(g.auth === undefined ? {} : { auth: g.auth }),
     ...(g.tls === undefined ? {} : { tls: tlsOptions(g.tls) }),
+    breaker: { threshold: 0 },
   };
   const client = new MemcacheClient(options);
-  let perServer: Map<string, MemcacheClient> | undefined;
-  const serverClients = () =>
-    (perServer ??= new Map(
-      g.servers.map((s, i) => [
-        s,
-        new MemcacheClient({ ...options, servers: [g.serverSpecs[i]], breaker: { threshold: 0 } }),
-      ]),
-    ));
   const interrupt = new AbortController();
   // The first Ctrl-C asks a long-running command to finish (and print its summary); a second one exits.
   const onSigint = () => {
@@ -101,10 +94,10 @@ async function runCommand(
   };
   if (command.interruptible === true) process.on('SIGINT', onSigint);
   try {
-    return await command.run({ ...ctx, client, serverClients, signal: interrupt.signal, stdin: readStdin });
+    return await command.run({ ...ctx, client, signal: interrupt.signal, stdin: readStdin });
   } finally {
     process.off('SIGINT', onSigint);
-    await Promise.all([client, ...(perServer?.values() ?? [])].map((c) => c.close()));
+    await client.close();
   }
 }
 

@@ -1,10 +1,10 @@
 /**
- * Asking each server on its own, through a client per server (`Context.serverClients`): ping times
- * one server at a time, and stats, version, flush and top report each server's answer or error.
+ * Asking each server on its own, through the client's per-call `server` option: ping times one
+ * server at a time, and stats, version, flush and top report each server's answer or error.
  *
- * Why not the cluster client's own fan-out (`client.stats()` over every server): the per-server
- * clients have the circuit breaker off, so every call reaches its server and each server's own error
- * is reported next to the others' answers; ping also times each server on a connection of its own.
+ * Why one call per server rather than the client's own fan-out (`client.stats()` over every
+ * server): each server's error is reported next to the others' answers, and ping times each server
+ * apart. The CLI's client has the circuit breaker off, so every call reaches its server.
  */
 import { MemlineError, type MemcacheClient } from '../../protocols/memcached-meta/index.js';
 import { ARGUMENT_CODES } from './errors.js';
@@ -16,15 +16,25 @@ export interface PerServer<T> {
 }
 
 /**
- * Runs `call` on every server's client at once and collects the answers and the errors; a bad
- * argument (the same for every server) is thrown instead.
+ * The servers of `client` as the per-call `server` option names them, keyed by the address as
+ * the user gave it (`servers`, in the same order).
+ */
+export function serverNames(client: MemcacheClient, servers: readonly string[]): Map<string, string> {
+  const configured = client.metrics.servers;
+  return new Map(servers.map((given, i) => [given, configured[i].server]));
+}
+
+/**
+ * Runs `call` for every server at once, with options that send it to that server only, and
+ * collects the answers and the errors; a bad argument (the same for every server) is thrown instead.
  */
 export async function askEach<T>(
-  clients: ReadonlyMap<string, MemcacheClient>,
-  call: (client: MemcacheClient) => Promise<T>,
+  client: MemcacheClient,
+  servers: readonly string[],
+  call: (options: { server: string }) => Promise<T>,
 ): Promise<PerServer<T>> {
-  const servers = [...clients.keys()];
-  const settled = await Promise.allSettled([...clients.values()].map(call));
+  const names = serverNames(client, servers);
+  const settled = await Promise.allSettled(servers.map((s) => call({ server: names.get(s)! })));
   const out: PerServer<T> = { results: new Map(), errors: new Map() };
   settled.forEach((s, i) => {
     if (s.status === 'fulfilled') out.results.set(servers[i], s.value);
@@ -35,7 +45,7 @@ export async function askEach<T>(
   return out;
 }
 
-/** The only entry of a one-server client's per-server map (`version()`, `stats()`). */
+/** The only entry of a per-server map answered by one server (`version({ server })`, `stats`). */
 export function only<T>(map: Map<string, T>): T {
   return map.values().next().value as T;
 }

@@ -16,9 +16,9 @@ import { MAX_TIMER_MS } from './validate.js';
 /** Options every call takes, always as its last argument. */
 export interface CallOptions {
   /** Rejects the call with ERR_ABORTED when it fires. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** ms for this call, counted from the call. @default the client's `timeout` */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /** Options of a call that may choose its server instead of routing by its own key. */
@@ -27,12 +27,12 @@ export interface RoutedCallOptions extends CallOptions {
    * Route by this key instead of the call's own, so that related keys land on one server (for calls
    * over many keys: every key of the call goes to that server).
    */
-  routingKey?: string;
+  routingKey?: string | undefined;
   /**
    * Send to this server, `"host:port"` as configured, instead of routing by key (for per-server
    * calls: to this server only). Wins over `routingKey`. @default undefined (route by key)
    */
-  server?: string;
+  server?: string | undefined;
 }
 
 /**

@@ -116,7 +116,8 @@ export interface EngineDefaults {
 
 /** {@link EngineOptions} with every default filled in and every value checked. */
 export interface ResolvedEngineOptions extends EngineDefaults {
-  readonly servers: readonly ServerSpec[];
+  /** As given: a list, or one comma-separated string (the {@link Cluster} parses either). */
+  readonly servers: readonly ServerSpec[] | string;
   /** `node:tls` options, or `undefined` for plain TCP. */
   readonly tls: TlsConnectOptions | undefined;
   readonly breaker: BreakerOptions;
@@ -187,7 +188,7 @@ export function clusterOptions<Req, Res, Frame>(
     maxPendingPerServer: o.maxPending * o.connectionsPerServer,
     breaker: o.breaker,
     reconnect: { base: o.reconnectBase, cap: o.reconnectCap },
-    logger: o.logger,
+    ...(o.logger === undefined ? {} : { logger: o.logger }),
   };
 }
 

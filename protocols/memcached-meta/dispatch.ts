@@ -1,98 +1,150 @@
 /**
- * Where the client's requests go: one server by key (or by a caller's routing key), one quiet batch
- * per server for bulk calls, or every server (version, stats, flush_all).
+ * What the client's command modules (reads, writes, bulk, server calls, low level) share: keys
+ * checked into their wire form, routing (a per-call `server`, else a `routingKey`, else the key),
+ * sending, feature-gated sending, the CAS tags and the read counters. The modules take this, not
+ * the client: {@link Dispatch} is the narrow interface between the facade and what it delegates to.
  */
 import type { Backend } from '../../lib/backend.js';
-import type { Cluster } from '../../lib/cluster.js';
-import { PartialResultError, type MemlineError } from '../../lib/errors.js';
+import { ClientErrorReply, InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
+import { ClientCore, fanOut, splitByServer, type RoutedCallOptions } from '../../lib/kit/index.js';
 import type { SendOptions } from '../../lib/request-entry.js';
+import { CasTags } from './cas-token.js';
+import { MetaCodec } from './codec.js';
+import { ReadCounters } from './counters.js';
+import { FEATURE_SINCE, FeatureCache, type FeatureName, type ServerFeatures } from './features.js';
 import type { MetaFrame } from './frame.js';
+import { wireKey } from './keys.js';
+import { hashedWireKey } from './long-keys.js';
+import type { ResolvedOptions } from './options.js';
 import { MetaRequest, type WireKey } from './request.js';
+import type { Key } from './results.js';
 
-export type MetaCluster = Cluster<MetaRequest, unknown, MetaFrame>;
+export type MetaCore = ClientCore<MetaRequest, unknown, MetaFrame>;
 export type MetaBackend = Backend<MetaRequest, unknown, MetaFrame>;
 
-export class Dispatcher {
-  constructor(
-    readonly cluster: MetaCluster,
-    /** Hash keys with the client's key prefix (else the bare key). */
-    readonly hashKeyPrefix: boolean,
-  ) {}
+export class Dispatch {
+  /** The cluster, the call wrapper and the lifecycle. */
+  readonly core: MetaCore;
+  /** The server bits of the CAS tokens this client hands out (cas-token.ts). */
+  readonly casTags = new CasTags();
+  /** Each server's features beyond 1.6.18, from its `version`. */
+  readonly features = new FeatureCache();
+  readonly counters: ReadCounters;
 
-  /** The key a request is routed by. */
-  route(wk: WireKey): string {
-    return this.hashKeyPrefix ? wk.token : wk.original;
+  constructor(readonly options: ResolvedOptions) {
+    const o = options;
+    const codec = new MetaCodec({
+      maxValueSize: o.maxValueSize,
+      maxLineLength: o.maxLineLength,
+      maxPending: o.maxPending,
+      ...(o.auth === undefined ? {} : { auth: o.auth }),
+    });
+    this.core = new ClientCore(codec, o);
+    this.counters = new ReadCounters(o.missOnError, o.onError);
   }
 
-  /** The backend for a key, or for the caller's routing key when given. */
-  backendFor(wk: WireKey | undefined, routingKey: string | undefined): MetaBackend {
-    return this.cluster.backendFor(routingKey ?? (wk === undefined ? undefined : this.route(wk)));
+  /** A key's wire form; throws ERR_INVALID_KEY. */
+  key(key: Key): WireKey {
+    const o = this.options;
+    if (o.hashLongKeys) return hashedWireKey(key, o.keyPrefix, o.binaryKeys);
+    return wireKey(key, o.keyPrefix, o.binaryKeys);
+  }
+
+  /** The wire forms of `keys`, each key once (in the order first given). */
+  uniqueKeys(keys: Iterable<Key>): WireKey[] {
+    if (keys === null || typeof keys !== 'object' || typeof keys[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError('keys must be an iterable of strings');
+    }
+    const seen = new Set<string>();
+    const out: WireKey[] = [];
+    for (const key of keys) {
+      const wk = this.key(key);
+      if (seen.has(wk.token)) continue;
+      seen.add(wk.token);
+      out.push(wk);
+    }
+    return out;
+  }
+
+  /** The key a request is routed by: with the client's prefix unless `hashKeyPrefix` is off. */
+  route(wk: WireKey): string {
+    return this.options.hashKeyPrefix ? wk.token : wk.original;
+  }
+
+  /** The backend for a key, unless the call names a `server` or a `routingKey`. */
+  backendFor(wk: WireKey | undefined, options: RoutedCallOptions | undefined): MetaBackend {
+    return (
+      this.core.target(options) ?? this.core.cluster.backendFor(wk === undefined ? undefined : this.route(wk))
+    );
+  }
+
+  /** Sends `req` to the backend of its key (or the one `options` chooses). */
+  send(req: MetaRequest, so: SendOptions, options: RoutedCallOptions | undefined): Promise<MetaFrame> {
+    return this.backendFor(req.key, options).send(req, so) as Promise<MetaFrame>;
+  }
+
+  /** A server's features: from `version`, asked once per server (a failed probe is asked again). */
+  featuresOf(backend: MetaBackend, so: SendOptions): Promise<ServerFeatures> {
+    // The probe is shared by every caller waiting for it, so it is not bound to this caller's signal.
+    const probeOptions = { deadline: so.deadline, timeout: so.timeout, signal: undefined };
+    return this.features.get(
+      backend.server,
+      () => backend.send(MetaRequest.version(), probeOptions) as Promise<string>,
+    );
   }
 
   /**
-   * Splits `wks` by the backend that owns each key, sends each part as one quiet batch fenced by
-   * `mn`, in parallel, and hands every reply (`undefined`: no reply, the quiet default) to
-   * `onReply`. Resolves with the errors of the parts that failed, by key; a sick backend fails only
-   * its own keys and does not delay the others beyond the shared deadline.
+   * Sends a request that needs `feature` once its server is known to have it; rejects with
+   * ERR_INVALID_ARGUMENT (nothing sent) when it does not. A CLIENT_ERROR reply (a downgraded
+   * server) makes the next call ask `version` again.
    */
-  async bulk(
-    wks: WireKey[],
+  sendGated(
+    req: MetaRequest,
+    options: RoutedCallOptions | undefined,
     so: SendOptions,
-    routingKey: string | undefined,
+    feature: FeatureName,
+    what: string,
+  ): Promise<MetaFrame> {
+    const backend = this.backendFor(req.key, options);
+    return this.featuresOf(backend, so).then((features) => {
+      if (!features[feature]) {
+        const err = new InvalidArgumentError(
+          `${what} needs memcached ${FEATURE_SINCE[feature]} or later; ${backend.server} runs ${features.version}`,
+        );
+        err.server = backend.server;
+        throw err;
+      }
+      return (backend.send(req, so) as Promise<MetaFrame>).catch((err: unknown) => {
+        if (err instanceof ClientErrorReply) this.features.forget(backend.server);
+        throw err;
+      });
+    });
+  }
+
+  /**
+   * Splits `wks` by server (all to one when the call names a `server` or `routingKey`), sends each
+   * part as one quiet batch fenced by `mn`, in parallel, and hands every reply (`undefined`: none,
+   * the quiet default) to `onReply`. Resolves with the errors of the parts that failed, by key.
+   */
+  batches(
+    wks: readonly WireKey[],
+    so: SendOptions,
+    options: RoutedCallOptions | undefined,
     make: (wk: WireKey) => MetaRequest,
     onReply: (backend: MetaBackend, wk: WireKey, frame: MetaFrame | undefined) => void,
   ): Promise<Map<string, MemlineError>> {
-    const errors = new Map<string, MemlineError>();
-    if (wks.length === 0) return errors;
-    const parts =
-      routingKey !== undefined
-        ? new Map([[this.cluster.backendFor(routingKey), wks.map((_, i) => i)]])
-        : this.cluster.partition(wks.map((wk) => this.route(wk)));
-    await Promise.all(
-      [...parts].map(([backend, indexes]) =>
-        backend.send(MetaRequest.batch(indexes.map((i) => make(wks[i]))), so).then(
-          (replies) => {
-            const frames = replies as (MetaFrame | undefined)[];
-            indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
-          },
-          (err: MemlineError) => {
-            for (const i of indexes) errors.set(wks[i].original, err);
-          },
-        ),
-      ),
+    const parts = splitByServer(
+      this.core.cluster,
+      wks.map((wk) => this.route(wk)),
+      this.core.target(options),
     );
-    return errors;
-  }
-
-  /**
-   * Sends a request made by `make` to every server, keyed by address; ERR_PARTIAL_RESULT when some
-   * fail (the error itself when the only server does).
-   */
-  async eachServer(so: SendOptions, make: () => MetaRequest): Promise<Map<string, unknown>> {
-    const backends = this.cluster.backends;
-    // One request object per server: replies are collected on the request (stats lines), so a
-    // shared one would merge the servers' answers.
-    const settled = await Promise.allSettled(backends.map((b) => b.send(make(), so)));
-    const results = new Map<string, unknown>();
-    const errors = new Map<string, MemlineError>();
-    settled.forEach((s, i) => {
-      const server = backends[i].server;
-      if (s.status === 'fulfilled') results.set(server, s.value);
-      else errors.set(server, s.reason as MemlineError);
+    return fanOut(parts, so, {
+      request: (indexes) => MetaRequest.batch(indexes.map((i) => make(wks[i]))),
+      onReply: (replies, indexes, backend) => {
+        const frames = replies as (MetaFrame | undefined)[];
+        indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
+      },
+      name: (i) => wks[i].original,
     });
-    if (errors.size === 0) return results;
-    if (results.size === 0 && errors.size === 1) throw errors.values().next().value!;
-    throw new PartialResultError(`${errors.size} of ${backends.length} servers failed`, results, errors);
   }
-}
-
-/**
- * Ends a bulk call: the result, or ERR_PARTIAL_RESULT when some keys failed (the error itself when
- * every key failed for one reason, e.g. the only server is down).
- */
-export function finishBulk<R>(result: R, errors: Map<string, MemlineError>, total: number): R {
-  if (errors.size === 0) return result;
-  const distinct = new Set(errors.values());
-  if (errors.size === total && distinct.size === 1) throw distinct.values().next().value!;
-  throw new PartialResultError(`${errors.size} of ${total} keys failed`, result, errors);
 }

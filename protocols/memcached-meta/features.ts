@@ -1,5 +1,5 @@
 /**
- * What a server can do beyond memcached 1.6.18, by version (meta-protocol.md §1). 1.6.18 refuses
+ * What a server can do beyond memcached 1.6.18, by version (docs/meta-protocol.md). 1.6.18 refuses
  * some of these flags with CLIENT_ERROR (which costs the connection) and silently ignores others
  * (`mg C` still sends the value, `ms MA N` still answers NS), so a request that needs one is only
  * sent once `version` has said the server has it.

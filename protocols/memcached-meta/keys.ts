@@ -1,15 +1,15 @@
 /**
  * Keys as they go on the wire. A key is checked before any I/O: a byte memcached would split on or
- * read as a line end would let a caller put their own commands on the wire (meta-protocol.md §3,
- * reliability.md I1/I2), so it is refused, never re-encoded behind the caller's back. Binary keys
+ * read as a line end would let a caller put their own commands on the wire (docs/meta-protocol.md,
+ * docs/reliability.md), so it is refused, never re-encoded behind the caller's back. Binary keys
  * are an explicit opt-in and travel base64 with the `b` flag.
  */
 import { InvalidKeyError } from '../../lib/errors.js';
 import type { WireKey } from './request.js';
 
-/** The longest key token the server accepts, in bytes (§3). */
+/** The longest key token the server accepts, in bytes. */
 export const MAX_KEY_BYTES = 250;
-/** The most raw bytes whose base64 form (with padding) fits in {@link MAX_KEY_BYTES} (§3). */
+/** The most raw bytes whose base64 form (with padding) fits in {@link MAX_KEY_BYTES}. */
 export const MAX_BINARY_KEY_BYTES = 186;
 
 /**
@@ -104,7 +104,7 @@ function binaryTooLong(bytes: number): InvalidKeyError {
 }
 
 /**
- * The key a reply's `k` flag names, as text. `base64` is whether a bare `b` followed it (§2.2). The
+ * The key a reply's `k` flag names, as text. `base64` is whether a bare `b` followed it. The
  * token comes from a latin1 line, so a UTF-8 key is decoded from its bytes.
  */
 export function decodeReturnedKey(token: string, base64: boolean): string {
@@ -117,7 +117,7 @@ export function decodeReturnedKey(token: string, base64: boolean): string {
 
 /**
  * Whether a reply's `k` token names `key`. The server echoes the key in the form it was stored in,
- * so a base64 request can come back as text and the reverse (`mg YQ== b k` → `ka`, §3): when the
+ * so a base64 request can come back as text and the reverse (`mg YQ== b k` → `ka`): when the
  * forms differ the bytes are compared.
  */
 export function keyMatches(key: WireKey, token: string, tokenBase64: boolean): boolean {

@@ -2,10 +2,7 @@
  * The options of {@link MemcacheClient}: typed, documented, with frozen defaults, validated in the
  * constructor with an error that names the option.
  */
-import { checkNames, resolveBreaker, resolveTls } from '../../lib/client-options.js';
-import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
-import type { BreakerOptions } from '../../lib/breaker.js';
 import type { ServerSpec } from '../../lib/cluster.js';
 import type { DiscoverySource } from '../../lib/discovery.js';
 import type { DistributionKind } from '../../lib/distribution/index.js';
@@ -13,9 +10,20 @@ import { DEFAULT_BROTLI_QUALITY, type CompressionSettings } from './compression.
 import type { CompressionAlgorithm, Serializer } from './serializers.js';
 import { ValueCodec } from './values.js';
 
+import {
+  bool,
+  checkNames,
+  ENGINE_DEFAULTS,
+  integer,
+  objectOption,
+  resolveEngineOptions,
+  type EngineOptions,
+  type ResolvedEngineOptions,
+  type TlsOptions,
+} from '../../lib/kit/index.js';
+
 /** TLS settings (shared by the clients built on the engine). */
-export type { TlsOptions } from '../../lib/client-options.js';
-import type { TlsOptions } from '../../lib/client-options.js';
+export type { TlsOptions } from '../../lib/kit/index.js';
 
 /** A pino-compatible logger; memline logs nothing when absent. */
 export interface Logger {
@@ -159,9 +167,7 @@ export interface MemcacheClientOptions<V = Buffer> {
  * derive your own settings (e.g. `DEFAULTS.timeout * 2`) rather than repeating the numbers.
  */
 export const DEFAULTS = Object.freeze({
-  distribution: 'ketama' as const,
-  timeout: 1000,
-  connectTimeout: 1000,
+  ...ENGINE_DEFAULTS,
   keyPrefix: '',
   binaryKeys: false,
   hashLongKeys: false,
@@ -169,86 +175,36 @@ export const DEFAULTS = Object.freeze({
   compression: Object.freeze({ algorithm: 'deflate' as const, threshold: 4096 }),
   maxValueSize: 1024 * 1024,
   maxLineLength: 16 * 1024,
-  connectionsPerServer: 1,
-  maxPending: 16384,
-  keepAlive: 30_000,
   hashKeyPrefix: true,
-  maxConnectionAge: 0,
-  idleTimeout: 0,
-  reconnectBase: 50,
-  reconnectCap: 2000,
-  silentTimeout: 2000,
-  maxQueuedBytes: 64 * 1024 * 1024,
   missOnError: false,
-  breaker: Object.freeze({ threshold: 5, openTime: 1000, maxOpenTime: 5000 }),
 });
 
-export type ResolvedOptions = Required<
-  Omit<
-    MemcacheClientOptions,
-    'tls' | 'auth' | 'logger' | 'discovery' | 'breaker' | 'onError' | 'serializer' | 'compression'
-  >
-> &
-  Pick<MemcacheClientOptions, 'auth' | 'logger' | 'discovery' | 'onError'> & {
-    tls: TlsConnectOptions | undefined;
-    breaker: BreakerOptions;
-    /** The value pipeline, when a serializer is configured. */
-    values: ValueCodec | undefined;
-    /** The largest value a write sends: `maxValueSize` when given, else {@link DEFAULT_MAX_STORE_SIZE}. */
-    maxStoreSize: number;
-  };
+/** {@link MemcacheClientOptions} with every default filled in and every value checked. */
+export interface ResolvedOptions extends ResolvedEngineOptions {
+  readonly keyPrefix: string;
+  readonly binaryKeys: boolean;
+  readonly hashLongKeys: boolean;
+  readonly hashKeyPrefix: boolean;
+  readonly maxDecompressedSize: number;
+  readonly maxValueSize: number;
+  readonly maxLineLength: number;
+  readonly missOnError: boolean;
+  readonly onError: ((error: MemlineError) => void) | undefined;
+  readonly auth: { username: string; password: string } | undefined;
+  readonly discovery: DiscoverySource | undefined;
+  /** The value pipeline, when a serializer is configured. */
+  readonly values: ValueCodec | undefined;
+  /** The largest value a write sends: `maxValueSize` when given, else {@link DEFAULT_MAX_STORE_SIZE}. */
+  readonly maxStoreSize: number;
+}
 
 /**
  * The largest value a memcached 1.6.18 with the default `-I 1m` stores under a 250-byte key with
  * non-zero client flags: 1 MiB less the item header (48), CAS (8), key and its NUL (251), flags (4)
  * and the data's CRLF (2). Measured: 1,048,263 bytes are stored, 1,048,264 are
- * `SERVER_ERROR object too large for cache` (meta-protocol.md §4.2).
+ * `SERVER_ERROR object too large for cache` (see docs/meta-protocol.md).
  */
 export const DEFAULT_MAX_STORE_SIZE = 1024 * 1024 - 48 - 8 - 251 - 4 - 2;
-
-type IntOption = {
-  [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
-}[keyof typeof DEFAULTS];
-
-/**
- * The longest delay a Node timer takes: a larger one fires after 1 ms instead (with a warning), so a
- * deadline past it would spin a timer every millisecond.
- */
-const MAX_MS = 2 ** 31 - 1;
-
-/** Options in milliseconds, bounded by {@link MAX_MS}. */
-const DURATIONS: ReadonlySet<IntOption> = new Set<IntOption>([
-  'timeout',
-  'connectTimeout',
-  'keepAlive',
-  'maxConnectionAge',
-  'idleTimeout',
-  'reconnectBase',
-  'reconnectCap',
-  'silentTimeout',
-]);
-
-function positiveInt(options: MemcacheClientOptions<unknown>, name: IntOption, min = 1): number {
-  const value = options[name] ?? DEFAULTS[name];
-  const max = DURATIONS.has(name) ? MAX_MS : Number.MAX_SAFE_INTEGER;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(
-      max === MAX_MS
-        ? `${name} must be an integer from ${min} to ${max} (ms)`
-        : `${name} must be an integer ≥ ${min}`,
-    );
-  }
-  return value;
-}
-
-function bool(
-  options: MemcacheClientOptions<unknown>,
-  name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError' | 'hashLongKeys',
-): boolean {
-  const value = options[name] ?? DEFAULTS[name];
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`);
-  return value;
-}
 
 function resolveCompression(given: MemcacheClientOptions['compression']): CompressionSettings | undefined {
   if (given === undefined || given === false) return undefined;
@@ -350,9 +306,7 @@ function checkKeyPrefix(prefix: string, binary: boolean): void {
 
 /** Fills in the defaults and validates; throws ERR_INVALID_ARGUMENT naming the option. */
 export function resolveOptions(options: MemcacheClientOptions<unknown>): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('options must be an object with at least `servers`');
-  }
+  objectOption(options, 'options', 'an object with at least `servers`');
   checkNames(options, OPTION_NAMES, 'option');
   if (typeof options.auth === 'object' && options.auth !== null) {
     checkNames(options.auth, new Set(['username', 'password']), 'auth option');
@@ -360,12 +314,7 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
   if (typeof options.compression === 'object' && options.compression !== null) {
     checkNames(options.compression, new Set(['algorithm', 'threshold', 'level']), 'compression option');
   }
-  const distribution = options.distribution ?? DEFAULTS.distribution;
-  if (typeof distribution !== 'function' && !['ketama', 'jump', 'modula'].includes(distribution)) {
-    throw new InvalidArgumentError(
-      `distribution "${String(distribution)}" is unknown: use 'ketama', 'jump', 'modula' or a function`,
-    );
-  }
+  const engine = resolveEngineOptions(options as EngineOptions, DEFAULTS);
   const discovery = options.discovery;
   if (
     discovery !== undefined &&
@@ -387,37 +336,26 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
       );
     }
   }
-  const maxDecompressedSize = positiveInt(options, 'maxDecompressedSize');
+  const own = (name: 'maxDecompressedSize' | 'maxValueSize' | 'maxLineLength', min = 1) =>
+    integer(options[name] ?? DEFAULTS[name], name, min);
+  const flag = (name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError' | 'hashLongKeys') =>
+    bool(options[name] ?? DEFAULTS[name], name);
+  const maxDecompressedSize = own('maxDecompressedSize');
   return {
+    ...engine,
     servers: options.servers,
-    distribution,
-    timeout: positiveInt(options, 'timeout'),
-    connectTimeout: positiveInt(options, 'connectTimeout'),
     keyPrefix,
-    binaryKeys: bool(options, 'binaryKeys'),
-    hashLongKeys: bool(options, 'hashLongKeys'),
+    binaryKeys: flag('binaryKeys'),
+    hashLongKeys: flag('hashLongKeys'),
+    hashKeyPrefix: flag('hashKeyPrefix'),
     maxDecompressedSize,
     values: resolveValues(options, maxDecompressedSize),
-    maxValueSize: positiveInt(options, 'maxValueSize'),
-    maxStoreSize:
-      options.maxValueSize === undefined ? DEFAULT_MAX_STORE_SIZE : positiveInt(options, 'maxValueSize'),
-    maxLineLength: positiveInt(options, 'maxLineLength', 1024),
-    connectionsPerServer: positiveInt(options, 'connectionsPerServer'),
-    maxPending: positiveInt(options, 'maxPending'),
-    keepAlive: positiveInt(options, 'keepAlive', 0),
-    hashKeyPrefix: bool(options, 'hashKeyPrefix'),
-    maxConnectionAge: positiveInt(options, 'maxConnectionAge', 0),
-    idleTimeout: positiveInt(options, 'idleTimeout', 0),
+    maxValueSize: own('maxValueSize'),
+    maxStoreSize: options.maxValueSize === undefined ? DEFAULT_MAX_STORE_SIZE : own('maxValueSize'),
+    maxLineLength: own('maxLineLength', 1024),
     discovery,
-    breaker: resolveBreaker(options.breaker, DEFAULTS.breaker),
-    reconnectBase: positiveInt(options, 'reconnectBase'),
-    reconnectCap: positiveInt(options, 'reconnectCap'),
-    silentTimeout: positiveInt(options, 'silentTimeout', 0),
-    maxQueuedBytes: positiveInt(options, 'maxQueuedBytes'),
-    missOnError: bool(options, 'missOnError'),
+    missOnError: flag('missOnError'),
     onError: typeof options.onError === 'function' ? options.onError : undefined,
-    tls: resolveTls(options.tls),
     auth,
-    logger: options.logger,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * What only the meta protocol can do, built from low-level meta requests
- * (reference: meta-protocol.md section 8):
+ * (see docs/meta-protocol.md):
  *
  * - `getOrSet`: stampede protection with the `N` lease: on a miss `mg … N<lease>` creates an empty
  *   placeholder and hands exactly one caller a win (`W`); the others see `Z` and wait, or, when the
@@ -24,30 +24,31 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
 import { CasConflictError } from './errors.js';
+import { MAX_TIMER_MS, prepareCall } from '../../lib/kit/index.js';
 import type { CasTags } from './cas-token.js';
-import type { CallOptions, ExpiryOptions, MemcacheClient } from './client.js';
-import { valueBytes, type Item, type Value } from './results.js';
+import type { CallOptions, ExpiryOptions, MetaRequestSpec, StoreOptions } from './call-options.js';
+import { valueBytes, type Item, type MetaResult, type Value } from './results.js';
 import type { SerializedValue } from './serializers.js';
 import * as validate from './validate.js';
 
 export interface GetOrSetOptions extends CallOptions, ExpiryOptions {
   /** Client flags of the stored value (not with a serializer: it chooses them). @default 0 */
-  flags?: number;
+  flags?: number | undefined;
   /**
    * Seconds the winner has to run the loader; if it fails the lease is given back at once, and if
    * it takes longer (or its process dies) the placeholder expires and the next caller wins, so a
    * stuck loader delays the others by at most this. @default 30
    */
-  leaseTtl?: number;
+  leaseTtl?: number | undefined;
   /** ms a caller waits for another's loader before giving up with ERR_TIMEOUT. @default 5000 */
-  waitTimeout?: number;
+  waitTimeout?: number | undefined;
   /**
    * Stale-while-revalidate: once the item's remaining TTL drops under this many seconds, exactly one
    * caller (across all clients) gets to refresh it, inline: its call runs the loader and stores the
    * result, while every other caller keeps getting the current value at once. If the refresh fails,
    * that caller gets the error and the item lives out its TTL. Needs a `ttl`. @default undefined
    */
-  recache?: number;
+  recache?: number | undefined;
 }
 
 /** How getOrSet turns values into bytes and back when the client has a serializer. @internal */
@@ -56,15 +57,24 @@ export interface ValueIo {
   decode(bytes: Buffer, flags: number): unknown;
 }
 
-/** The client methods the recipes use. */
-type RecipeClient = Pick<MemcacheClient<unknown>, 'meta' | 'add' | 'cas' | 'serverFor'>;
+/** The client operations the recipes are built from (`MemcacheClient` has them). */
+export interface RecipeClient {
+  /** Sends a low-level meta request. */
+  meta(request: MetaRequestSpec, options?: CallOptions): Promise<MetaResult>;
+  /** Stores only if the key does not exist. */
+  add(key: string, value: Value, options?: StoreOptions): Promise<boolean>;
+  /** Stores only if the item's CAS is still `cas`. */
+  cas(key: string, value: Value, cas: bigint | number, options?: StoreOptions): Promise<boolean>;
+  /** The server a key maps to now. */
+  serverFor(key: string): string;
+}
 
 /** `ttl` (seconds from now) or `expiresAt` to store with; by default the item keeps its remaining TTL. */
 export interface UpdateOptions extends CallOptions, ExpiryOptions {
   /** Client flags to store with; by default the item's own. */
-  flags?: number;
+  flags?: number | undefined;
   /** Attempts after the first when another writer wins the race. @default 10 */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
 }
 
 /** A held lock. Advisory: it relies on every party using it, and is not a fencing lock. */
@@ -112,22 +122,17 @@ export async function getOrSet(
   const flags = validate.clientFlags(options.flags ?? 0);
   const leaseTtl = validate.relativeTtl(options.leaseTtl ?? 30, 'leaseTtl');
   if (leaseTtl < 1) throw new InvalidArgumentError('leaseTtl must be at least 1 second');
-  const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', 2 ** 31 - 1);
+  const waitTimeout = validate.nonNegativeInt(options.waitTimeout ?? 5000, 'waitTimeout', MAX_TIMER_MS);
   const recache = options.recache === undefined ? undefined : validate.ttl(options.recache, 'recache');
   if (recache !== undefined) {
     if (recache < 1) throw new InvalidArgumentError('recache must be at least 1 second');
-    // memcached never hands out an early win for an item without a TTL (§4.1 R).
+    // memcached never hands out an early win for an item without a TTL (the R flag).
     if (ttl === 0)
       throw new InvalidArgumentError('recache needs a ttl: an item that never expires is never refreshed');
   }
-  const timeout = options.timeout;
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || !(timeout <= 2 ** 31 - 1))) {
-    throw new InvalidArgumentError(`timeout must be a positive number of ms, at most ${2 ** 31 - 1}`);
-  }
-  const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal must be an AbortSignal');
-  }
+  // The call's own timeout and signal, checked as every call's are (no timeout: no deadline).
+  prepareCall(options, MAX_TIMER_MS);
+  const { timeout, signal } = options;
   // The call ends when its signal fires or its `timeout` (counted from the call, loader included)
   // passes: it settles then, whatever the loader or the server is doing, and the loader is told
   // through the signal it was given.
@@ -301,7 +306,7 @@ export async function update(
 
 /**
  * The TTL (seconds from now) that keeps an item's remaining lifetime: `t` -1 (never expires) → 0;
- * 0 or expired (-2, or ≥ 2^31: §7) → 1 second, never 0 (which would make it immortal). The store
+ * 0 or expired (-2, or ≥ 2^31) → 1 second, never 0 (which would make it immortal). The store
  * sends one past 30 days as a Unix time.
  */
 function keptTtl(t: number | undefined): number {
@@ -311,7 +316,7 @@ function keptTtl(t: number | undefined): number {
 }
 
 export async function lock(
-  client: Pick<MemcacheClient<unknown>, 'meta' | 'serverFor'>,
+  client: Pick<RecipeClient, 'meta' | 'serverFor'>,
   key: string,
   options: CallOptions & { ttl: number },
 ): Promise<LockHandle | null> {

@@ -4,9 +4,20 @@
 import { InvalidArgumentError, ProtocolError, ValueTooLargeError } from '../../lib/errors.js';
 import { isLeasePlaceholder, returnedFlags, type MetaFrame, type ReturnedFlags } from './frame.js';
 
+/**
+ * A key as a method takes it: a string (UTF-8; with `binaryKeys`, any string, sent base64), or bytes
+ * (a `Buffer` or `Uint8Array`, always sent base64 with the `b` flag, at most 186 bytes with the
+ * prefix). Results name a key as a string: a string key as given, a byte key as the base64 of its
+ * bytes (`Buffer.from(item.key, 'base64')` gives them back).
+ */
+export type Key = string | Uint8Array;
+
 /** A stored item. */
 export interface Item {
-  /** The key as given (without the client's `keyPrefix`). */
+  /**
+   * The key as given, without the client's `keyPrefix`; for a `Buffer`/`Uint8Array` key, the base64
+   * of its bytes (see {@link Key}).
+   */
   key: string;
   value: Buffer;
   /** The client flags stored with the item (a 32-bit unsigned integer). */
@@ -37,7 +48,7 @@ export const META_FIELD_FLAGS: Readonly<Record<ItemMetaField, 't' | 'l' | 'h' | 
   size: 's',
 });
 
-/** What `me` (meta debug) says about an item (meta-protocol.md §4.5). For humans, not hot paths. */
+/** What `me` (meta debug) says about an item (docs/meta-protocol.md). For humans, not hot paths. */
 export interface DebugInfo {
   key: string;
   /**

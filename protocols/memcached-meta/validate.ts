@@ -3,14 +3,14 @@
  * I/O, and returns the value in the form the encoder writes.
  *
  * memcached 1.6.18 range-checks numbers poorly (`F4294967296` is silently stored as 0, a negative
- * TTL expires the item at once: meta-protocol.md §2.1, §7), so every range is enforced here.
+ * TTL expires the item at once: see docs/meta-protocol.md), so every range is enforced here.
  */
 import { InvalidArgumentError } from '../../lib/errors.js';
 
 const MAX_I32 = 2 ** 31 - 1;
 const MAX_U32 = 2 ** 32 - 1;
 const MAX_U64 = 2n ** 64n - 1n;
-/** The server's opaque token holds 32 bytes including the `O` (meta-protocol.md §9). */
+/** The server's opaque token holds 32 bytes including the `O` (see docs/meta-protocol.md). */
 const MAX_OPAQUE = 31;
 /** Room for `stats detail dump`, and short enough never to approach the line cap. */
 const MAX_STATS_GROUP = 64;
@@ -44,7 +44,7 @@ function fail(name: string, expected: string, value: unknown): never {
 /**
  * A TTL token as the wire takes it (the low-level `meta()` flags `T`/`N`/`R`): an integer from 0 to
  * 2^31-1. 0 means "never expires"; 1 to 2,592,000 are relative, larger values an absolute Unix time
- * (meta-protocol.md §7). The typed API takes {@link relativeTtl} instead.
+ * (see docs/meta-protocol.md). The typed API takes {@link relativeTtl} instead.
  */
 export function ttl(value: unknown, name = 'ttl'): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_I32) {
@@ -53,7 +53,7 @@ export function ttl(value: unknown, name = 'ttl'): number {
   return value;
 }
 
-/** The longest TTL memcached reads as relative seconds; it reads larger values as Unix times (§7). */
+/** The longest TTL memcached reads as relative seconds; it reads larger values as Unix times. */
 export const MAX_RELATIVE_TTL = 30 * 24 * 3600;
 
 /** The client's clock in Unix seconds. */
@@ -107,7 +107,7 @@ export function expiry(
   return expiresAt(at);
 }
 
-/** Client flags: a 32-bit unsigned integer (1.6.18 truncates larger values, §2.1). */
+/** Client flags: a 32-bit unsigned integer (1.6.18 truncates larger values). */
 export function clientFlags(value: unknown, name = 'flags'): number {
   return nonNegativeInt(value, name, MAX_U32);
 }
@@ -133,7 +133,7 @@ export function u64(value: unknown, name: string): bigint {
   return fail(name, 'a safe non-negative integer or a bigint from 0 to 2^64-1', value);
 }
 
-/** A CAS token: an unsigned 64-bit integer of at least 1 (0 means "no CAS", §9). */
+/** A CAS token: an unsigned 64-bit integer of at least 1 (0 means "no CAS"). */
 export function cas(value: unknown, name = 'cas'): bigint {
   const n = u64(value, name);
   if (n === 0n) fail(name, 'at least 1', value);
@@ -155,7 +155,7 @@ export function casToken(value: unknown, name = 'cas'): bigint {
   return fail(name, 'the cas of an item (a positive bigint, or a safe positive integer)', value);
 }
 
-/** An opaque: 1 to 31 bytes of printable ASCII (0x21–0x7E), so it is one token (§2.1, §9). */
+/** An opaque: 1 to 31 bytes of printable ASCII (0x21–0x7E), so it is one token. */
 export function opaque(value: unknown, name = 'opaque'): string {
   if (typeof value !== 'string' || value.length < 1 || value.length > MAX_OPAQUE) {
     fail(name, `a string of 1 to ${MAX_OPAQUE} printable ASCII characters`, value);

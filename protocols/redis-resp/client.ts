@@ -38,13 +38,13 @@ export type { HashFields, Value } from './arguments.js';
 /** Options of `set`. */
 export interface SetOptions extends CallOptions {
   /** Expire after this many seconds (`EX`). */
-  ex?: number;
+  ex?: number | undefined;
   /** Expire after this many milliseconds (`PX`). */
-  px?: number;
+  px?: number | undefined;
   /** Only set a key that does not exist (`NX`). */
-  nx?: boolean;
+  nx?: boolean | undefined;
   /** Only set a key that exists (`XX`). */
-  xx?: boolean;
+  xx?: boolean | undefined;
 }
 
 /**
@@ -62,7 +62,7 @@ export class RedisClient {
     const o = resolveRedisOptions(options);
     const codec = new RespCodec({
       protocol: o.protocol,
-      auth: o.auth,
+      ...(o.auth === undefined ? {} : { auth: o.auth }),
       database: o.database,
       maxBulkSize: o.maxValueSize,
       maxElements: o.maxElements,

@@ -22,7 +22,7 @@ export interface CommandSpec {
   /** Arguments that make an idempotent command conditional, hence not idempotent (`SET … NX`). */
   readonly unlessArgs?: readonly string[];
   /** The kinds of reply the command answers with, besides an error; absent: any. */
-  readonly replies?: readonly ReplyKind[];
+  readonly replies?: readonly ReplyKind[] | undefined;
   /** The reply is an array with one element per argument from this position on (MGET, HMGET). */
   readonly onePerArgFrom?: number;
   /**

@@ -345,3 +345,52 @@ describe('client API: a Unix socket server (memcached -s)', () => {
     }
   });
 });
+
+describe('client API: the per-call server option', () => {
+  let a: MemcachedProcess;
+  let b: MemcachedProcess;
+  let client: MemcacheClient;
+  before(async () => {
+    [a, b] = await Promise.all([startMemcached(), startMemcached()]);
+    client = new MemcacheClient({ servers: [a.address, b.address] });
+  });
+  after(async () => {
+    await client.close();
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('sends per-server calls to that server only: version, stats, flushAll', async () => {
+    expect([...(await client.version({ server: b.address })).keys()]).to.deep.equal([b.address]);
+    const stats = await client.stats('settings', { server: a.address });
+    expect([...stats.keys()]).to.deep.equal([a.address]);
+    expect(stats.get(a.address)!['tcpport']).to.equal(String(a.port));
+    await client.set('on-a', '1', { server: a.address });
+    await client.set('on-b', '1', { server: b.address });
+    await client.flushAll(undefined, { server: a.address });
+    expect(await client.get('on-a', { server: a.address })).to.equal(null);
+    expect((await client.get('on-b', { server: b.address }))?.value.toString()).to.equal('1');
+  });
+
+  it('routes key calls, bulk calls and meta to the server named, whatever the key maps to', async () => {
+    const key = 'pinned';
+    const other = client.serverFor(key) === a.address ? b.address : a.address;
+    expect(client.serverFor(key, { server: other })).to.equal(other);
+    await client.setMulti([[key, 'x']], { server: other });
+    expect(await client.get(key), 'not on the key’s own server').to.equal(null);
+    expect((await client.getMulti([key], { server: other })).get(key)?.value.toString()).to.equal('x');
+    const r = await client.meta({ command: 'mg', key, flags: { v: true } }, { server: other });
+    expect(r.value?.toString()).to.equal('x');
+    expect(await client.delete(key, { server: other })).to.equal(true);
+  });
+
+  it('an unknown server is ERR_INVALID_ARGUMENT, before any I/O', async () => {
+    for (const call of [
+      () => client.get('k', { server: '127.0.0.1:1' }),
+      () => client.stats(undefined, { server: 'nope' }),
+      () => client.getMulti(['k'], { server: 'nope' }),
+    ]) {
+      const err = (await call().catch((e: unknown) => e)) as MemlineError;
+      expect(err.code).to.equal('ERR_INVALID_ARGUMENT');
+    }
+  });
+});

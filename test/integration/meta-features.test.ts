@@ -42,7 +42,7 @@ describe('meta-protocol features against real memcached', function () {
 
   function client<V = Buffer>(options: Partial<MemcacheClientOptions<V>> = {}): MemcacheClient<V> {
     const c = new MemcacheClient<V>({ servers: [mc.address], timeout: 5000, ...options });
-    clients.push(c as MemcacheClient<unknown>);
+    clients.push(c);
     return c;
   }
 

@@ -3,10 +3,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemlineError, type MemcacheClient } from '../../../protocols/memcached-meta/index.js';
+import { MemlineError } from '../../../protocols/memcached-meta/index.js';
 import { integer, UsageError } from '../argv.js';
 import type { Command } from '../command.js';
 import { Exit, formatMs, table } from '../output.js';
+import { serverNames } from '../per-server.js';
 
 interface ServerPings {
   server: string;
@@ -33,7 +34,7 @@ random key that is not there. Exit status 3 if any request failed. Ctrl-C stops 
   },
   arity: { min: 0, max: 0 },
   interruptible: true,
-  async run({ serverClients, global, flags, out, signal }) {
+  async run({ client, global, flags, out, signal }) {
     const count = flags.count === undefined ? 10 : integer('--count', flags.count as string, 1, 1_000_000);
     const interval =
       flags.interval === undefined ? 100 : integer('--interval', flags.interval as string, 0, 3_600_000);
@@ -41,10 +42,12 @@ random key that is not there. Exit status 3 if any request failed. Ctrl-C stops 
     if (probe !== 'version' && probe !== 'mg')
       throw new UsageError(`--probe must be version or mg, not ${probe}`);
 
-    const clients = [...serverClients().values()];
+    const names = [...serverNames(client, global.servers).values()];
     const missing = `memline-ping:${randomBytes(8).toString('hex')}`;
-    const send = (c: MemcacheClient) =>
-      probe === 'version' ? c.version() : c.meta({ command: 'mg', key: missing, flags: {} });
+    const send = (server: string) =>
+      probe === 'version'
+        ? client.version({ server })
+        : client.meta({ command: 'mg', key: missing, flags: {} }, { server });
     const results: ServerPings[] = global.servers.map((server) => ({
       server,
       first: undefined,
@@ -56,7 +59,7 @@ random key that is not there. Exit status 3 if any request failed. Ctrl-C stops 
       const r = results[i];
       const start = performance.now();
       try {
-        await send(clients[i]);
+        await send(names[i]);
         const ms = performance.now() - start;
         if (first) r.first = ms;
         else r.times.push(ms);
@@ -66,9 +69,9 @@ random key that is not there. Exit status 3 if any request failed. Ctrl-C stops 
         r.lastError = err;
       }
     };
-    await Promise.all(clients.map((_, i) => once(i, true)));
+    await Promise.all(names.map((_, i) => once(i, true)));
     for (let n = 0; n < count && !signal.aborted; n++) {
-      await Promise.all(clients.map((_, i) => once(i, false)));
+      await Promise.all(names.map((_, i) => once(i, false)));
       if (n + 1 < count && interval > 0) await sleep(interval, undefined, { signal }).catch(() => undefined);
     }
 

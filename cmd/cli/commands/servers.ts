@@ -20,11 +20,13 @@ as a table per server. With --json: { group, servers: { "host:port": { name: val
 values as memcached sent them (strings).`,
   options: {},
   arity: { min: 0, max: 1 },
-  async run({ serverClients, args: [group], out }) {
+  async run({ client, global, args: [group], out }) {
     if (group !== undefined && !(STATS_GROUPS as readonly string[]).includes(group)) {
       throw new UsageError(`unknown stats group "${group}": ${STATS_GROUPS.join(', ')}`);
     }
-    const { results, errors } = await askEach(serverClients(), async (c) => only(await c.stats(group)));
+    const { results, errors } = await askEach(client, global.servers, async (o) =>
+      only(await client.stats(group, o)),
+    );
     out.result(
       { group: group ?? null, servers: Object.fromEntries(results), errors: errorsJson(errors) },
       () =>
@@ -43,8 +45,10 @@ export const version: Command = {
   description: `Prints the version of memcached each server runs (\`memline --version\` is memline's own).`,
   options: {},
   arity: { min: 0, max: 0 },
-  async run({ serverClients, global, out }) {
-    const { results, errors } = await askEach(serverClients(), async (c) => only(await c.version()));
+  async run({ client, global, out }) {
+    const { results, errors } = await askEach(client, global.servers, async (o) =>
+      only(await client.version(o)),
+    );
     out.result({ servers: Object.fromEntries(results), errors: errorsJson(errors) }, () =>
       table(
         ['server', 'version'],
@@ -67,14 +71,14 @@ Refuses to run without --yes.`,
     yes: { type: 'boolean', description: 'really flush' },
   },
   arity: { min: 0, max: 0 },
-  async run({ serverClients, global, flags, out }) {
+  async run({ client, global, flags, out }) {
     const delay = flags.delay === undefined ? 0 : integer('--delay', flags.delay as string, 0, 2 ** 31 - 1);
     if (flags.yes !== true) {
       throw new UsageError(
         `flush invalidates every item on ${global.servers.join(', ')}: add --yes to do it`,
       );
     }
-    const { results, errors } = await askEach(serverClients(), (c) => c.flushAll(delay));
+    const { results, errors } = await askEach(client, global.servers, (o) => client.flushAll(delay, o));
     const when = delay === 0 ? 'now' : `in ${delay} s`;
     out.result({ flushed: [...results.keys()], delay, errors: errorsJson(errors) }, () =>
       [...results.keys()].map((s) => `flushed ${s} (${when})`).join('\n'),

@@ -48,8 +48,7 @@ frames; exit status 3 if a server was failing in the last frame.`,
   },
   arity: { min: 0, max: 0 },
   interruptible: true,
-  async run({ serverClients, global, flags, out, signal }) {
-    const clients = serverClients();
+  async run({ client, global, flags, out, signal }) {
     const interval =
       flags.interval === undefined ? 1000 : integer('--interval', flags.interval as string, 10, 3_600_000);
     const iterations =
@@ -59,7 +58,9 @@ frames; exit status 3 if a server was failing in the last frame.`,
     let errors = new Map<string, MemlineError>();
     for (let frame = 0; frame < iterations && !signal.aborted; frame++) {
       const at = performance.now();
-      const polled = await askEach(clients, async (c) => only(await c.stats()));
+      const polled = await askEach(client, global.servers, async (o) =>
+        only(await client.stats(undefined, o)),
+      );
       errors = polled.errors;
       const current = new Map([...polled.results].map(([s, stats]) => [s, { at, stats }]));
       const rows = global.servers.map((s) => topRow(s, current.get(s), previous.get(s), errors.get(s)));
