@@ -5,13 +5,12 @@
  * sync and the connection must go (DESIGN.md, "Fatal frames").
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
-import type { FrameDecoder, FrameVerdict, ProtocolCodec } from '../../lib/codec.js';
-import type { ErrorCode } from '../../lib/errors.js';
+import type { FrameDecoder, FrameVerdict, ProtocolCodec, ReplySlot } from '../../lib/codec.js';
+import type { ErrorCode, MemlineError } from '../../lib/errors.js';
 import {
   AuthError,
   ClientErrorReply,
   InvalidArgumentError,
-  MemlineError,
   NotNumericError,
   ProtocolError,
   ResponseTooLargeError,
@@ -23,6 +22,7 @@ import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
+import { batchState, MAX_STATS, sentOpaque, statsState } from './reply-state.js';
 import { isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
@@ -43,10 +43,6 @@ export interface MetaCodecOptions extends DecoderLimits {
 /** The largest opaque cycle: past it, opaques repeat within a connection's requests in flight. */
 const MAX_OPAQUES = 2 ** 20;
 
-/** A `stats` reply is bounded like everything else a server can make the client hold. */
-const MAX_STATS = 100_000;
-/** Entries in each `stats` record being filled (the record itself stays a plain null-prototype object). */
-const statsCount = new WeakMap<object, number>();
 /** The server's reasons for refusing a login (§11); any other text is not repeated in the error. */
 const AUTH_REASONS = new Set([
   'CLIENT_ERROR authentication failure',
@@ -98,11 +94,6 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   readonly #secrets: string[] | undefined;
   /** The size of each connection's opaque cycle: a power of two of at least `maxPending`. */
   readonly #opaques: number;
-  /** Each connection's place in its cycle, found by its out buffer (one per connection). */
-  readonly #cursors = new WeakMap<OutBuffer, OpaqueCursor>();
-  /** The last connection encoded for and its cursor: most encodes follow one on the same connection. */
-  #lastOut: OutBuffer | undefined = undefined;
-  #lastCursor: OpaqueCursor = opaqueCursor(1);
 
   constructor(options: MetaCodecOptions) {
     this.#limits = { maxValueSize: options.maxValueSize, maxLineLength: options.maxLineLength };
@@ -124,15 +115,11 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     this.#secrets = [...new Set([auth.password, latin1, quotedForm(latin1)])];
   }
 
-  encode(req: MetaRequest, out: OutBuffer): void {
-    let cursor = this.#lastCursor;
-    if (out !== this.#lastOut) {
-      cursor = this.#cursors.get(out) ?? opaqueCursor(this.#opaques);
-      this.#cursors.set(out, cursor);
-      this.#lastOut = out;
-      this.#lastCursor = cursor;
-    }
-    encodeRequest(req, out, cursor);
+  /** Each connection's place in its cycle of opaques is kept on its out buffer (one per connection). */
+  encode(req: MetaRequest, out: OutBuffer, slot: ReplySlot): void {
+    let cursor = out.codecState as OpaqueCursor | undefined;
+    if (cursor === undefined) out.codecState = cursor = opaqueCursor(this.#opaques);
+    slot.reply = encodeRequest(req, out, cursor);
   }
 
   createDecoder(): FrameDecoder<MetaFrame> {
@@ -140,13 +127,13 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     return this.#secrets === undefined ? decoder : new CredentialGuard(decoder, this.#secrets);
   }
 
-  onFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
-    const verdict = this.#judge(req, frame);
+  onFrame(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
+    const verdict = this.#judge(req, frame, slot);
     if (this.#secrets !== undefined && verdict instanceof FrameFailure) scrub(verdict.error, this.#secrets);
     return verdict;
   }
 
-  #judge(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+  #judge(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
     const status = frame.status;
     // Anything but STORED fails a login and the connection with it (§11).
     if (req.kind === RequestKind.Auth) return status === 'STORED' ? true : authFailure(frame);
@@ -166,7 +153,8 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       const error = serverError(frame);
       if (req.kind !== RequestKind.Batch) return new FrameFailure(error, false);
       // Inside a quiet batch it carries no opaque, so it is kept until MN (§6).
-      req.batchError ??= error;
+      const state = batchState(slot, req.items?.length ?? 0);
+      state.error ??= error;
       return MORE;
     }
     if (status === 'CLIENT_ERROR') return clientError(req, frame);
@@ -176,14 +164,17 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     }
     switch (req.kind) {
       case RequestKind.Meta:
-        return checkMeta(req, frame, false) ?? (req.itemSink === undefined ? frame : toItem(req, frame));
+        return (
+          checkMeta(req, frame, sentOpaque(slot), false) ??
+          (req.itemSink === undefined ? frame : toItem(req, frame))
+        );
       case RequestKind.Batch:
-        return onBatchFrame(req, frame, this.#opaques - 1);
+        return onBatchFrame(req, frame, slot, this.#opaques - 1);
       case RequestKind.Version:
         if (status === 'VERSION' && frame.line.length > 8) return frame.line.slice(8);
         break;
       case RequestKind.Stats:
-        return onStatsFrame(req, frame);
+        return onStatsFrame(req, frame, slot);
       case RequestKind.FlushAll:
       case RequestKind.Verbosity:
         if (status === 'OK') return true;
@@ -295,7 +286,12 @@ function quotedForm(text: string): string {
  * carries an `O` or `k` its request never sent is out of sync too. Returns a fatal failure, or
  * `undefined` if it fits.
  */
-function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameFailure | undefined {
+function checkMeta(
+  req: MetaRequest,
+  frame: MetaFrame,
+  opaque: number,
+  inBatch: boolean,
+): FrameFailure | undefined {
   if (!COMMANDS[req.command ?? 'mn'].statuses.has(frame.status)) return outOfSync(req, frame);
   const line = frame.line;
   if (frame.status === 'ME') {
@@ -309,7 +305,7 @@ function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameF
     // A bare status (`HD`, `EN`…): no opaque to check. memcached echoes every opaque it is sent
     // (§2.2); a reply without one is taken as is, so that a reply stream is checked wherever it
     // carries opaques (every batch reply, every reply of memcached and mcrouter).
-    return req.opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
+    return opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
       ? undefined
       : outOfSync(req, frame, 'opaque');
   }
@@ -317,8 +313,8 @@ function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameF
   // token starts with O and only the `k` token with k: one search each finds them.
   if (!inBatch) {
     const at = line.lastIndexOf(' O');
-    if (req.opaque >= 0) {
-      if (at !== -1 && opaqueAt(line, at + 2) !== req.opaque) return outOfSync(req, frame, 'opaque');
+    if (opaque >= 0) {
+      if (at !== -1 && opaqueAt(line, at + 2) !== opaque) return outOfSync(req, frame, 'opaque');
     } else if (req.ownOpaque && req.flags.includes(' O')) {
       const sent = requestToken(req.flags, 'O');
       if (at === -1 || line.slice(at + 2, nextSpace(line, at + 2)) !== sent) {
@@ -386,41 +382,37 @@ function requestToken(flags: string, ch: string): string | undefined {
  * in order, §6), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
  * the batch; the items without a reply had none. `mask`: the opaque cycle's size less one.
  */
-function onBatchFrame(req: MetaRequest, frame: MetaFrame, mask: number): FrameVerdict<unknown> {
+function onBatchFrame(
+  req: MetaRequest,
+  frame: MetaFrame,
+  slot: ReplySlot,
+  mask: number,
+): FrameVerdict<unknown> {
   const items = req.items ?? [];
   const n = items.length;
+  const state = batchState(slot, n);
   if (frame.status === 'MN') {
     if (frame.line.length !== 2) return outOfSync(req, frame, 'opaque');
-    const replies = req.replies ?? new Array<MetaFrame | undefined>(n).fill(undefined);
-    req.replies = replies;
-    const error = req.batchError;
-    if (error !== undefined) {
-      return new FrameFailure(
-        error instanceof MemlineError ? error : new ServerErrorReply(error.message),
-        false,
-      );
-    }
-    return replies;
+    return state.error !== undefined ? new FrameFailure(state.error, false) : state.replies;
   }
   const line = frame.line;
   const at = line.lastIndexOf(' O');
   const opaque = at === -1 ? -1 : opaqueAt(line, at + 2);
   if (opaque === -1) return outOfSync(req, frame, 'opaque');
   // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
-  const next = req.lastIndex + 1;
-  const j = next + ((opaque - req.opaque - next) & mask);
+  const next = state.lastIndex + 1;
+  const j = next + ((opaque - state.opaque - next) & mask);
   if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
-  const failure = checkMeta(items[j], frame, true);
+  const failure = checkMeta(items[j], frame, opaque, true);
   if (failure !== undefined) return failure;
   if (line.indexOf(' k') === -1) return outOfSync(req, frame, 'key');
-  const replies = (req.replies ??= new Array<MetaFrame | undefined>(n).fill(undefined));
-  replies[j] = frame;
-  req.lastIndex = j;
+  state.replies[j] = frame;
+  state.lastIndex = j;
   return MORE;
 }
 
 /** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games, I7). */
-function onStatsFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+function onStatsFrame(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
   switch (frame.status) {
     case 'STAT':
     case 'PREFIX': {
@@ -430,17 +422,16 @@ function onStatsFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown>
       const sp = line.indexOf(' ', nameStart);
       const name = line.slice(nameStart, sp === -1 ? line.length : sp);
       if (name.length === 0) break;
-      const stats = (req.stats ??= Object.create(null) as Record<string, string>);
-      if (!(name in stats)) {
-        const count = statsCount.get(stats) ?? 0;
-        if (count >= MAX_STATS) break;
-        statsCount.set(stats, count + 1);
+      const state = statsState(slot);
+      if (!(name in state.stats)) {
+        if (state.count >= MAX_STATS) break;
+        state.count++;
       }
-      stats[name] = sp === -1 ? '' : line.slice(sp + 1);
+      state.stats[name] = sp === -1 ? '' : line.slice(sp + 1);
       return MORE;
     }
     case 'END':
-      return req.stats ?? (Object.create(null) as Record<string, string>);
+      return statsState(slot).stats;
     case 'RESET': // stats reset
     case 'OK': // stats detail on|off
       return Object.create(null) as Record<string, string>;
