@@ -23,7 +23,7 @@ import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
 import { batchState, MAX_STATS, sentOpaque, statsState } from './reply-state.js';
-import { isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
+import { casOf, isLeasePlaceholder, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
@@ -309,45 +309,30 @@ function checkMeta(
       ? undefined
       : outOfSync(req, frame, 'opaque');
   }
-  // Tokens are single-space separated and each letter comes once (decoder), and only the `O`
-  // token starts with O and only the `k` token with k: one search each finds them.
+  // The decoder's one pass over the flags found the `O` and `k` tokens (frame.opaque, frame.keyAt).
   if (!inBatch) {
-    const at = line.lastIndexOf(' O');
+    const got = frame.opaque;
     if (opaque >= 0) {
-      if (at !== -1 && opaqueAt(line, at + 2) !== opaque) return outOfSync(req, frame, 'opaque');
+      if (got !== -1 && got !== opaque) return outOfSync(req, frame, 'opaque');
     } else if (req.ownOpaque && req.flags.includes(' O')) {
+      const at = line.lastIndexOf(' O');
       const sent = requestToken(req.flags, 'O');
       if (at === -1 || line.slice(at + 2, nextSpace(line, at + 2)) !== sent) {
         return outOfSync(req, frame, 'opaque');
       }
-    } else if (at !== -1) {
+    } else if (got !== -1) {
       return outOfSync(req, frame, 'opaque');
     }
   }
-  const kAt = line.indexOf(' k');
-  if (kAt === -1) return undefined;
+  const from = frame.keyAt;
+  if (from === -1) return undefined;
   const key = req.key;
   if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
-  const from = kAt + 2;
   const end = nextSpace(line, from);
   // A base64 key comes back as `k<token> b` (§2.2).
   const base64 = line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
   if (!keyMatches(key, line.slice(from, end), base64)) return outOfSync(req, frame, 'key');
   return undefined;
-}
-
-/** The opaque whose token starts at `from` (as the encoder writes it: canonical decimal), or -1. */
-function opaqueAt(line: string, from: number): number {
-  let n = 0;
-  let i = from;
-  for (; i < line.length; i++) {
-    const d = line.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) break;
-    n = n * 10 + d;
-  }
-  const digits = i - from;
-  if (digits === 0 || digits > 9 || (digits > 1 && line.charCodeAt(from) === 0x30)) return -1;
-  return i === line.length || line.charCodeAt(i) === 0x20 ? n : -1;
 }
 
 /** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */
@@ -363,10 +348,9 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
     return null;
   }
   sink.hits++;
-  const item: Item = { key: req.key!.original, value: frame.value, flags: 0, cas: 0n };
-  itemFlags(frame, item);
-  if (item.cas !== 0n) item.cas |= req.casTag;
-  return item;
+  const raw = casOf(frame);
+  const cas = raw === 0n ? 0n : raw | req.casTag;
+  return { key: req.key!.original, value: frame.value, flags: frame.clientFlags, cas };
 }
 
 /** The token of flag `ch` in a rendered flag string (`" v O12 k"`), or `undefined`. */
@@ -395,17 +379,15 @@ function onBatchFrame(
     if (frame.line.length !== 2) return outOfSync(req, frame, 'opaque');
     return state.error !== undefined ? new FrameFailure(state.error, false) : state.replies;
   }
-  const line = frame.line;
-  const at = line.lastIndexOf(' O');
-  const opaque = at === -1 ? -1 : opaqueAt(line, at + 2);
-  if (opaque === -1) return outOfSync(req, frame, 'opaque');
+  const opaque = frame.opaque;
+  if (opaque < 0) return outOfSync(req, frame, 'opaque');
   // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
   const next = state.lastIndex + 1;
   const j = next + ((opaque - state.opaque - next) & mask);
   if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
   const failure = checkMeta(items[j], frame, opaque, true);
   if (failure !== undefined) return failure;
-  if (line.indexOf(' k') === -1) return outOfSync(req, frame, 'key');
+  if (frame.keyAt === -1) return outOfSync(req, frame, 'key');
   state.replies[j] = frame;
   state.lastIndex = j;
   return MORE;

@@ -14,7 +14,7 @@
  */
 import type { FrameDecoder } from '../../lib/codec.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
-import { MetaFrame, wellFormedFlags } from './frame.js';
+import { BARE, MetaFrame, scanned, wellFormedFlags, type ScannedFlags } from './frame.js';
 
 /** Caps checked before anything is buffered or allocated. */
 export interface DecoderLimits {
@@ -50,6 +50,8 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** The `VA` whose data block is being read, if any. */
   #value: Buffer | undefined = undefined;
   #valueLine = '';
+  /** The scan of `#valueLine`'s flags, kept until its value is read. */
+  readonly #valueScan: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
   #filled = 0;
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
@@ -129,7 +131,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     if (nl - start === 3) {
       // A bare two-letter status (`HD`, `EN`, `MN`…: the usual reply to a write) needs no slicing.
       const status = shortStatus(buf[start], buf[start + 1]);
-      if (status !== undefined && status !== 'VA') return new MetaFrame(status, status, undefined);
+      if (status !== undefined && status !== 'VA') return new MetaFrame(status, status, undefined, -1, BARE);
     }
     const line = (buf as unknown as RawSlice).latin1Slice(start, nl - 1);
     if (line.includes('\r')) throw new ProtocolError(`reply line contains a bare CR: ${quote(line)}`);
@@ -137,15 +139,15 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     if (line.length === 2 || line.charCodeAt(2) === SPACE) {
       const status = shortStatus(line.charCodeAt(0), line.charCodeAt(1));
       if (status === 'VA') return this.#startValue(line);
-      if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined);
+      if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined, -1, BARE);
       if (status !== undefined) {
         if (!wellFormedFlags(line, 2)) throw malformed(line);
-        return new MetaFrame(status, line, undefined);
+        return new MetaFrame(status, line, undefined, -1, scanned);
       }
     }
     const status = wordStatus(line);
     if (status === undefined) throw new ProtocolError(`unknown reply ${quote(line)}`);
-    return new MetaFrame(status, line, undefined);
+    return new MetaFrame(status, line, undefined, -1, BARE);
   }
 
   /**
@@ -167,7 +169,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     if (size > this.#maxValue && size <= MAX_SKIPPED_VALUE && digits <= 10) {
       if (!wellFormedFlags(line, i)) throw malformed(line);
       this.#skipLeft = size + 2;
-      return new MetaFrame('VA', line, undefined, size);
+      return new MetaFrame('VA', line, undefined, size, scanned);
     }
     if (size > this.#maxValue) {
       throw new ResponseTooLargeError(
@@ -175,6 +177,11 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       );
     }
     if (!wellFormedFlags(line, i)) throw malformed(line);
+    const keep = this.#valueScan;
+    keep.opaque = scanned.opaque;
+    keep.keyAt = scanned.keyAt;
+    keep.clientFlags = scanned.clientFlags;
+    keep.casAt = scanned.casAt;
     this.#value = Buffer.allocUnsafe(size);
     this.#valueLine = line;
     this.#filled = 0;
@@ -233,7 +240,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     this.#value = undefined;
     this.#filled = 0;
-    onFrame(new MetaFrame('VA', this.#valueLine, value));
+    onFrame(new MetaFrame('VA', this.#valueLine, value, -1, this.#valueScan));
     return pos;
   }
 
