@@ -2,7 +2,7 @@
  * The memcached meta protocol as a {@link ProtocolCodec}: encoding, decoding and, above all,
  * correlation. A reply is accepted for the request at the head of the FIFO only if it is one that
  * request can receive (its status, its opaque, its key); anything else means the stream is out of
- * sync and the connection must go (DESIGN.md, "Fatal frames").
+ * sync and the connection must go (docs/architecture.md).
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
 import type { FrameDecoder, FrameVerdict, ProtocolCodec, ReplySlot } from '../../lib/codec.js';
@@ -25,6 +25,7 @@ import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
 import { batchState, MAX_STATS, sentOpaque, statsState } from './reply-state.js';
 import { casOf, isLeasePlaceholder, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
+import { CredentialGuard, quotedForm, scrub } from './credential-guard.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
 import type { Item } from './results.js';
@@ -43,7 +44,7 @@ export interface MetaCodecOptions extends DecoderLimits {
 /** The largest opaque cycle: past it, opaques repeat within a connection's requests in flight. */
 const MAX_OPAQUES = 2 ** 20;
 
-/** The server's reasons for refusing a login (§11); any other text is not repeated in the error. */
+/** The server's reasons for refusing a login; any other text is not repeated in the error. */
 const AUTH_REASONS = new Set([
   'CLIENT_ERROR authentication failure',
   'CLIENT_ERROR bad authentication token format',
@@ -60,7 +61,7 @@ export type InStep = 'always' | 'not-ms' | 'never';
  * `me`, but after an `ms` the data block may have been read as commands (the error came before the
  * length was parsed: `ms <251-byte key> 3`, `ms k x`). A text not listed (another version, a proxy)
  * counts as out of step. In step, only the request fails and the connection is kept; out of step,
- * the connection is destroyed (DESIGN.md, "Fatal frames").
+ * the connection is destroyed (docs/architecture.md).
  */
 export const CLIENT_ERRORS: ReadonlyMap<string, { readonly inStep: InStep; readonly code: ErrorCode }> =
   new Map(
@@ -101,7 +102,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     this.#opaques = 2 ** Math.ceil(Math.log2(pending));
     const auth = options.auth;
     if (auth === undefined) return;
-    // The server splits "<user> <pass>" at the space and reads to the end of the data (§11).
+    // The server splits "<user> <pass>" at the space and reads to the end of the data.
     if (typeof auth.username !== 'string' || !/^[\x21-\x7e]+$/.test(auth.username)) {
       throw new InvalidArgumentError(
         'auth.username must be a non-empty string of printable ASCII without spaces',
@@ -135,11 +136,11 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 
   #judge(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
     const status = frame.status;
-    // Anything but STORED fails a login and the connection with it (§11).
+    // Anything but STORED fails a login and the connection with it.
     if (req.kind === RequestKind.Auth) return status === 'STORED' ? true : authFailure(frame);
     if (frame.skipped !== -1 && req.kind !== RequestKind.Batch) {
       // A value over maxValueSize answering one request: refused at its header, as any size claim
-      // past the cap (reliability.md I5). Only a batch reads past it, to name the key (see onBatchFrame).
+      // past the cap (docs/reliability.md). Only a batch reads past it, to name the key (see onBatchFrame).
       return new FrameFailure(
         new ResponseTooLargeError(
           `reply to ${label(req)} declares a value of ${frame.skipped} bytes, over maxValueSize ${this.#limits.maxValueSize}`,
@@ -149,10 +150,10 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       );
     }
     if (status === 'SERVER_ERROR') {
-      // The server could not do it but stays in sync: the connection is kept (§10).
+      // The server could not do it but stays in sync: the connection is kept.
       const error = serverError(frame);
       if (req.kind !== RequestKind.Batch) return new FrameFailure(error, false);
-      // Inside a quiet batch it carries no opaque, so it is kept until MN (§6).
+      // Inside a quiet batch it carries no opaque, so it is kept until MN.
       const state = batchState(slot, req.items?.length ?? 0);
       state.error ??= error;
       return MORE;
@@ -221,66 +222,6 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 }
 
 /**
- * The decoder of a connection that logs in. A reply the decoder cannot parse is quoted in its error;
- * a server that echoes what it was sent (an HTTP or line-echo server, a hostile one) would put the
- * login's password there, and from there into logs. So an unparseable reply to the login is not
- * quoted at all, and the password is cut out of any later decoding error.
- */
-class CredentialGuard implements FrameDecoder<MetaFrame> {
-  readonly #inner: MetaDecoder;
-  readonly #secrets: string[];
-  /** The first frame (the login's reply) has been decoded. */
-  #answered = false;
-
-  constructor(inner: MetaDecoder, secrets: string[]) {
-    this.#inner = inner;
-    this.#secrets = secrets;
-  }
-
-  get buffered(): number {
-    return this.#inner.buffered;
-  }
-
-  feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
-    try {
-      if (this.#answered) {
-        this.#inner.feed(chunk, onFrame);
-      } else {
-        this.#inner.feed(chunk, (frame) => {
-          this.#answered = true;
-          onFrame(frame);
-        });
-      }
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      if (this.#answered) throw scrub(err, this.#secrets);
-      throw new ProtocolError(
-        'the reply to the login could not be parsed (not shown: it may echo the password)',
-      );
-    }
-  }
-}
-
-/** Cuts every occurrence of a secret out of an error's message and stack; returns the error. */
-function scrub<E extends Error>(error: E, secrets: readonly string[]): E {
-  for (const secret of secrets) {
-    if (error.message.includes(secret)) error.message = error.message.split(secret).join('***');
-    if (error.stack?.includes(secret)) error.stack = error.stack.split(secret).join('***');
-  }
-  return error;
-}
-
-/** A latin1 string as {@link quote} shows it, without the quotes and the cut. */
-function quotedForm(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    out += c < 0x20 || c >= 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : text[i];
-  }
-  return out;
-}
-
-/**
  * Checks a meta reply against its request: a status the command can receive, the opaque it was
  * sent with (unless its batch already matched it), and the key when both carry one. A reply that
  * carries an `O` or `k` its request never sent is out of sync too. Returns a fatal failure, or
@@ -296,14 +237,14 @@ function checkMeta(
   const line = frame.line;
   if (frame.status === 'ME') {
     // `ME <key> …` must name the key asked for: on 1.6.18 a binary key created by `mg … N` is
-    // printed raw, and its bytes could forge reply lines (§4.5).
+    // printed raw, and its bytes could forge reply lines.
     const end = line.indexOf(' ', 3);
     if (line.slice(3, end === -1 ? line.length : end) !== req.key?.token) return outOfSync(req, frame, 'key');
     return undefined;
   }
   if (line.length === 2) {
     // A bare status (`HD`, `EN`…): no opaque to check. memcached echoes every opaque it is sent
-    // (§2.2); a reply without one is taken as is, so that a reply stream is checked wherever it
+    //; a reply without one is taken as is, so that a reply stream is checked wherever it
     // carries opaques (every batch reply, every reply of memcached and mcrouter).
     return opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
       ? undefined
@@ -329,7 +270,7 @@ function checkMeta(
   const key = req.key;
   if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
   const end = nextSpace(line, from);
-  // A base64 key comes back as `k<token> b` (§2.2).
+  // A base64 key comes back as `k<token> b`.
   const base64 = line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
   if (!keyMatches(key, line.slice(from, end), base64)) return outOfSync(req, frame, 'key');
   return undefined;
@@ -363,7 +304,7 @@ function requestToken(flags: string, ch: string): string | undefined {
 
 /**
  * A batch reply: tagged with the opaque of an item past the last one answered (the server answers
- * in order, §6), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
+ * in order), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
  * the batch; the items without a reply had none. `mask`: the opaque cycle's size less one.
  */
 function onBatchFrame(
@@ -393,7 +334,7 @@ function onBatchFrame(
   return MORE;
 }
 
-/** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games, I7). */
+/** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games). */
 function onStatsFrame(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
   switch (frame.status) {
     case 'STAT':
@@ -457,7 +398,7 @@ function outOfSync(req: MetaRequest, frame: MetaFrame, what?: 'opaque' | 'key'):
 function clientError(req: MetaRequest, frame: MetaFrame): FrameFailure {
   const known = CLIENT_ERRORS.get(frame.line.slice(13));
   let inStep = false;
-  // In a quiet batch the line carries no opaque and cannot be pinned to an item (§6).
+  // In a quiet batch the line carries no opaque and cannot be pinned to an item.
   if (known !== undefined && req.kind === RequestKind.Meta) {
     inStep = known.inStep === 'always' || (known.inStep === 'not-ms' && req.command !== 'ms');
   }

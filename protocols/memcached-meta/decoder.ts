@@ -122,7 +122,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
    */
   #line(buf: Buffer, start: number, nl: number): MetaFrame | undefined {
     if (nl - start > this.#maxLine + 1) throw this.#tooLong();
-    // Lines end with CRLF; a bare LF or a CR elsewhere means we are not reading memcached (§2.2).
+    // Lines end with CRLF; a bare LF or a CR elsewhere means we are not reading memcached.
     if (nl === start || buf[nl - 1] !== CR) {
       throw new ProtocolError(
         `reply line not ended by CRLF: ${quote((buf as unknown as RawSlice).latin1Slice(start, nl))}`,
@@ -151,7 +151,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 
   /**
-   * `VA <size> <flags>*`: checks the size against the cap, then allocates the value once (§2.2).
+   * `VA <size> <flags>*`: checks the size against the cap, then allocates the value once.
    * Over the cap, returns a frame without a value whose `skipped` is the size, and reads past the data
    * block as it comes, holding none of it: the request it answers fails alone (a batch names its key).
    */
@@ -165,7 +165,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     const digits = i - 3;
     if (digits < 1 || digits > 20 || (i < line.length && line.charCodeAt(i) !== SPACE)) throw malformed(line);
-    // Checked before the flags and before any allocation: a hostile size must cost nothing (I5).
+    // Checked before the flags and before any allocation: a hostile size must cost nothing.
     if (size > this.#maxValue && size <= MAX_SKIPPED_VALUE && digits <= 10) {
       if (!wellFormedFlags(line, i)) throw malformed(line);
       this.#skipLeft = size + 2;
@@ -226,7 +226,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       filled += n;
       pos += n;
     }
-    // The block is read by length; only its CRLF is checked (values may contain CRLF, §2.2).
+    // The block is read by length; only its CRLF is checked (values may contain CRLF).
     while (filled < size + 2 && pos < chunk.length) {
       if (chunk[pos] !== (filled === size ? CR : LF)) {
         throw new ProtocolError(`value of ${quote(this.#valueLine)} not followed by CRLF`);
@@ -249,7 +249,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 }
 
-/** The two-letter statuses (§2.3), as constants so frames share one string each. */
+/** The two-letter statuses, as constants so frames share one string each. */
 function shortStatus(c0: number, c1: number): string | undefined {
   switch ((c0 << 8) | c1) {
     case 0x5641:
@@ -275,7 +275,7 @@ function shortStatus(c0: number, c1: number): string | undefined {
   }
 }
 
-/** The legacy statuses a meta client meets (§2.3, §11). Any line starting with `ERROR` is an error. */
+/** The legacy statuses a meta client meets. Any line starting with `ERROR` is an error. */
 function wordStatus(line: string): string | undefined {
   if (line.startsWith('ERROR')) return 'ERROR';
   const sp = line.indexOf(' ');

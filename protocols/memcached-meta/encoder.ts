@@ -79,7 +79,7 @@ export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCu
 
 /**
  * `<cmd> <key> [<datalen>] [b]<flags><end>[<data>\r\n]` (`end`: what the encoder adds, then CRLF). The `b` comes right after the key
- * (or datalen): `me` reads it only there (meta-protocol.md §3, §4.5).
+ * (or datalen): `me` reads it only there (docs/meta-protocol.md).
  */
 function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   const command = req.command ?? 'mn';
@@ -99,7 +99,7 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
     out.latin1(tail);
   }
   if (isSet) {
-    // The length came from the Buffer itself, never from a string (reliability.md I4).
+    // The length came from the Buffer itself, never from a string (docs/reliability.md).
     out.bytes(value);
     out.latin1('\r\n');
   }
@@ -108,7 +108,7 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
 /**
  * Every item quiet, with its key (`k`) and consecutive opaques from the connection's cycle, then
  * `mn`: only the replies that are not suppressed come back, each naming its item twice over, and
- * `MN` proves the rest had none (§6).
+ * `MN` proves the rest had none.
  */
 function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): BatchState {
   const items = req.items ?? [];
@@ -125,7 +125,7 @@ function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): Ba
   return state;
 }
 
-/** memcached `-Y` login: a `set` whose data is `<user> <pass>` (§11). */
+/** memcached `-Y` login: a `set` whose data is `<user> <pass>`. */
 function encodeAuth(req: MetaRequest, out: OutBuffer): void {
   const credentials = req.value ?? Buffer.alloc(0);
   out.latin1('set _ 0 0 ' + credentials.length + '\r\n');

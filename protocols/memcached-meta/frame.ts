@@ -76,18 +76,18 @@ export const BARE: ScannedFlags = Object.freeze({ opaque: -1, keyAt: -1, clientF
 export interface ReturnedFlags {
   /** `f`: client flags. */
   f?: number;
-  /** `c`: CAS, as a bigint (a Number loses precision past 2^53: reliability.md J1). */
+  /** `c`: CAS, as a bigint (a Number loses precision past 2^53: docs/reliability.md). */
   c?: bigint;
   /**
    * `t`: remaining TTL in seconds; -1 = never expires; -2 = already expired (the server prints a
-   * negative remaining TTL unsigned, so a value ≥ 2^31 means expired: meta-protocol.md §7).
+   * negative remaining TTL unsigned, so a value ≥ 2^31 means expired: docs/meta-protocol.md).
    */
   t?: number;
   /** `s`: value size in bytes. */
   s?: number;
   /** `k`: the key token as sent by the server (latin1; see `decodeReturnedKey`). */
   k?: string;
-  /** A bare `b` followed `k`: the key token is base64 (§2.2). */
+  /** A bare `b` followed `k`: the key token is base64. */
   kBase64: boolean;
   /** `O`: the opaque (may be empty). */
   O?: string;
@@ -151,7 +151,7 @@ export function casOf(frame: MetaFrame): bigint {
  * Whether a `VA` reply is a lease placeholder: the empty item `mg … N` creates for the caller that
  * won (`W`) while its loader runs, which every other reader is shown with `Z` (a win was handed out)
  * and without `X` (it is not a stale value being served). It holds no value and flags 0 until the
- * winner stores one or the lease expires, so every read takes it for a miss (meta-protocol.md §8).
+ * winner stores one or the lease expires, so every read takes it for a miss (docs/meta-protocol.md).
  * A stored empty value with flags 0 whose early refresh (`R`) is under way looks the same and is a
  * miss too for those few seconds. Only empty values are looked at, so a hit costs nothing more.
  */
@@ -159,7 +159,7 @@ export function isLeasePlaceholder(frame: MetaFrame): boolean {
   const value = frame.value;
   if (value === undefined || value.length !== 0) return false;
   const line = frame.line;
-  // Only the flags `Z` and `X` start a token with those letters (each letter comes once, §2.2).
+  // Only the flags `Z` and `X` start a token with those letters (each letter comes once).
   if (line.indexOf(' Z') === -1 || line.indexOf(' X') !== -1) return false;
   const out = { flags: 0, cas: 0n };
   itemFlags(frame, out);
@@ -258,7 +258,7 @@ export function nextSpace(line: string, from: number): number {
 /**
  * Checks the returned flags of a meta line from `i` on: single-space separated tokens, each a letter
  * seen once, with a well-formed number for the numeric ones. `k` and `O` tokens are free-form (a key
- * is echoed raw, §2.2). One pass of `charCodeAt`: this runs for every reply.
+ * is echoed raw). One pass of `charCodeAt`: this runs for every reply.
  */
 export function wellFormedFlags(line: string, i: number): boolean {
   let upper = 0;
@@ -307,7 +307,7 @@ export function wellFormedFlags(line: string, i: number): boolean {
         i = digitsEnd(line, from, n);
         break;
       case 0x74 /* t */:
-        // `t-1`: no expiry (§4.1).
+        // `t-1`: no expiry.
         i =
           line.charCodeAt(from) === 0x2d && line.charCodeAt(from + 1) === 0x31
             ? from + 2
