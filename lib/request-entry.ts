@@ -73,10 +73,12 @@ export class SignalWatch {
     return this.#entries.size;
   }
 
+  /** Watches one more request. */
   add(entry: RequestEntry<unknown, unknown>): void {
     this.#entries.add(entry);
   }
 
+  /** Stops watching a request (it settled); the last one removes the listener. */
   remove(entry: RequestEntry<unknown, unknown>): void {
     if (!this.#entries.delete(entry) || this.#entries.size > 0) return;
     this.signal.removeEventListener('abort', this.#onAbort);

@@ -13,7 +13,7 @@ export const FOREIGN_OPAQUE = -2;
  * copies it into the frame.
  */
 export interface ScannedFlags {
-  /** The `O` token as a number; -1 without one; {@link FOREIGN_OPAQUE} when not one the codec writes. */
+  /** The `O` token as a number; -1 without one; -2 when not one the codec writes (not canonical decimal of at most 9 digits). */
   opaque: number;
   /** Where the `k` token starts (after the letter), or -1. */
   keyAt: number;
@@ -28,7 +28,7 @@ export const scanned: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, ca
 
 /** A reply line and its value. */
 export class MetaFrame {
-  /** The `O` token as a number; -1 without one; {@link FOREIGN_OPAQUE} when not one the codec writes. */
+  /** The `O` token as a number; -1 without one; -2 when not one the codec writes (not canonical decimal of at most 9 digits). */
   readonly opaque: number;
   /** Where the `k` token starts in {@link line} (after the letter), or -1. */
   readonly keyAt: number;
