@@ -32,6 +32,17 @@ export class FrameFailure {
   ) {}
 }
 
+/**
+ * Per-request reply state, kept by the engine on the request's FIFO entry and owned by the codec:
+ * {@link ProtocolCodec.encode} sets it (the opaque it put on the request, a batch's replies so far)
+ * and {@link ProtocolCodec.onFrame} reads and updates it. Requests themselves stay immutable, so one
+ * request object can be sent on several connections (or again on a new one) without its replies
+ * mixing.
+ */
+export interface ReplySlot {
+  reply: unknown;
+}
+
 /** What {@link ProtocolCodec.onFrame} decides. */
 export type FrameVerdict<Res> = Res | typeof MORE | typeof SKIP | FrameFailure;
 
@@ -70,8 +81,11 @@ export interface ProtocolCodec<Req, Res, Frame> {
   /** The database system, as OpenTelemetry's `db.system.name` names it (`"redis"`), if it has one. */
   readonly system?: string;
 
-  /** Appends the exact bytes of one request. */
-  encode(req: Req, out: OutBuffer): void;
+  /**
+   * Appends the exact bytes of one request, and puts in `slot` whatever {@link onFrame} will need to
+   * read its reply (it replaces any state a previous sending left there).
+   */
+  encode(req: Req, out: OutBuffer, slot: ReplySlot): void;
 
   /** A fresh decoder for a new connection. */
   createDecoder(): FrameDecoder<Frame>;
@@ -85,8 +99,10 @@ export interface ProtocolCodec<Req, Res, Frame> {
    *
    * The engine calls this for a request whose caller already gave up (timeout, abort) too, so that
    * its late reply is consumed and thrown away rather than given to the next request.
+   *
+   * `slot` is the one {@link encode} filled for this sending of `req`.
    */
-  onFrame(req: Req, frame: Frame): FrameVerdict<Res>;
+  onFrame(req: Req, frame: Frame, slot: ReplySlot): FrameVerdict<Res>;
 
   /** The value of a request settled by {@link SKIP}. */
   noReply(req: Req): Res;

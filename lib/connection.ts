@@ -27,7 +27,13 @@ import {
   type TimeoutPhase,
 } from './errors.js';
 import { OutBuffer } from './out-buffer.js';
-import { EntryState, invalidSendOptions, RequestEntry, type SendOptions } from './request-entry.js';
+import {
+  EntryState,
+  invalidSendOptions,
+  RequestEntry,
+  SignalWatch,
+  type SendOptions,
+} from './request-entry.js';
 import { channels } from './diagnostics.js';
 import { Transport } from './transport.js';
 
@@ -134,6 +140,11 @@ export class Connection<Req, Res, Frame> {
   #unblamedTimeouts = 0;
   /** Estimated bytes of the requests in `toWrite`. */
   #queuedBytes = 0;
+  /** One abort listener per signal shared by requests on this connection (see {@link SignalWatch}). */
+  #watches = new Map<AbortSignal, SignalWatch>();
+  #unwatch = (watch: SignalWatch): void => {
+    if (this.#watches.get(watch.signal) === watch) this.#watches.delete(watch.signal);
+  };
   #onFrame = (frame: Frame): void => this.#handleFrame(frame);
   #flush = (): void => this.#runFlush();
   #counters: RequestCounters;
@@ -248,12 +259,21 @@ export class Connection<Req, Res, Frame> {
         );
         return;
       }
+      const signal = options.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          entry.abort(this.server, signal.reason);
+          return;
+        }
+        let watch = this.#watches.get(signal);
+        if (watch === undefined) {
+          watch = new SignalWatch(signal, this.server, this.#unwatch);
+          this.#watches.set(signal, watch);
+        }
+        entry.watch(watch);
+      }
       entry.size = size;
       this.#queuedBytes += size;
-      if (options.signal !== undefined) {
-        entry.watch(options.signal, this.server);
-        if (entry.settled) return; // already aborted
-      }
       this.#toWrite.push(entry);
       this.#lastUsedAt = options.deadline - options.timeout;
       this.#armTimer(entry.deadline);
@@ -382,7 +402,7 @@ export class Connection<Req, Res, Frame> {
           this.#inflight.push(entry);
           entry.state = EntryState.Written;
           entry.everWritten = true;
-          this.#codec.encode(req, this.#out);
+          this.#codec.encode(req, this.#out, entry);
           this.#write();
         });
       } catch (err) {
@@ -414,7 +434,7 @@ export class Connection<Req, Res, Frame> {
         this.#queuedBytes -= entry.size;
         if (entry.settled) continue; // gave up before being written: nothing to send
         if (this.#inflight.length === 0) this.#startSilenceWatch();
-        this.#codec.encode(entry.req, out);
+        this.#codec.encode(entry.req, out, entry);
         entry.state = EntryState.Written;
         entry.everWritten = true;
         this.#inflight.push(entry);
@@ -468,7 +488,7 @@ export class Connection<Req, Res, Frame> {
         this.#fail(this.#codec.unsolicited(frame));
         return;
       }
-      const verdict = this.#codec.onFrame(head.req, frame);
+      const verdict = this.#codec.onFrame(head.req, frame, head);
       if (verdict === MORE) return;
       this.#inflight.shift();
       if (verdict === SKIP) {

@@ -4,11 +4,11 @@
  */
 export * from './errors.js';
 export { MORE, SKIP, FrameFailure } from './codec.js';
-export type { ProtocolCodec, FrameDecoder, FrameVerdict, ConnectionInfo } from './codec.js';
+export type { ProtocolCodec, FrameDecoder, FrameVerdict, ConnectionInfo, ReplySlot } from './codec.js';
 export { OutBuffer } from './out-buffer.js';
 export { Connection } from './connection.js';
 export type { ConnectionOptions, ConnectionEvents } from './connection.js';
-export type { SendOptions, RequestEntry, EntryState } from './request-entry.js';
+export type { SendOptions, RequestEntry, EntryState, SignalWatch } from './request-entry.js';
 export { Backend, clientMetrics, engineProbeVerdict } from './backend.js';
 export type {
   BackendOptions,

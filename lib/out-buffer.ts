@@ -36,6 +36,12 @@ export class OutBuffer {
   /** Finished pieces of the current batch, in order, when it spans slabs or references values. */
   #pieces: Buffer[] = [];
   #piecesLength = 0;
+  /**
+   * Per-connection state of the codec that encodes into this buffer (one buffer per connection),
+   * such as the meta codec's place in its cycle of opaques. Owned by the codec; the buffer never
+   * reads it.
+   */
+  codecState: unknown = undefined;
 
   constructor(slabSize = 64 * 1024, copyThreshold = 16 * 1024) {
     this.#slabSize = slabSize;

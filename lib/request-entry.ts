@@ -5,6 +5,7 @@
  * FIFO as a tombstone until its reply arrives and is thrown away: removing it would hand that reply to
  * the next request.
  */
+import type { ReplySlot } from './codec.js';
 import { AbortedError, InvalidArgumentError, type MemlineError } from './errors.js';
 
 /** Per-request options the engine understands. */
@@ -43,11 +44,55 @@ export enum EntryState {
 }
 
 /**
- * A pending request inside a connection: the request with its caller's promise, deadline and abort
- * signal. Handed out only when a connection fails ({@link ConnectionEvents.orphaned}) so that its
- * owner can move it to another connection ({@link Connection.adopt}).
+ * One `abort` listener for every request of a connection that shares an AbortSignal: many calls
+ * on one signal (a request-scoped signal handed to every call of a handler) would otherwise add
+ * and remove one listener each, which is slow and trips Node's listener-leak warning. The listener
+ * is added with the first request and removed when the last one settles.
  */
-export class RequestEntry<Req, Res> {
+export class SignalWatch {
+  readonly #entries = new Set<RequestEntry<unknown, unknown>>();
+  readonly #onAbort: () => void;
+
+  constructor(
+    readonly signal: AbortSignal,
+    server: string,
+    /** Called once the last request settled and the listener is gone. */
+    readonly onEmpty: (watch: SignalWatch) => void,
+  ) {
+    this.#onAbort = () => {
+      const entries = [...this.#entries];
+      this.#entries.clear();
+      this.onEmpty(this);
+      for (const entry of entries) entry.abort(server, signal.reason);
+    };
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** Requests watched. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Watches one more request. */
+  add(entry: RequestEntry<unknown, unknown>): void {
+    this.#entries.add(entry);
+  }
+
+  /** Stops watching a request (it settled); the last one removes the listener. */
+  remove(entry: RequestEntry<unknown, unknown>): void {
+    if (!this.#entries.delete(entry) || this.#entries.size > 0) return;
+    this.signal.removeEventListener('abort', this.#onAbort);
+    this.onEmpty(this);
+  }
+}
+
+/**
+ * A pending request inside a connection: the request with its caller's promise, deadline and abort
+ * signal, and the codec's reply state for it ({@link ReplySlot}). Handed out only when a connection
+ * fails ({@link ConnectionEvents.orphaned}) so that its owner can move it to another connection
+ * ({@link Connection.adopt}).
+ */
+export class RequestEntry<Req, Res> implements ReplySlot {
   state: EntryState = EntryState.Queued;
   settled = false;
   /** Already moved once from a failed connection to another (never moved twice). */
@@ -56,10 +101,11 @@ export class RequestEntry<Req, Res> {
   everWritten = false;
   /** Estimated bytes on the wire, for the queued-bytes bound. */
   size = 0;
+  /** The codec's reply state for this sending of the request (see {@link ReplySlot}). */
+  reply: unknown = undefined;
   #resolve: (value: Res) => void;
   #reject: (error: MemlineError) => void;
-  #signal: AbortSignal | undefined;
-  #onAbort: (() => void) | undefined;
+  #watch: SignalWatch | undefined = undefined;
 
   constructor(
     readonly req: Req,
@@ -72,20 +118,21 @@ export class RequestEntry<Req, Res> {
     this.#reject = reject;
   }
 
-  /** Rejects with ERR_ABORTED when `signal` fires; the listener is removed when the entry settles. */
-  watch(signal: AbortSignal, server: string): void {
-    this.#signal = signal;
-    this.#onAbort = () => {
-      this.reject(
-        new AbortedError('the request was aborted', {
-          server,
-          mayHaveExecuted: this.everWritten,
-          cause: signal.reason,
-        }),
-      );
-    };
-    if (signal.aborted) this.#onAbort();
-    else signal.addEventListener('abort', this.#onAbort, { once: true });
+  /** Rejects with ERR_ABORTED when the watched signal fires; leaves the watch when the entry settles. */
+  watch(watch: SignalWatch): void {
+    this.#watch = watch;
+    watch.add(this as RequestEntry<unknown, unknown>);
+  }
+
+  /** Rejects with ERR_ABORTED (the signal fired). */
+  abort(server: string, reason: unknown): void {
+    this.reject(
+      new AbortedError('the request was aborted', {
+        server,
+        mayHaveExecuted: this.everWritten,
+        cause: reason,
+      }),
+    );
   }
 
   /** Fulfils the caller's promise with `value`, unless the entry already settled. */
@@ -104,10 +151,9 @@ export class RequestEntry<Req, Res> {
 
   #settle(): void {
     this.settled = true;
-    if (this.#onAbort !== undefined) {
-      this.#signal!.removeEventListener('abort', this.#onAbort);
-      this.#onAbort = undefined;
-      this.#signal = undefined;
+    if (this.#watch !== undefined) {
+      this.#watch.remove(this as RequestEntry<unknown, unknown>);
+      this.#watch = undefined;
     }
   }
 }

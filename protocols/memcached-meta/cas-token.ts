@@ -4,7 +4,7 @@
  * another version of the item, or of another item. So the typed API hands out `Item.cas` as the
  * server's value (< 2^64) with a small per-client server number above bit 64; `cas()`, `update()`,
  * `revalidate()` and `meta()` strip it, and a token read from another server than the one the key
- * routes to now is a conflict, with nothing sent (reliability.md J2).
+ * routes to now is a conflict, with nothing sent (docs/reliability.md).
  *
  * A token below 2^64 (the low-level `meta()` returns those) carries no server and is sent as is.
  */

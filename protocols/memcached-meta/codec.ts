@@ -2,16 +2,15 @@
  * The memcached meta protocol as a {@link ProtocolCodec}: encoding, decoding and, above all,
  * correlation. A reply is accepted for the request at the head of the FIFO only if it is one that
  * request can receive (its status, its opaque, its key); anything else means the stream is out of
- * sync and the connection must go (DESIGN.md, "Fatal frames").
+ * sync and the connection must go (docs/architecture.md).
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
-import type { FrameDecoder, FrameVerdict, ProtocolCodec } from '../../lib/codec.js';
-import type { ErrorCode } from '../../lib/errors.js';
+import type { FrameDecoder, FrameVerdict, ProtocolCodec, ReplySlot } from '../../lib/codec.js';
+import type { ErrorCode, MemlineError } from '../../lib/errors.js';
 import {
   AuthError,
   ClientErrorReply,
   InvalidArgumentError,
-  MemlineError,
   ProtocolError,
   ResponseTooLargeError,
   ServerErrorReply,
@@ -23,8 +22,10 @@ import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
-import { isLeasePlaceholder, itemFlags, nextSpace } from './frame.js';
+import { batchState, MAX_STATS, sentOpaque, statsState } from './reply-state.js';
+import { casOf, isLeasePlaceholder, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
+import { CredentialGuard, quotedForm, scrub } from './credential-guard.js';
 import { keyMatches } from './keys.js';
 import { MetaRequest, RequestKind } from './request.js';
 import type { Item } from './results.js';
@@ -43,11 +44,7 @@ export interface MetaCodecOptions extends DecoderLimits {
 /** The largest opaque cycle: past it, opaques repeat within a connection's requests in flight. */
 const MAX_OPAQUES = 2 ** 20;
 
-/** A `stats` reply is bounded like everything else a server can make the client hold. */
-const MAX_STATS = 100_000;
-/** Entries in each `stats` record being filled (the record itself stays a plain null-prototype object). */
-const statsCount = new WeakMap<object, number>();
-/** The server's reasons for refusing a login (§11); any other text is not repeated in the error. */
+/** The server's reasons for refusing a login; any other text is not repeated in the error. */
 const AUTH_REASONS = new Set([
   'CLIENT_ERROR authentication failure',
   'CLIENT_ERROR bad authentication token format',
@@ -64,7 +61,7 @@ export type InStep = 'always' | 'not-ms' | 'never';
  * `me`, but after an `ms` the data block may have been read as commands (the error came before the
  * length was parsed: `ms <251-byte key> 3`, `ms k x`). A text not listed (another version, a proxy)
  * counts as out of step. In step, only the request fails and the connection is kept; out of step,
- * the connection is destroyed (DESIGN.md, "Fatal frames").
+ * the connection is destroyed (docs/architecture.md).
  */
 export const CLIENT_ERRORS: ReadonlyMap<string, { readonly inStep: InStep; readonly code: ErrorCode }> =
   new Map(
@@ -99,11 +96,6 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   readonly #secrets: string[] | undefined;
   /** The size of each connection's opaque cycle: a power of two of at least `maxPending`. */
   readonly #opaques: number;
-  /** Each connection's place in its cycle, found by its out buffer (one per connection). */
-  readonly #cursors = new WeakMap<OutBuffer, OpaqueCursor>();
-  /** The last connection encoded for and its cursor: most encodes follow one on the same connection. */
-  #lastOut: OutBuffer | undefined = undefined;
-  #lastCursor: OpaqueCursor = opaqueCursor(1);
 
   constructor(options: MetaCodecOptions) {
     this.#limits = { maxValueSize: options.maxValueSize, maxLineLength: options.maxLineLength };
@@ -111,7 +103,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     this.#opaques = 2 ** Math.ceil(Math.log2(pending));
     const auth = options.auth;
     if (auth === undefined) return;
-    // The server splits "<user> <pass>" at the space and reads to the end of the data (§11).
+    // The server splits "<user> <pass>" at the space and reads to the end of the data.
     if (typeof auth.username !== 'string' || !/^[\x21-\x7e]+$/.test(auth.username)) {
       throw new InvalidArgumentError(
         'auth.username must be a non-empty string of printable ASCII without spaces',
@@ -125,15 +117,11 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     this.#secrets = [...new Set([auth.password, latin1, quotedForm(latin1)])];
   }
 
-  encode(req: MetaRequest, out: OutBuffer): void {
-    let cursor = this.#lastCursor;
-    if (out !== this.#lastOut) {
-      cursor = this.#cursors.get(out) ?? opaqueCursor(this.#opaques);
-      this.#cursors.set(out, cursor);
-      this.#lastOut = out;
-      this.#lastCursor = cursor;
-    }
-    encodeRequest(req, out, cursor);
+  /** Each connection's place in its cycle of opaques is kept on its out buffer (one per connection). */
+  encode(req: MetaRequest, out: OutBuffer, slot: ReplySlot): void {
+    let cursor = out.codecState as OpaqueCursor | undefined;
+    if (cursor === undefined) out.codecState = cursor = opaqueCursor(this.#opaques);
+    slot.reply = encodeRequest(req, out, cursor);
   }
 
   createDecoder(): FrameDecoder<MetaFrame> {
@@ -141,19 +129,19 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     return this.#secrets === undefined ? decoder : new CredentialGuard(decoder, this.#secrets);
   }
 
-  onFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
-    const verdict = this.#judge(req, frame);
+  onFrame(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
+    const verdict = this.#judge(req, frame, slot);
     if (this.#secrets !== undefined && verdict instanceof FrameFailure) scrub(verdict.error, this.#secrets);
     return verdict;
   }
 
-  #judge(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+  #judge(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
     const status = frame.status;
-    // Anything but STORED fails a login and the connection with it (§11).
+    // Anything but STORED fails a login and the connection with it.
     if (req.kind === RequestKind.Auth) return status === 'STORED' ? true : authFailure(frame);
     if (frame.skipped !== -1 && req.kind !== RequestKind.Batch) {
       // A value over maxValueSize answering one request: refused at its header, as any size claim
-      // past the cap (reliability.md I5). Only a batch reads past it, to name the key (see onBatchFrame).
+      // past the cap (docs/reliability.md). Only a batch reads past it, to name the key (see onBatchFrame).
       return new FrameFailure(
         new ResponseTooLargeError(
           `reply to ${label(req)} declares a value of ${frame.skipped} bytes, over maxValueSize ${this.#limits.maxValueSize}`,
@@ -163,11 +151,12 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       );
     }
     if (status === 'SERVER_ERROR') {
-      // The server could not do it but stays in sync: the connection is kept (§10).
+      // The server could not do it but stays in sync: the connection is kept.
       const error = serverError(frame);
       if (req.kind !== RequestKind.Batch) return new FrameFailure(error, false);
-      // Inside a quiet batch it carries no opaque, so it is kept until MN (§6).
-      req.batchError ??= error;
+      // Inside a quiet batch it carries no opaque, so it is kept until MN.
+      const state = batchState(slot, req.items?.length ?? 0);
+      state.error ??= error;
       return MORE;
     }
     if (status === 'CLIENT_ERROR') return clientError(req, frame);
@@ -177,14 +166,17 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     }
     switch (req.kind) {
       case RequestKind.Meta:
-        return checkMeta(req, frame, false) ?? (req.itemSink === undefined ? frame : toItem(req, frame));
+        return (
+          checkMeta(req, frame, sentOpaque(slot), false) ??
+          (req.itemSink === undefined ? frame : toItem(req, frame))
+        );
       case RequestKind.Batch:
-        return onBatchFrame(req, frame, this.#opaques - 1);
+        return onBatchFrame(req, frame, slot, this.#opaques - 1);
       case RequestKind.Version:
         if (status === 'VERSION' && frame.line.length > 8) return frame.line.slice(8);
         break;
       case RequestKind.Stats:
-        return onStatsFrame(req, frame);
+        return onStatsFrame(req, frame, slot);
       case RequestKind.FlushAll:
       case RequestKind.Verbosity:
         if (status === 'OK') return true;
@@ -231,128 +223,58 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 }
 
 /**
- * The decoder of a connection that logs in. A reply the decoder cannot parse is quoted in its error;
- * a server that echoes what it was sent (an HTTP or line-echo server, a hostile one) would put the
- * login's password there, and from there into logs. So an unparseable reply to the login is not
- * quoted at all, and the password is cut out of any later decoding error.
- */
-class CredentialGuard implements FrameDecoder<MetaFrame> {
-  readonly #inner: MetaDecoder;
-  readonly #secrets: string[];
-  /** The first frame (the login's reply) has been decoded. */
-  #answered = false;
-
-  constructor(inner: MetaDecoder, secrets: string[]) {
-    this.#inner = inner;
-    this.#secrets = secrets;
-  }
-
-  get buffered(): number {
-    return this.#inner.buffered;
-  }
-
-  feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
-    try {
-      if (this.#answered) {
-        this.#inner.feed(chunk, onFrame);
-      } else {
-        this.#inner.feed(chunk, (frame) => {
-          this.#answered = true;
-          onFrame(frame);
-        });
-      }
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      if (this.#answered) throw scrub(err, this.#secrets);
-      throw new ProtocolError(
-        'the reply to the login could not be parsed (not shown: it may echo the password)',
-      );
-    }
-  }
-}
-
-/** Cuts every occurrence of a secret out of an error's message and stack; returns the error. */
-function scrub<E extends Error>(error: E, secrets: readonly string[]): E {
-  for (const secret of secrets) {
-    if (error.message.includes(secret)) error.message = error.message.split(secret).join('***');
-    if (error.stack?.includes(secret)) error.stack = error.stack.split(secret).join('***');
-  }
-  return error;
-}
-
-/** A latin1 string as {@link quote} shows it, without the quotes and the cut. */
-function quotedForm(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    out += c < 0x20 || c >= 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : text[i];
-  }
-  return out;
-}
-
-/**
  * Checks a meta reply against its request: a status the command can receive, the opaque it was
  * sent with (unless its batch already matched it), and the key when both carry one. A reply that
  * carries an `O` or `k` its request never sent is out of sync too. Returns a fatal failure, or
  * `undefined` if it fits.
  */
-function checkMeta(req: MetaRequest, frame: MetaFrame, inBatch: boolean): FrameFailure | undefined {
+function checkMeta(
+  req: MetaRequest,
+  frame: MetaFrame,
+  opaque: number,
+  inBatch: boolean,
+): FrameFailure | undefined {
   if (!COMMANDS[req.command ?? 'mn'].statuses.has(frame.status)) return outOfSync(req, frame);
   const line = frame.line;
   if (frame.status === 'ME') {
     // `ME <key> …` must name the key asked for: on 1.6.18 a binary key created by `mg … N` is
-    // printed raw, and its bytes could forge reply lines (§4.5).
+    // printed raw, and its bytes could forge reply lines.
     const end = line.indexOf(' ', 3);
     if (line.slice(3, end === -1 ? line.length : end) !== req.key?.token) return outOfSync(req, frame, 'key');
     return undefined;
   }
   if (line.length === 2) {
     // A bare status (`HD`, `EN`…): no opaque to check. memcached echoes every opaque it is sent
-    // (§2.2); a reply without one is taken as is, so that a reply stream is checked wherever it
+    //; a reply without one is taken as is, so that a reply stream is checked wherever it
     // carries opaques (every batch reply, every reply of memcached and mcrouter).
-    return req.opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
+    return opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
       ? undefined
       : outOfSync(req, frame, 'opaque');
   }
-  // Tokens are single-space separated and each letter comes once (decoder), and only the `O`
-  // token starts with O and only the `k` token with k: one search each finds them.
+  // The decoder's one pass over the flags found the `O` and `k` tokens (frame.opaque, frame.keyAt).
   if (!inBatch) {
-    const at = line.lastIndexOf(' O');
-    if (req.opaque >= 0) {
-      if (at !== -1 && opaqueAt(line, at + 2) !== req.opaque) return outOfSync(req, frame, 'opaque');
+    const got = frame.opaque;
+    if (opaque >= 0) {
+      if (got !== -1 && got !== opaque) return outOfSync(req, frame, 'opaque');
     } else if (req.ownOpaque && req.flags.includes(' O')) {
+      const at = line.lastIndexOf(' O');
       const sent = requestToken(req.flags, 'O');
       if (at === -1 || line.slice(at + 2, nextSpace(line, at + 2)) !== sent) {
         return outOfSync(req, frame, 'opaque');
       }
-    } else if (at !== -1) {
+    } else if (got !== -1) {
       return outOfSync(req, frame, 'opaque');
     }
   }
-  const kAt = line.indexOf(' k');
-  if (kAt === -1) return undefined;
+  const from = frame.keyAt;
+  if (from === -1) return undefined;
   const key = req.key;
   if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
-  const from = kAt + 2;
   const end = nextSpace(line, from);
-  // A base64 key comes back as `k<token> b` (§2.2).
+  // A base64 key comes back as `k<token> b`.
   const base64 = line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
   if (!keyMatches(key, line.slice(from, end), base64)) return outOfSync(req, frame, 'key');
   return undefined;
-}
-
-/** The opaque whose token starts at `from` (as the encoder writes it: canonical decimal), or -1. */
-function opaqueAt(line: string, from: number): number {
-  let n = 0;
-  let i = from;
-  for (; i < line.length; i++) {
-    const d = line.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) break;
-    n = n * 10 + d;
-  }
-  const digits = i - from;
-  if (digits === 0 || digits > 9 || (digits > 1 && line.charCodeAt(from) === 0x30)) return -1;
-  return i === line.length || line.charCodeAt(i) === 0x20 ? n : -1;
 }
 
 /** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */
@@ -368,10 +290,9 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
     return null;
   }
   sink.hits++;
-  const item: Item = { key: req.key!.original, value: frame.value, flags: 0, cas: 0n };
-  itemFlags(frame, item);
-  if (item.cas !== 0n) item.cas |= req.casTag;
-  return item;
+  const raw = casOf(frame);
+  const cas = raw === 0n ? 0n : raw | req.casTag;
+  return { key: req.key!.original, value: frame.value, flags: frame.clientFlags, cas };
 }
 
 /** The token of flag `ch` in a rendered flag string (`" v O12 k"`), or `undefined`. */
@@ -384,44 +305,38 @@ function requestToken(flags: string, ch: string): string | undefined {
 
 /**
  * A batch reply: tagged with the opaque of an item past the last one answered (the server answers
- * in order, §6), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
+ * in order), naming that item's key, with a status it can receive. `MN`, carrying nothing, ends
  * the batch; the items without a reply had none. `mask`: the opaque cycle's size less one.
  */
-function onBatchFrame(req: MetaRequest, frame: MetaFrame, mask: number): FrameVerdict<unknown> {
+function onBatchFrame(
+  req: MetaRequest,
+  frame: MetaFrame,
+  slot: ReplySlot,
+  mask: number,
+): FrameVerdict<unknown> {
   const items = req.items ?? [];
   const n = items.length;
+  const state = batchState(slot, n);
   if (frame.status === 'MN') {
     if (frame.line.length !== 2) return outOfSync(req, frame, 'opaque');
-    const replies = req.replies ?? new Array<MetaFrame | undefined>(n).fill(undefined);
-    req.replies = replies;
-    const error = req.batchError;
-    if (error !== undefined) {
-      return new FrameFailure(
-        error instanceof MemlineError ? error : new ServerErrorReply(error.message),
-        false,
-      );
-    }
-    return replies;
+    return state.error !== undefined ? new FrameFailure(state.error, false) : state.replies;
   }
-  const line = frame.line;
-  const at = line.lastIndexOf(' O');
-  const opaque = at === -1 ? -1 : opaqueAt(line, at + 2);
-  if (opaque === -1) return outOfSync(req, frame, 'opaque');
+  const opaque = frame.opaque;
+  if (opaque < 0) return outOfSync(req, frame, 'opaque');
   // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
-  const next = req.lastIndex + 1;
-  const j = next + ((opaque - req.opaque - next) & mask);
+  const next = state.lastIndex + 1;
+  const j = next + ((opaque - state.opaque - next) & mask);
   if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
-  const failure = checkMeta(items[j], frame, true);
+  const failure = checkMeta(items[j], frame, opaque, true);
   if (failure !== undefined) return failure;
-  if (line.indexOf(' k') === -1) return outOfSync(req, frame, 'key');
-  const replies = (req.replies ??= new Array<MetaFrame | undefined>(n).fill(undefined));
-  replies[j] = frame;
-  req.lastIndex = j;
+  if (frame.keyAt === -1) return outOfSync(req, frame, 'key');
+  state.replies[j] = frame;
+  state.lastIndex = j;
   return MORE;
 }
 
-/** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games, I7). */
-function onStatsFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown> {
+/** `STAT <name> <value>` lines until `END`, into a null-prototype record (no `__proto__` games). */
+function onStatsFrame(req: MetaRequest, frame: MetaFrame, slot: ReplySlot): FrameVerdict<unknown> {
   switch (frame.status) {
     case 'STAT':
     case 'PREFIX': {
@@ -431,17 +346,16 @@ function onStatsFrame(req: MetaRequest, frame: MetaFrame): FrameVerdict<unknown>
       const sp = line.indexOf(' ', nameStart);
       const name = line.slice(nameStart, sp === -1 ? line.length : sp);
       if (name.length === 0) break;
-      const stats = (req.stats ??= Object.create(null) as Record<string, string>);
-      if (!(name in stats)) {
-        const count = statsCount.get(stats) ?? 0;
-        if (count >= MAX_STATS) break;
-        statsCount.set(stats, count + 1);
+      const state = statsState(slot);
+      if (!(name in state.stats)) {
+        if (state.count >= MAX_STATS) break;
+        state.count++;
       }
-      stats[name] = sp === -1 ? '' : line.slice(sp + 1);
+      state.stats[name] = sp === -1 ? '' : line.slice(sp + 1);
       return MORE;
     }
     case 'END':
-      return req.stats ?? (Object.create(null) as Record<string, string>);
+      return statsState(slot).stats;
     case 'RESET': // stats reset
     case 'OK': // stats detail on|off
       return Object.create(null) as Record<string, string>;
@@ -485,7 +399,7 @@ function outOfSync(req: MetaRequest, frame: MetaFrame, what?: 'opaque' | 'key'):
 function clientError(req: MetaRequest, frame: MetaFrame): FrameFailure {
   const known = CLIENT_ERRORS.get(frame.line.slice(13));
   let inStep = false;
-  // In a quiet batch the line carries no opaque and cannot be pinned to an item (§6).
+  // In a quiet batch the line carries no opaque and cannot be pinned to an item.
   if (known !== undefined && req.kind === RequestKind.Meta) {
     inStep = known.inStep === 'always' || (known.inStep === 'not-ms' && req.command !== 'ms');
   }

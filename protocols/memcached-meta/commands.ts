@@ -3,7 +3,7 @@
  * (`flags.ts`), the correlation (`codec.ts`) and the docs.
  *
  * Only what memcached 1.6.18 accepts is listed. Newer flags (`E`, `md x`, `mg C`, `ms s`/`N`) are
- * refused or silently ignored by 1.6.18 (meta-protocol.md §1), so they are left out.
+ * refused or silently ignored by 1.6.18 (docs/meta-protocol.md), so they are left out.
  */
 import type { MetaCommand } from './request.js';
 
@@ -44,7 +44,7 @@ export interface CommandSpec {
   readonly statuses: ReadonlySet<string>;
   /**
    * At most this many flags: the server tokenises at most 19 tokens, the command, the key and `ms`'s
-   * datalen included (meta-protocol.md §2.1).
+   * datalen included (docs/meta-protocol.md).
    */
   readonly maxFlags: number;
 }
@@ -52,7 +52,7 @@ export interface CommandSpec {
 /**
  * The canonical rendering order. Modifiers come before the flags that return something, so that
  * `N`/`T` precede `t` (the server works left to right and `t` would otherwise report the TTL before
- * the change, meta-protocol.md §4.1). `k` and `O` go last, where a reader of a trace looks for them.
+ * the change, docs/meta-protocol.md). `k` and `O` go last, where a reader of a trace looks for them.
  */
 const ORDER = 'NTRIMDJCFPLuvsftchlkO';
 
@@ -84,12 +84,12 @@ function row(command: MetaCommand, init: RowInit): CommandSpec {
   });
 }
 
-/** Flags every key-taking command shares: returned key, opaque, proxy hints (§2.1). */
+/** Flags every key-taking command shares: returned key, opaque, proxy hints. */
 const COMMON: Record<string, TokenKind> = { k: 'none', O: 'opaque', P: 'any', L: 'any' };
 
-/** The meta commands of memcached 1.6.18 (meta-protocol.md §4). */
+/** The meta commands of memcached 1.6.18 (docs/meta-protocol.md). */
 export const COMMANDS: Readonly<Record<MetaCommand, CommandSpec>> = Object.freeze({
-  // §4.1. `C` (1.6.40) and `E` (1.6.27) are left out.
+  // `C` (1.6.40) and `E` (1.6.27) are left out.
   mg: row('mg', {
     flags: {
       ...COMMON,
@@ -111,7 +111,7 @@ export const COMMANDS: Readonly<Record<MetaCommand, CommandSpec>> = Object.freez
     statuses: ['VA', 'HD', 'EN'],
     maxFlags: 17,
   }),
-  // §4.2. `s`, `N` (1.6.20) and `E` (1.6.27) are left out.
+  // `s`, `N` (1.6.20) and `E` (1.6.27) are left out.
   ms: row('ms', {
     flags: { ...COMMON, c: 'none', I: 'none', T: 'ttl', F: 'u32', C: 'cas', M: 'msMode' },
     returned: 'ckO',
@@ -121,7 +121,7 @@ export const COMMANDS: Readonly<Record<MetaCommand, CommandSpec>> = Object.freez
     statuses: ['HD', 'NS', 'EX', 'NF'],
     maxFlags: 16,
   }),
-  // §4.3. `x` and `E` (1.6.27) are left out.
+  // `x` and `E` (1.6.27) are left out.
   md: row('md', {
     flags: { ...COMMON, I: 'none', T: 'ttl', C: 'cas' },
     returned: 'kO',
@@ -130,7 +130,7 @@ export const COMMANDS: Readonly<Record<MetaCommand, CommandSpec>> = Object.freez
     statuses: ['HD', 'NF', 'EX'],
     maxFlags: 17,
   }),
-  // §4.4. `E` (1.6.27) is left out.
+  // `E` (1.6.27) is left out.
   ma: row('ma', {
     flags: {
       ...COMMON,
@@ -150,7 +150,7 @@ export const COMMANDS: Readonly<Record<MetaCommand, CommandSpec>> = Object.freez
     statuses: ['HD', 'VA', 'NF', 'NS', 'EX'],
     maxFlags: 17,
   }),
-  // §4.6: tokens after `mn` are ignored; none are sent.
+  // Tokens after `mn` are ignored; none are sent.
   mn: row('mn', {
     flags: {},
     returned: '',
@@ -159,7 +159,7 @@ export const COMMANDS: Readonly<Record<MetaCommand, CommandSpec>> = Object.freez
     statuses: ['MN'],
     maxFlags: 0,
   }),
-  // §4.5: only a leading `b` is read after the key, and it comes from the key.
+  // Only a leading `b` is read after the key, and it comes from the key.
   me: row('me', {
     flags: {},
     returned: '',

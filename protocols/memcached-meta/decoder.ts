@@ -14,7 +14,7 @@
  */
 import type { FrameDecoder } from '../../lib/codec.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
-import { MetaFrame, wellFormedFlags } from './frame.js';
+import { BARE, MetaFrame, scanned, wellFormedFlags, type ScannedFlags } from './frame.js';
 
 /** Caps checked before anything is buffered or allocated. */
 export interface DecoderLimits {
@@ -50,6 +50,8 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** The `VA` whose data block is being read, if any. */
   #value: Buffer | undefined = undefined;
   #valueLine = '';
+  /** The scan of `#valueLine`'s flags, kept until its value is read. */
+  readonly #valueScan: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
   #filled = 0;
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
@@ -120,7 +122,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
    */
   #line(buf: Buffer, start: number, nl: number): MetaFrame | undefined {
     if (nl - start > this.#maxLine + 1) throw this.#tooLong();
-    // Lines end with CRLF; a bare LF or a CR elsewhere means we are not reading memcached (§2.2).
+    // Lines end with CRLF; a bare LF or a CR elsewhere means we are not reading memcached.
     if (nl === start || buf[nl - 1] !== CR) {
       throw new ProtocolError(
         `reply line not ended by CRLF: ${quote((buf as unknown as RawSlice).latin1Slice(start, nl))}`,
@@ -129,7 +131,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     if (nl - start === 3) {
       // A bare two-letter status (`HD`, `EN`, `MN`…: the usual reply to a write) needs no slicing.
       const status = shortStatus(buf[start], buf[start + 1]);
-      if (status !== undefined && status !== 'VA') return new MetaFrame(status, status, undefined);
+      if (status !== undefined && status !== 'VA') return new MetaFrame(status, status, undefined, -1, BARE);
     }
     const line = (buf as unknown as RawSlice).latin1Slice(start, nl - 1);
     if (line.includes('\r')) throw new ProtocolError(`reply line contains a bare CR: ${quote(line)}`);
@@ -137,19 +139,19 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     if (line.length === 2 || line.charCodeAt(2) === SPACE) {
       const status = shortStatus(line.charCodeAt(0), line.charCodeAt(1));
       if (status === 'VA') return this.#startValue(line);
-      if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined);
+      if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined, -1, BARE);
       if (status !== undefined) {
         if (!wellFormedFlags(line, 2)) throw malformed(line);
-        return new MetaFrame(status, line, undefined);
+        return new MetaFrame(status, line, undefined, -1, scanned);
       }
     }
     const status = wordStatus(line);
     if (status === undefined) throw new ProtocolError(`unknown reply ${quote(line)}`);
-    return new MetaFrame(status, line, undefined);
+    return new MetaFrame(status, line, undefined, -1, BARE);
   }
 
   /**
-   * `VA <size> <flags>*`: checks the size against the cap, then allocates the value once (§2.2).
+   * `VA <size> <flags>*`: checks the size against the cap, then allocates the value once.
    * Over the cap, returns a frame without a value whose `skipped` is the size, and reads past the data
    * block as it comes, holding none of it: the request it answers fails alone (a batch names its key).
    */
@@ -163,11 +165,11 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     const digits = i - 3;
     if (digits < 1 || digits > 20 || (i < line.length && line.charCodeAt(i) !== SPACE)) throw malformed(line);
-    // Checked before the flags and before any allocation: a hostile size must cost nothing (I5).
+    // Checked before the flags and before any allocation: a hostile size must cost nothing.
     if (size > this.#maxValue && size <= MAX_SKIPPED_VALUE && digits <= 10) {
       if (!wellFormedFlags(line, i)) throw malformed(line);
       this.#skipLeft = size + 2;
-      return new MetaFrame('VA', line, undefined, size);
+      return new MetaFrame('VA', line, undefined, size, scanned);
     }
     if (size > this.#maxValue) {
       throw new ResponseTooLargeError(
@@ -175,6 +177,11 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       );
     }
     if (!wellFormedFlags(line, i)) throw malformed(line);
+    const keep = this.#valueScan;
+    keep.opaque = scanned.opaque;
+    keep.keyAt = scanned.keyAt;
+    keep.clientFlags = scanned.clientFlags;
+    keep.casAt = scanned.casAt;
     this.#value = Buffer.allocUnsafe(size);
     this.#valueLine = line;
     this.#filled = 0;
@@ -219,7 +226,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       filled += n;
       pos += n;
     }
-    // The block is read by length; only its CRLF is checked (values may contain CRLF, §2.2).
+    // The block is read by length; only its CRLF is checked (values may contain CRLF).
     while (filled < size + 2 && pos < chunk.length) {
       if (chunk[pos] !== (filled === size ? CR : LF)) {
         throw new ProtocolError(`value of ${quote(this.#valueLine)} not followed by CRLF`);
@@ -233,7 +240,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     this.#value = undefined;
     this.#filled = 0;
-    onFrame(new MetaFrame('VA', this.#valueLine, value));
+    onFrame(new MetaFrame('VA', this.#valueLine, value, -1, this.#valueScan));
     return pos;
   }
 
@@ -242,7 +249,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 }
 
-/** The two-letter statuses (§2.3), as constants so frames share one string each. */
+/** The two-letter statuses, as constants so frames share one string each. */
 function shortStatus(c0: number, c1: number): string | undefined {
   switch ((c0 << 8) | c1) {
     case 0x5641:
@@ -268,7 +275,7 @@ function shortStatus(c0: number, c1: number): string | undefined {
   }
 }
 
-/** The legacy statuses a meta client meets (§2.3, §11). Any line starting with `ERROR` is an error. */
+/** The legacy statuses a meta client meets. Any line starting with `ERROR` is an error. */
 function wordStatus(line: string): string | undefined {
   if (line.startsWith('ERROR')) return 'ERROR';
   const sp = line.indexOf(' ');

@@ -5,6 +5,7 @@
 import type { OutBuffer } from '../../lib/out-buffer.js';
 import { RequestKind } from './request.js';
 import type { MetaRequest } from './request.js';
+import { BatchState, StatsState, type ReplyState } from './reply-state.js';
 
 /**
  * Where a connection is in its cycle of opaques: the next one to hand out, modulo the cycle's size
@@ -39,47 +40,46 @@ export function opaqueCursor(size: number): OpaqueCursor {
 }
 
 /**
- * Appends the exact bytes of `req` to `out`. A meta request gets the next opaque of `cursor` (its
- * connection's), recorded in `req.opaque`, unless it carries the caller's own or takes none.
+ * Appends the exact bytes of `req` to `out` and returns the state its replies are read with: for a
+ * meta request the opaque it got (the next of `cursor`, its connection's), or -1 when it carries
+ * the caller's own or takes none; a fresh {@link BatchState} or {@link StatsState}. The request
+ * itself is not touched.
  */
-export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): void {
+export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): ReplyState {
   switch (req.kind) {
     case RequestKind.Meta: {
       if (req.ownOpaque) {
-        req.opaque = -1;
         encodeMeta(req, '\r\n', out);
-        return;
+        return -1;
       }
       const n = cursor.next;
       cursor.next = (n + 1) & cursor.mask;
-      req.opaque = n;
       encodeMeta(req, opaqueToken(n), out);
-      return;
+      return n;
     }
     case RequestKind.Batch:
-      encodeBatch(req, out, cursor);
-      return;
+      return encodeBatch(req, out, cursor);
     case RequestKind.Version:
       out.latin1('version\r\n');
-      return;
+      return undefined;
     case RequestKind.Stats:
       out.latin1('stats' + req.flags + '\r\n');
-      return;
+      return new StatsState();
     case RequestKind.FlushAll:
       out.latin1('flush_all' + req.flags + '\r\n');
-      return;
+      return undefined;
     case RequestKind.Verbosity:
       out.latin1('verbosity' + req.flags + '\r\n');
-      return;
+      return undefined;
     case RequestKind.Auth:
       encodeAuth(req, out);
-      return;
+      return undefined;
   }
 }
 
 /**
  * `<cmd> <key> [<datalen>] [b]<flags><end>[<data>\r\n]` (`end`: what the encoder adds, then CRLF). The `b` comes right after the key
- * (or datalen): `me` reads it only there (meta-protocol.md §3, §4.5).
+ * (or datalen): `me` reads it only there (docs/meta-protocol.md).
  */
 function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   const command = req.command ?? 'mn';
@@ -99,7 +99,7 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
     out.latin1(tail);
   }
   if (isSet) {
-    // The length came from the Buffer itself, never from a string (reliability.md I4).
+    // The length came from the Buffer itself, never from a string (docs/reliability.md).
     out.bytes(value);
     out.latin1('\r\n');
   }
@@ -108,17 +108,13 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
 /**
  * Every item quiet, with its key (`k`) and consecutive opaques from the connection's cycle, then
  * `mn`: only the replies that are not suppressed come back, each naming its item twice over, and
- * `MN` proves the rest had none (§6).
+ * `MN` proves the rest had none.
  */
-function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): void {
-  // A batch resent on a fresh connection (after its first one failed) starts its replies over.
-  req.lastIndex = -1;
-  req.replies = undefined;
-  req.batchError = undefined;
+function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): BatchState {
   const items = req.items ?? [];
   const mask = cursor.mask;
   let n = cursor.next;
-  req.opaque = n;
+  const state = new BatchState(n, items.length);
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     encodeMeta(item, (item.flags.includes(' k') ? ' q' : ' q k') + opaqueToken(n), out);
@@ -126,9 +122,10 @@ function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): vo
   }
   cursor.next = n;
   out.latin1('mn\r\n');
+  return state;
 }
 
-/** memcached `-Y` login: a `set` whose data is `<user> <pass>` (§11). */
+/** memcached `-Y` login: a `set` whose data is `<user> <pass>`. */
 function encodeAuth(req: MetaRequest, out: OutBuffer): void {
   const credentials = req.value ?? Buffer.alloc(0);
   out.latin1('set _ 0 0 ' + credentials.length + '\r\n');

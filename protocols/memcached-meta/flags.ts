@@ -1,7 +1,7 @@
 /**
  * Renders the flags of the low-level API from the command table: every flag is checked (known to the
  * command, right kind of token, in range, printable) and written in the table's canonical order.
- * Nothing a caller passes can add a token, a flag or a line of its own (DESIGN.md, promise 4).
+ * Nothing a caller passes can add a token, a flag or a line of its own (docs/architecture.md).
  */
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { COMMANDS } from './commands.js';
@@ -11,7 +11,7 @@ import * as validate from './validate.js';
 
 /**
  * Proxy hints (`P`, `L`) are ignored by the server; their tokens are capped so that no line gets near
- * the 2048 bytes the server closes the connection at (meta-protocol.md §9).
+ * the 2048 bytes the server closes the connection at (docs/meta-protocol.md).
  */
 const MAX_ANY_TOKEN = 64;
 
@@ -20,7 +20,7 @@ const MAX_ANY_TOKEN = 64;
  * each preceded by a space: `{ v: true, t: true, T: 30, c: true }` on `mg` → `" T30 v t c"`.
  *
  * `reserved` is the number of flag tokens the encoder will add (`b` for a base64 key, `q` and `O`
- * in a batch) so the total stays within the server's limit (§2.1).
+ * in a batch) so the total stays within the server's limit.
  *
  * @throws InvalidArgumentError for an unknown flag, `q` or `b`, a wrong or out-of-range token, or
  * too many flags.
@@ -90,7 +90,7 @@ function opaqueNumber(value: number, name: string): string {
   return String(validate.nonNegativeInt(value, name, Number.MAX_SAFE_INTEGER));
 }
 
-/** Mode letters are upper-case, exactly one character on 1.6.18 (meta-protocol.md §4.2, §4.4). */
+/** Mode letters are upper-case, exactly one character on 1.6.18 (docs/meta-protocol.md). */
 function mode(value: unknown, letters: string, name: string): string {
   if (typeof value !== 'string' || value.length !== 1 || !letters.includes(value)) {
     throw new InvalidArgumentError(

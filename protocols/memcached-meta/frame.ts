@@ -4,8 +4,39 @@
  * checked once by the decoder ({@link wellFormedFlags}), so reading them cannot fail.
  */
 
+/** `opaque` of a frame whose `O` token is not a canonical decimal of at most 9 digits. */
+export const FOREIGN_OPAQUE = -2;
+
+/**
+ * What the decoder's one pass over a line's returned flags ({@link wellFormedFlags}) found, read by
+ * correlation and by the Item builder without scanning the line again. Filled per line; the decoder
+ * copies it into the frame.
+ */
+export interface ScannedFlags {
+  /** The `O` token as a number; -1 without one; -2 when not one the codec writes (not canonical decimal of at most 9 digits). */
+  opaque: number;
+  /** Where the `k` token starts (after the letter), or -1. */
+  keyAt: number;
+  /** The `f` token (client flags), 0 without one. */
+  clientFlags: number;
+  /** Where the `c` token starts (after the letter), or -1. */
+  casAt: number;
+}
+
+/** The scan of the last line {@link wellFormedFlags} checked (one at a time: the decoder is synchronous). */
+export const scanned: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
+
 /** A reply line and its value. */
 export class MetaFrame {
+  /** The `O` token as a number; -1 without one; -2 when not one the codec writes (not canonical decimal of at most 9 digits). */
+  readonly opaque: number;
+  /** Where the `k` token starts in {@link line} (after the letter), or -1. */
+  readonly keyAt: number;
+  /** The `f` token (client flags), 0 without one. */
+  readonly clientFlags: number;
+  /** Where the `c` token starts in {@link line} (after the letter), or -1. */
+  readonly casAt: number;
+
   constructor(
     /**
      * The first token of the line: `VA HD EN NF NS EX MN ME VERSION OK STAT END STORED RESET PREFIX
@@ -21,25 +52,42 @@ export class MetaFrame {
      * without holding it, and `value` is `undefined`. -1 for every other frame.
      */
     readonly skipped: number = -1,
-  ) {}
+    /** The decoder's scan of the flags; scanned here when not given. */
+    scan?: ScannedFlags,
+  ) {
+    if (scan === undefined) {
+      scan = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
+      if (isMetaStatus(status) && line.length > 2) {
+        const start = status === 'VA' ? nextSpace(line, 3) : 2;
+        if (wellFormedFlags(line, start)) scan = scanned;
+      }
+    }
+    this.opaque = scan.opaque;
+    this.keyAt = scan.keyAt;
+    this.clientFlags = scan.clientFlags;
+    this.casAt = scan.casAt;
+  }
 }
+
+/** The frame of a bare status line (`HD`, `EN`…): nothing to scan. */
+export const BARE: ScannedFlags = Object.freeze({ opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 });
 
 /** The returned flags of a meta reply, parsed. */
 export interface ReturnedFlags {
   /** `f`: client flags. */
   f?: number;
-  /** `c`: CAS, as a bigint (a Number loses precision past 2^53: reliability.md J1). */
+  /** `c`: CAS, as a bigint (a Number loses precision past 2^53: docs/reliability.md). */
   c?: bigint;
   /**
    * `t`: remaining TTL in seconds; -1 = never expires; -2 = already expired (the server prints a
-   * negative remaining TTL unsigned, so a value ≥ 2^31 means expired: meta-protocol.md §7).
+   * negative remaining TTL unsigned, so a value ≥ 2^31 means expired: docs/meta-protocol.md).
    */
   t?: number;
   /** `s`: value size in bytes. */
   s?: number;
   /** `k`: the key token as sent by the server (latin1; see `decodeReturnedKey`). */
   k?: string;
-  /** A bare `b` followed `k`: the key token is base64 (§2.2). */
+  /** A bare `b` followed `k`: the key token is base64. */
   kBase64: boolean;
   /** `O`: the opaque (may be empty). */
   O?: string;
@@ -85,24 +133,25 @@ function isMetaStatus(status: string): boolean {
  * without building a {@link ReturnedFlags} object or slicing tokens.
  */
 export function itemFlags(frame: MetaFrame, out: { flags: number; cas: bigint }): void {
+  out.flags = frame.clientFlags;
+  out.cas = casOf(frame);
+}
+
+/** The CAS of a reply (`c`), 0n without one. */
+export function casOf(frame: MetaFrame): bigint {
+  const at = frame.casAt;
+  if (at === -1) return 0n;
   const line = frame.line;
-  for (let i = flagsStart(frame); i < line.length;) {
-    const end = nextSpace(line, i + 1);
-    const ch = line.charCodeAt(i + 1);
-    if (ch === 0x66 /* f */) out.flags = digits(line, i + 2, end);
-    else if (ch === 0x63 /* c */) {
-      // Through a Number when exact (up to 15 digits): parsing a BigInt from a string is slow.
-      out.cas = end - i - 2 <= 15 ? BigInt(digits(line, i + 2, end)) : BigInt(line.slice(i + 2, end));
-    }
-    i = end;
-  }
+  const end = nextSpace(line, at);
+  // Through a Number when exact (up to 15 digits): parsing a BigInt from a string is slow.
+  return end - at <= 15 ? BigInt(digits(line, at, end)) : BigInt(line.slice(at, end));
 }
 
 /**
  * Whether a `VA` reply is a lease placeholder: the empty item `mg … N` creates for the caller that
  * won (`W`) while its loader runs, which every other reader is shown with `Z` (a win was handed out)
  * and without `X` (it is not a stale value being served). It holds no value and flags 0 until the
- * winner stores one or the lease expires, so every read takes it for a miss (meta-protocol.md §8).
+ * winner stores one or the lease expires, so every read takes it for a miss (docs/meta-protocol.md).
  * A stored empty value with flags 0 whose early refresh (`R`) is under way looks the same and is a
  * miss too for those few seconds. Only empty values are looked at, so a hit costs nothing more.
  */
@@ -110,7 +159,7 @@ export function isLeasePlaceholder(frame: MetaFrame): boolean {
   const value = frame.value;
   if (value === undefined || value.length !== 0) return false;
   const line = frame.line;
-  // Only the flags `Z` and `X` start a token with those letters (each letter comes once, §2.2).
+  // Only the flags `Z` and `X` start a token with those letters (each letter comes once).
   if (line.indexOf(' Z') === -1 || line.indexOf(' X') !== -1) return false;
   const out = { flags: 0, cas: 0n };
   itemFlags(frame, out);
@@ -209,12 +258,17 @@ export function nextSpace(line: string, from: number): number {
 /**
  * Checks the returned flags of a meta line from `i` on: single-space separated tokens, each a letter
  * seen once, with a well-formed number for the numeric ones. `k` and `O` tokens are free-form (a key
- * is echoed raw, §2.2). One pass of `charCodeAt`: this runs for every reply.
+ * is echoed raw). One pass of `charCodeAt`: this runs for every reply.
  */
 export function wellFormedFlags(line: string, i: number): boolean {
   let upper = 0;
   let lower = 0;
   const n = line.length;
+  const scan = scanned;
+  scan.opaque = -1;
+  scan.keyAt = -1;
+  scan.clientFlags = 0;
+  scan.casAt = -1;
   while (i < n) {
     if (line.charCodeAt(i) !== 0x20 || i + 1 >= n) return false;
     const c = line.charCodeAt(i + 1);
@@ -234,16 +288,26 @@ export function wellFormedFlags(line: string, i: number): boolean {
       case 0x66 /* f */:
         // Client flags are a u32 and CAS a u64 on every memcached: a larger number is not one.
         i = boundedDigitsEnd(line, from, n, MAX_U32);
+        if (i !== -1) scan.clientFlags = digits(line, from, i);
         break;
       case 0x63 /* c */:
         i = boundedDigitsEnd(line, from, n, MAX_U64);
+        scan.casAt = from;
         break;
+      case 0x4f /* O */:
+        i = nextSpace(line, from);
+        scan.opaque = opaqueValue(line, from, i);
+        continue;
+      case 0x6b /* k */:
+        scan.keyAt = from;
+        i = nextSpace(line, from);
+        continue;
       case 0x73 /* s */:
       case 0x6c /* l */:
         i = digitsEnd(line, from, n);
         break;
       case 0x74 /* t */:
-        // `t-1`: no expiry (§4.1).
+        // `t-1`: no expiry.
         i =
           line.charCodeAt(from) === 0x2d && line.charCodeAt(from + 1) === 0x31
             ? from + 2
@@ -266,6 +330,19 @@ export function wellFormedFlags(line: string, i: number): boolean {
     if (i === -1 || (i < n && line.charCodeAt(i) !== 0x20)) return false;
   }
   return true;
+}
+
+/** The opaque in `line[from, to)` if it is canonical decimal of 1 to 9 digits (as the encoder writes), else {@link FOREIGN_OPAQUE}. */
+function opaqueValue(line: string, from: number, to: number): number {
+  const n = to - from;
+  if (n === 0 || n > 9 || (n > 1 && line.charCodeAt(from) === 0x30)) return FOREIGN_OPAQUE;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = line.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return FOREIGN_OPAQUE;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 const MAX_U32 = '4294967295';

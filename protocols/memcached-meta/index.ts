@@ -29,6 +29,14 @@ export type { ServerFeatures, FeatureName } from './features.js';
 export type { ReturnedFlags, MetaFrame } from './frame.js';
 export type { MetaFlags } from './commands.js';
 export type { MetaCommand, MetaRequest, RequestKind, WireKey } from './request.js';
+export { meta } from './builders.js';
+export type {
+  FetchFlag,
+  MetaGetOptions,
+  MetaSetOptions,
+  MetaDeleteOptions,
+  MetaArithOptions,
+} from './builders.js';
 export { MetaCodec } from './codec.js';
 export type { MetaCodecOptions } from './codec.js';
 export type { DecoderLimits } from './decoder.js';

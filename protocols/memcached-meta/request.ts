@@ -3,7 +3,6 @@
  * validation (keys by `keys.ts`, flags by `flags.ts`), so everything in them is safe to put on the
  * wire as is.
  */
-import type { MetaFrame } from './frame.js';
 
 /** The meta commands. */
 export type MetaCommand = 'mg' | 'ms' | 'md' | 'ma' | 'mn' | 'me';
@@ -47,18 +46,6 @@ export interface WireKey {
  * replies by the codec.
  */
 export class MetaRequest {
-  /**
-   * The opaque the encoder put on this request (for a batch: on its first item, the others follow
-   * in order), or -1 when it sent none of its own: `mn` and `me` echo none, and a caller's own `O`
-   * (low-level `meta()`) is checked as it was given.
-   */
-  opaque = -1;
-  /** Batch bookkeeping: the last opaque index seen, replies so far, an error seen mid-batch. */
-  lastIndex = -1;
-  replies: (MetaFrame | undefined)[] | undefined = undefined;
-  batchError: Error | undefined = undefined;
-  /** Stats bookkeeping. */
-  stats: Record<string, string> | undefined = undefined;
   /**
    * For a read (`mg … v f c`): resolve with an {@link Item} (or `null` on a miss) instead of the
    * frame, counting the hit or miss here. Saves the client a promise step per get.

@@ -13,7 +13,13 @@
  * `-WRONGTYPE`) is not fatal: it is the command's result, and the stream is in step.
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
-import type { ConnectionInfo, FrameDecoder, FrameVerdict, ProtocolCodec } from '../../lib/codec.js';
+import type {
+  ConnectionInfo,
+  FrameDecoder,
+  FrameVerdict,
+  ProtocolCodec,
+  ReplySlot,
+} from '../../lib/codec.js';
 import {
   AuthError,
   InvalidArgumentError,
@@ -64,10 +70,12 @@ export class RespCodec implements ProtocolCodec<RedisRequest, unknown, RespValue
     this.#options = { ...options };
   }
 
-  encode(req: RedisRequest, out: OutBuffer): void {
-    // A request may be written again on a new connection (the engine moves idempotent ones after a
-    // failure): it starts over.
-    if (req.kind === 'pipeline' || req.kind === 'transaction') req.replies = [];
+  /**
+   * A pipeline's or transaction's replies so far are kept in `slot`, not on the request: one sent
+   * again on a new connection (the engine moves idempotent ones after a failure) starts over.
+   */
+  encode(req: RedisRequest, out: OutBuffer, slot: ReplySlot): void {
+    slot.reply = req.kind === 'pipeline' || req.kind === 'transaction' ? [] : undefined;
     for (const args of req.commands) encodeCommand(args, out);
   }
 
@@ -75,15 +83,15 @@ export class RespCodec implements ProtocolCodec<RedisRequest, unknown, RespValue
     return new RespDecoder(this.#options);
   }
 
-  onFrame(req: RedisRequest, frame: RespValue): FrameVerdict<unknown> {
+  onFrame(req: RedisRequest, frame: RespValue, slot: ReplySlot): FrameVerdict<unknown> {
     switch (req.kind) {
       case 'command':
         if (frame instanceof RespError) return new FrameFailure(replyError(frame), false);
         return check(req.specs[0], req.commands[0], frame) ?? frame;
       case 'pipeline':
-        return onPipelineFrame(req, frame);
+        return onPipelineFrame(req, frame, repliesOf(slot));
       case 'transaction':
-        return onTransactionFrame(req, frame);
+        return onTransactionFrame(req, frame, repliesOf(slot));
       case 'hello':
         if (frame instanceof Map) return frame;
         return handshakeFailure('hello', frame);
@@ -143,8 +151,13 @@ export class RespCodec implements ProtocolCodec<RedisRequest, unknown, RespValue
 }
 
 /** One reply per command; errors are kept as data, the pipeline settles with every reply. */
-function onPipelineFrame(req: RedisRequest, frame: RespValue): FrameVerdict<unknown> {
-  const replies = (req.replies ??= []);
+/** The replies so far of the pipeline or transaction sent through `slot`. */
+function repliesOf(slot: ReplySlot): RespValue[] {
+  if (!Array.isArray(slot.reply)) slot.reply = [];
+  return slot.reply as RespValue[];
+}
+
+function onPipelineFrame(req: RedisRequest, frame: RespValue, replies: RespValue[]): FrameVerdict<unknown> {
   const i = replies.length;
   if (!(frame instanceof RespError)) {
     const failure = check(req.specs[i], req.commands[i], frame);
@@ -158,8 +171,11 @@ function onPipelineFrame(req: RedisRequest, frame: RespValue): FrameVerdict<unkn
  * `+OK` for MULTI, `+QUEUED` (or a queueing error) per command, then EXEC's array, or `-EXECABORT`
  * when a command could not be queued (then nothing ran).
  */
-function onTransactionFrame(req: RedisRequest, frame: RespValue): FrameVerdict<unknown> {
-  const replies = (req.replies ??= []);
+function onTransactionFrame(
+  req: RedisRequest,
+  frame: RespValue,
+  replies: RespValue[],
+): FrameVerdict<unknown> {
   const i = replies.length;
   const last = req.commands.length - 1;
   if (i === 0) {

@@ -4,7 +4,6 @@
  */
 import { COMMANDS, isIdempotent, keyOf, specOf, commandName, type CommandSpec } from './commands.js';
 import type { RedisArg } from './encoder.js';
-import type { RespValue } from './values.js';
 
 /**
  * - `command`: one command, one reply.
@@ -20,12 +19,6 @@ export type RequestKind = 'command' | 'pipeline' | 'transaction' | 'hello' | 'au
  * its arguments; carries what the codec needs to encode it, route it and check its replies.
  */
 export class RedisRequest {
-  /**
-   * The replies of a pipeline or transaction read so far. Reset every time the request is encoded:
-   * a request the engine sends again on another connection starts over.
-   */
-  replies: RespValue[] | undefined = undefined;
-
   private constructor(
     readonly kind: RequestKind,
     /** The commands, each as its arguments (name first). */

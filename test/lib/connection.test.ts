@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { expect } from 'chai';
 import sinon from 'sinon';
@@ -186,6 +187,44 @@ describe('lib/Connection (scripted server, toy line protocol)', () => {
     const late = (await send(conn, get('c'), 150).catch((e: unknown) => e)) as MemlineError;
     expect(late.code).to.equal('ERR_TIMEOUT');
     expect(timedOut.callCount).to.equal(3);
+  });
+
+  it('1,000 calls on one signal share one abort listener, and the abort rejects them all', async () => {
+    server = await startScriptedServer(() => undefined);
+    conn = open(server.port);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      const promises = Array.from({ length: 1000 }, (_, i) => send(conn!, get(`k${i}`), 5000, ac.signal));
+      expect(getEventListeners(ac.signal, 'abort')).to.have.length(1);
+      await waitFor(() => conn!.inflight === 1000);
+      ac.abort();
+      const results = await outcomes(promises);
+      for (const r of results) expect((r as MemlineError).code).to.equal('ERR_ABORTED');
+      expect(getEventListeners(ac.signal, 'abort')).to.have.length(0);
+      // A warning is emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => w.name)).to.not.include('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('removes the shared abort listener once the last call on the signal settles', async () => {
+    server = await startScriptedServer(echo);
+    conn = open(server.port);
+    const ac = new AbortController();
+    const ids = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    const results = await Promise.all(ids.map((id) => send(conn!, get(id), 5000, ac.signal)));
+    expect(results).to.deep.equal(ids.map((id) => `v-${id}`));
+    expect(getEventListeners(ac.signal, 'abort')).to.have.length(0);
+    // A later call on the same signal watches it again.
+    const later = send(conn, get('x'), 5000, ac.signal);
+    expect(getEventListeners(ac.signal, 'abort')).to.have.length(1);
+    expect(await later).to.equal('v-x');
+    expect(getEventListeners(ac.signal, 'abort')).to.have.length(0);
   });
 
   it('rejects an already-aborted signal at once, without writing', async () => {

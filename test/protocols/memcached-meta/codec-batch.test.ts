@@ -3,9 +3,9 @@ import { expect } from 'chai';
 import { MORE } from '../../../lib/codec.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { OutBuffer } from '../../../lib/out-buffer.js';
-import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
+
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
-import { batch, failure, meta, verdicts } from './codec-helpers.js';
+import { TestMetaCodec, batch, failure, meta, verdicts } from './codec-helpers.js';
 import { LIMITS, frame } from './helpers.js';
 
 describe('MetaCodec batches', () => {
@@ -94,7 +94,7 @@ describe('MetaCodec batches', () => {
   });
 
   it('a batch after others on its connection: opaques continue, and wrap around the cycle', () => {
-    const codec = new MetaCodec({ ...LIMITS, maxPending: 4 });
+    const codec = new TestMetaCodec({ ...LIMITS, maxPending: 4 });
     const out = new OutBuffer();
     const first = MetaRequest.batch([meta('mg', 'a', ' v'), meta('mg', 'b', ' v'), meta('mg', 'c', ' v')]);
     const second = MetaRequest.batch([meta('mg', 'd', ' v'), meta('mg', 'e', ' v')]);

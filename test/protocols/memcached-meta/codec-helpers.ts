@@ -5,14 +5,36 @@
 import { expect } from 'chai';
 import { FrameFailure } from '../../../lib/codec.js';
 import { OutBuffer } from '../../../lib/out-buffer.js';
-import type { FrameVerdict } from '../../../lib/codec.js';
+import type { FrameVerdict, ReplySlot } from '../../../lib/codec.js';
 import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
+import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import type { MetaCommand } from '../../../protocols/memcached-meta/request.js';
 import { LIMITS, frames } from './helpers.js';
 
-export const codec = new MetaCodec(LIMITS);
+/** Each request's reply slot, as the engine's FIFO entry would hold it (tests only). */
+const slots = new WeakMap<object, ReplySlot>();
+
+/** The slot the engine would keep for `req` (one per request object in these tests). */
+export function slotOf(req: object): ReplySlot {
+  let slot = slots.get(req);
+  if (slot === undefined) slots.set(req, (slot = { reply: undefined }));
+  return slot;
+}
+
+/** A meta codec whose `encode` and `onFrame` default to {@link slotOf} the request. */
+export class TestMetaCodec extends MetaCodec {
+  override encode(req: MetaRequest, out: OutBuffer, slot: ReplySlot = slotOf(req)): void {
+    super.encode(req, out, slot);
+  }
+
+  override onFrame(req: MetaRequest, frame: MetaFrame, slot: ReplySlot = slotOf(req)): FrameVerdict<unknown> {
+    return super.onFrame(req, frame, slot);
+  }
+}
+
+export const codec = new TestMetaCodec(LIMITS);
 
 /** A meta request on a text key (`ms` gets a one-byte value). */
 export function meta(command: MetaCommand, key = 'k', flags = ''): MetaRequest {
@@ -35,8 +57,8 @@ export function sent(req: MetaRequest): MetaRequest {
 }
 
 /** Feeds every frame of `wire` to `req`, returning each verdict. */
-export function verdicts(req: MetaRequest, wire: string, c = codec): FrameVerdict<unknown>[] {
-  return frames(wire).map((f) => c.onFrame(req, f));
+export function verdicts(req: MetaRequest, wire: string, c: MetaCodec = codec): FrameVerdict<unknown>[] {
+  return frames(wire).map((f) => c.onFrame(req, f, slotOf(req)));
 }
 
 /** Expects a FrameFailure with `code`, fatal or not; returns it. */

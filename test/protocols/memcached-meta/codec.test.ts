@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { FrameFailure, MORE } from '../../../lib/codec.js';
-import { MetaCodec } from '../../../protocols/memcached-meta/codec.js';
+
 import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import type { MetaCommand } from '../../../protocols/memcached-meta/request.js';
-import { batch, codec, failure, meta, sent, verdicts } from './codec-helpers.js';
+import { TestMetaCodec, batch, codec, failure, meta, sent, verdicts } from './codec-helpers.js';
 import { LIMITS, frame, frames, thrown, written } from './helpers.js';
 import { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 
@@ -226,7 +226,7 @@ describe('MetaCodec', () => {
 
   describe('auth', () => {
     const password = 's3cr3t-pa55';
-    const authCodec = new MetaCodec({ ...LIMITS, auth: { username: 'user1', password } });
+    const authCodec = new TestMetaCodec({ ...LIMITS, auth: { username: 'user1', password } });
 
     it('sends the login first on every connection', () => {
       const [login, ...rest] = authCodec.handshake();
@@ -264,7 +264,7 @@ describe('MetaCodec', () => {
         { username: 'u', password: '' },
         { username: 'u\r\n', password },
       ]) {
-        const err = thrown(() => new MetaCodec({ ...LIMITS, auth }));
+        const err = thrown(() => new TestMetaCodec({ ...LIMITS, auth }));
         expect(err.code).to.equal('ERR_INVALID_ARGUMENT');
         expect(err.message).to.not.include(password);
       }
@@ -304,7 +304,7 @@ describe('MetaCodec', () => {
       expect(codec.isIdempotent(meta('mg'))).to.equal(true);
       expect(codec.noReply(meta('mg'))).to.equal(undefined);
       expect(codec.name).to.equal('memcached-meta');
-      const decoder = new MetaCodec({ maxValueSize: 4, maxLineLength: 64 }).createDecoder();
+      const decoder = new TestMetaCodec({ maxValueSize: 4, maxLineLength: 64 }).createDecoder();
       const skipped: number[] = [];
       decoder.feed(Buffer.from('VA 5\r\n'), (f) => skipped.push(f.skipped));
       expect(skipped).to.deep.equal([5]);

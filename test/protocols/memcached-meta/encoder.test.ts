@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { OutBuffer } from '../../../lib/out-buffer.js';
 import { encodeRequest, opaqueCursor } from '../../../protocols/memcached-meta/encoder.js';
+import type { BatchState, ReplyState } from '../../../protocols/memcached-meta/reply-state.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
 import type { MetaCommand, WireKey } from '../../../protocols/memcached-meta/request.js';
 import { written } from './helpers.js';
@@ -196,11 +197,14 @@ describe('encodeRequest', () => {
     const a = meta('mg', textKey('a'), ' v');
     const batch = MetaRequest.batch([meta('md', textKey('b')), meta('md', textKey('c'))]);
     const reqs = [a, meta('me', textKey('e')), batch, meta('mn', undefined), meta('mg', textKey('d'))];
-    const bytes = written((o) => reqs.forEach((r) => encodeRequest(r, o, cursor)));
+    const states: ReplyState[] = [];
+    const bytes = written((o) => reqs.forEach((r) => states.push(encodeRequest(r, o, cursor))));
     expect(bytes.toString()).to.equal(
       'mg a v O0\r\nme e\r\nmd b q k O1\r\nmd c q k O2\r\nmn\r\nmn\r\nmg d O3\r\n',
     );
-    expect([a.opaque, batch.opaque, reqs[1].opaque, reqs[4].opaque]).to.deep.equal([0, 1, -1, 3]);
+    // The opaques go into the reply state, never onto the (immutable) requests.
+    expect([states[0], (states[2] as BatchState).opaque, states[1], states[4]]).to.deep.equal([0, 1, -1, 3]);
+    expect(Object.keys(a)).to.not.include('opaque');
     // the cycle wraps at its size
     expect(encode(meta('mg', textKey('x')), undefined).toString()).to.equal('mg x O0\r\n');
     encodeRequest(meta('mg', textKey('y')), new OutBuffer(), cursor);

@@ -1,16 +1,16 @@
 import { expect } from 'chai';
 import { FrameFailure, MORE } from '../../../lib/codec.js';
 import { MemlineError } from '../../../lib/errors.js';
-import { RespCodec, type RespCodecOptions } from '../../../protocols/redis-resp/codec.js';
+import { type RespCodecOptions } from '../../../protocols/redis-resp/codec.js';
 import { COMMANDS, refusal, specOf } from '../../../protocols/redis-resp/commands.js';
 import type { RedisArg } from '../../../protocols/redis-resp/encoder.js';
 import { RedisServerError } from '../../../protocols/redis-resp/errors.js';
 import { RedisRequest } from '../../../protocols/redis-resp/request.js';
 import { RespError, type RespValue } from '../../../protocols/redis-resp/values.js';
-import { LIMITS, command, decode, written } from './helpers.js';
+import { LIMITS, TestRespCodec, command, decode, written } from './helpers.js';
 
-const codec = (options: Partial<RespCodecOptions> = {}): RespCodec =>
-  new RespCodec({ ...LIMITS, protocol: 2, ...options });
+const codec = (options: Partial<RespCodecOptions> = {}): TestRespCodec =>
+  new TestRespCodec({ ...LIMITS, protocol: 2, ...options });
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** The one value `wire` decodes to. */
 const reply = (wire: string): RespValue => {
@@ -200,7 +200,7 @@ describe('RespCodec', () => {
   });
 
   describe('handshake', () => {
-    const steps = (c: RespCodec): Buffer =>
+    const steps = (c: TestRespCodec): Buffer =>
       written((out) => {
         for (const req of c.handshake({ server: 'h:1', tls: false })) c.encode(req, out);
       });

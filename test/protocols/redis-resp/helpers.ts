@@ -3,9 +3,12 @@
  * would send, and the value the decoder must give back), feeding a decoder in chunks, and
  * splittings of a stream. Nothing here uses the code under test to build expected bytes.
  */
+import type { FrameVerdict, ReplySlot } from '../../../lib/codec.js';
 import { MemlineError } from '../../../lib/errors.js';
 import { OutBuffer } from '../../../lib/out-buffer.js';
+import { RespCodec } from '../../../protocols/redis-resp/codec.js';
 import { RespDecoder, type RespLimits } from '../../../protocols/redis-resp/decoder.js';
+import type { RedisRequest } from '../../../protocols/redis-resp/request.js';
 import { RespError, VerbatimString, type RespValue } from '../../../protocols/redis-resp/values.js';
 
 export const LIMITS: RespLimits = {
@@ -181,4 +184,29 @@ export function command(...args: (string | Buffer)[]): Buffer {
     parts.push(text(`$${bytes.length}\r\n`), bytes, text('\r\n'));
   }
   return Buffer.concat(parts);
+}
+
+/** Each request's reply slot, as the engine's FIFO entry would hold it (tests only). */
+const slots = new WeakMap<object, ReplySlot>();
+
+/** The slot the engine would keep for `req` (one per request object in these tests). */
+export function slotOf(req: object): ReplySlot {
+  let slot = slots.get(req);
+  if (slot === undefined) slots.set(req, (slot = { reply: undefined }));
+  return slot;
+}
+
+/** A RESP codec whose `encode` and `onFrame` default to {@link slotOf} the request. */
+export class TestRespCodec extends RespCodec {
+  override encode(req: RedisRequest, out: OutBuffer, slot: ReplySlot = slotOf(req)): void {
+    super.encode(req, out, slot);
+  }
+
+  override onFrame(
+    req: RedisRequest,
+    frame: RespValue,
+    slot: ReplySlot = slotOf(req),
+  ): FrameVerdict<unknown> {
+    return super.onFrame(req, frame, slot);
+  }
 }
