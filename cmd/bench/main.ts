@@ -28,14 +28,16 @@ if (options === 'help') {
 try {
   // Progress goes to stderr, the report to stdout.
   const data = await runBench(options, ROOT, (line) => console.error(line));
-  const { markdown, json } = buildReports(data);
   const stamp = data.date.replace(/[:.]/g, '-').slice(0, 19);
+  const name = `bench-${data.mode}-${stamp}`;
+  const { markdown, json, svg } = buildReports(data, `${name}.svg`);
   mkdirSync(`${ROOT}/bench-results`, { recursive: true });
-  const base = `bench-results/bench-${data.mode}-${stamp}`;
+  const base = `bench-results/${name}`;
   writeFileSync(`${ROOT}/${base}.md`, markdown + '\n');
   writeFileSync(`${ROOT}/${base}.json`, json + '\n');
+  writeFileSync(`${ROOT}/${base}.svg`, svg);
   console.log(`\n${markdown}`);
-  console.error(`\nbench: wrote ${base}.md and ${base}.json`);
+  console.error(`\nbench: wrote ${base}.md, ${base}.json and ${base}.svg`);
   const wrong = data.cells.some((c) => c.clients.some((s) => s.runs.some((r) => r.mismatches > 0)));
   process.exitCode = wrong ? 1 : 0;
 } catch (err) {

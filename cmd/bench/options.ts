@@ -21,7 +21,8 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
 
-Measures memline side by side with a raw pipelined socket (the ceiling) and the other Node clients
+Measures memline side by side with two raw pipelined sockets (the ceilings: the minimal requests, and
+the requests memline's contract needs) and the other Node clients
 (memjs, memcached, memcache-client, memcache) against memcached processes it starts itself (-t 1, free
 loopback ports, stopped by PID), with memcached and the clients pinned to different cores. Writes a
 Markdown and a JSON report to bench-results/ and prints the Markdown.
