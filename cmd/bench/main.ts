@@ -5,25 +5,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runBench } from './bench.js';
-import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { optionsOrExit } from '../shared/options.js';
+import { parseOptions, USAGE } from './options.js';
 import { buildReports } from './report.js';
 
 // The repository root, from cmd/bench/ (under tsx) or dist/cmd/bench/ (compiled).
 const HERE = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const ROOT = HERE.endsWith('/dist') ? HERE.slice(0, -'/dist'.length) : HERE;
 
-let options: BenchOptions | 'help';
-try {
-  options = parseOptions(process.argv.slice(2));
-} catch (err) {
-  if (!(err instanceof UsageError)) throw err;
-  console.error(`bench: ${err.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options === 'help') {
-  console.log(USAGE);
-  process.exit(0);
-}
+const options = optionsOrExit('bench', USAGE, parseOptions);
 
 try {
   // Progress goes to stderr, the report to stdout.

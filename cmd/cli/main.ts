@@ -22,6 +22,7 @@ import type { Command, Context } from './command.js';
 import { findCommand } from './commands/index.js';
 import { ARGUMENT_CODES, exitFor } from './errors.js';
 import { commandHelp, globalHelp } from './help.js';
+import { verboseLogger } from './logger.js';
 import { Exit, Output, type ExitCode } from './output.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
@@ -83,6 +84,7 @@ async function runCommand(
     ...(g.keyPrefix === undefined ? {} : { keyPrefix: g.keyPrefix }),
     ...(g.auth === undefined ? {} : { auth: g.auth }),
     ...(g.tls === undefined ? {} : { tls: tlsOptions(g.tls) }),
+    ...(g.verbose ? { logger: await verboseLogger() } : {}),
   };
   const client = new MemcacheClient(options);
   let perServer: Map<string, MemcacheClient> | undefined;
