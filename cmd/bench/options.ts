@@ -27,7 +27,8 @@ the requests memline's contract needs) and the other Node clients
 loopback ports, stopped by PID), with memcached and the clients pinned to different cores. Writes a
 Markdown and a JSON report to bench-results/ and prints the Markdown.
 
-  --quick              short runs (${QUICK.repeats} × ${QUICK.durationMs} ms per cell), for checking a change: under a minute
+  --quick              short runs (${QUICK.repeats} × ${QUICK.durationMs} ms per cell), for checking a change: a few minutes
+                       (pick cells with --cells for less)
                        (full mode: ${FULL.repeats} × ${FULL.durationMs} ms, about 10 minutes)
   --clients <list>     comma-separated subset of: ${CLIENTS.join(', ')}
                        (default: all)
