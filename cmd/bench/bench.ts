@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { LocalMemcached } from '../shared/local-memcached.js';
 import type { ClientName, Timing } from './cells.js';
 import { runCell, type CellContext, type CellRuns } from './cell.js';
+import { makeCert, type BenchCert } from './certs.js';
 import { createDriver } from './clients.js';
 import { Keyspace, storeAll } from './keyspace.js';
 import { describeMachine, type Machine } from './machine.js';
@@ -46,15 +47,21 @@ export async function runBench(
   const serverCore = 'server' in plan && pinned ? plan.server : undefined;
 
   const servers: LocalMemcached[] = [];
+  const tlsServers: LocalMemcached[] = [];
+  let cert: BenchCert | undefined;
   const pool = new WorkerPool();
   const removeInterrupt = srv.onInterrupt(() => {
     pool.killAll();
-    srv.killServersNow(servers);
+    srv.killServersNow([...servers, ...tlsServers]);
   });
   try {
     const clusterSize = Math.max(...opts.cells.map((c) => c.servers), 1);
     servers.push(...(await srv.startServers(clusterSize + (opts.memory ? 1 : 0), serverCore)));
     const memoryServer = opts.memory ? servers[servers.length - 1] : undefined;
+    if (opts.cells.some((c) => c.tls)) {
+      cert = await makeCert();
+      tlsServers.push(...(await srv.startServers(1, serverCore, { tls: cert })));
+    }
     const pinning =
       'reason' in plan
         ? plan.reason
@@ -71,7 +78,8 @@ export async function runBench(
 
     const ks = new Keyspace();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-    const ctx: CellContext = { opts, ks, pool, servers, root, outDir, stamp, log };
+    const tls = cert === undefined ? undefined : { servers: tlsServers, ca: cert.pem };
+    const ctx: CellContext = { opts, pool, servers, tls, root, outDir, stamp, log };
     // Start every worker now, so they load their modules in parallel rather than one per first use.
     for (const name of opts.clients) if (!(opts.cpuProf && name === 'memline')) pool.get(name);
 
@@ -120,7 +128,8 @@ export async function runBench(
     };
   } finally {
     await pool.exitAll();
-    await srv.stopServers(servers);
+    await srv.stopServers([...servers, ...tlsServers]);
+    await cert?.remove();
     removeInterrupt();
   }
 }

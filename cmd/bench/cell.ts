@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import type { LocalMemcached } from '../shared/local-memcached.js';
 import type { CellSpec, ClientName } from './cells.js';
 import { createDriver } from './clients.js';
-import { storeAll, verifyStored, type Keyspace } from './keyspace.js';
+import { keyspaceFor, storeAll, verifyStored } from './keyspace.js';
 import type { RunResult } from './load.js';
+import type { RawTransport } from './raw.js';
 import type { BenchOptions } from './options.js';
 import { summarizeProfile, type ProfileSummary } from './profile.js';
 import { rate } from './stats.js';
@@ -32,9 +33,10 @@ export interface CellRuns {
 
 export interface CellContext {
   opts: BenchOptions;
-  ks: Keyspace;
   pool: WorkerPool;
   servers: readonly LocalMemcached[];
+  /** The TLS servers and the certificate the clients trust, when a cell needs them. */
+  tls: { servers: readonly LocalMemcached[]; ca: string } | undefined;
   root: string;
   outDir: string;
   stamp: string;
@@ -52,13 +54,26 @@ export const LEAK_OPENED = 32;
 const LEAK_HELD = 256;
 
 export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRuns, ProfileSummary?]> {
-  const { opts, ks, pool, log } = ctx;
-  const addresses = ctx.servers.slice(0, cell.servers).map((s) => s.address);
-  const pids = ctx.servers.slice(0, cell.servers).map((s) => s.pid);
-  const open = { type: 'open', cell, servers: addresses, pids } as const;
+  const { opts, pool, log } = ctx;
+  const ks = keyspaceFor(cell);
+  const tls = cell.tls ? ctx.tls : undefined;
+  const transport: RawTransport = tls === undefined ? {} : { tls: { ca: tls.ca } };
+  const used = (tls?.servers ?? ctx.servers).slice(0, cell.servers);
+  const addresses = used.map((s) => s.address);
+  // Data is stored and checked over plaintext listeners: memcached 1.6.18 stalls on a TLS connection
+  // when one write carries more than a TLS record's worth of requests (about 16 KiB).
+  const plain = used.map((s) => s.plainAddress);
+  const open = {
+    type: 'open',
+    cell,
+    servers: addresses,
+    statsServers: plain,
+    pids: used.map((s) => s.pid),
+    transport,
+  } as const;
   const entries: ClientRuns[] = opts.clients.map((name) => ({ name, status: 'ok', runs: [], restarts: 0 }));
   try {
-    await storeAll(addresses, ks);
+    await storeAll(plain, ks);
   } catch (err) {
     for (const e of entries) fail(e, err, ctx);
     return [{ cell, clients: entries }];
@@ -89,7 +104,7 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
       if (entry.status !== 'ok') continue;
       const warmupMs = r === 0 ? opts.timing.firstWarmupMs : opts.timing.warmupMs;
       try {
-        if (cell.op === 'set') await storeAll(addresses, ks, true);
+        if (cell.op === 'set') await storeAll(plain, ks, true);
         const result = await pool
           .get(entry.name)
           .request<RunResult>(
@@ -97,7 +112,9 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
             warmupMs + opts.timing.durationMs + SLACK_MS,
           );
         // Every key the run wrote must now hold its own value, not the poison stored before it.
-        if (cell.op === 'set') result.mismatches += await verifyStored(addresses[0], ks, result.calls);
+        if (cell.op === 'set') {
+          result.mismatches += await verifyStored(plain[0], ks, result.calls);
+        }
         entry.runs.push(result);
         log(progressLine(cell, entry.name, r, opts.timing.repeats, result));
         if ((result.connectionsOpened ?? 0) > LEAK_OPENED || (result.serverConnections ?? 0) > LEAK_HELD) {
@@ -172,6 +189,7 @@ function progressLine(cell: CellSpec, name: string, r: number, repeats: number, 
     `${rate(res.rate).padStart(7)} ${cell.unit}`,
     `cpu ${res.cpuUsPerUnit.toFixed(2)} µs/${unit}`,
   ];
+  parts.push(`gc ${res.gcPct.toFixed(1)}%`);
   if (res.serverCpuPct !== null) parts.push(`memcached ${res.serverCpuPct.toFixed(0)}%`);
   if (res.otherCpuPct !== null && res.otherCpuPct >= 10)
     parts.push(`other load ${res.otherCpuPct.toFixed(0)}%`);

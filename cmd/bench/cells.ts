@@ -3,14 +3,34 @@
  * in full and quick mode.
  */
 
-/** Every client the benchmark knows, in the order the report shows them. */
-export const CLIENTS = ['raw', 'memline', 'memjs', 'memcached', 'memcache-client', 'memcache'] as const;
+/**
+ * Every client the benchmark knows, in the order the report shows them. `raw` and `raw-contract` are
+ * the two ceilings (raw.ts): the least a client can send, and what memline's contract makes it send.
+ */
+export const CLIENTS = [
+  'raw',
+  'raw-contract',
+  'memline',
+  'memjs',
+  'memcached',
+  'memcache-client',
+  'memcache',
+] as const;
 export type ClientName = (typeof CLIENTS)[number];
+
+/** The ceilings, which no target is measured against but `raw`. */
+export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract'];
 
 /** The clients that are neither memline nor the ceiling. */
 export const PEERS: readonly ClientName[] = ['memjs', 'memcached', 'memcache-client', 'memcache'];
 
-export type Operation = 'get' | 'set' | 'getMulti';
+/** `mix`: nine gets, then one set, in turn. */
+export type Operation = 'get' | 'set' | 'getMulti' | 'mix';
+
+/** Keys the workload cycles through by default; every one is stored before a cell starts. */
+export const KEY_COUNT = 10_000;
+/** Bytes per value by default. */
+export const VALUE_SIZE = 100;
 
 export interface CellSpec {
   /** Short id for `--cells` and file names. */
@@ -26,19 +46,31 @@ export interface CellSpec {
   readonly servers: number;
   /** Whether every call's latency is recorded (p50/p99). */
   readonly latency: boolean;
+  /** Bytes per value, and how many keys the cell cycles through (large values use fewer keys). */
+  readonly valueSize: number;
+  readonly keyCount: number;
+  /** Whether the clients connect over TLS (to a memcached the benchmark starts with `-Z`). */
+  readonly tls: boolean;
   /** What the throughput counts. */
-  readonly unit: 'gets/s' | 'sets/s' | 'keys/s';
+  readonly unit: 'gets/s' | 'sets/s' | 'keys/s' | 'ops/s';
   /** Whether the design's "3× the best peer" target applies to this cell. */
   readonly peerTarget: boolean;
 }
 
-const cell = (spec: Omit<CellSpec, 'batch' | 'servers' | 'latency' | 'peerTarget'> & Partial<CellSpec>) => ({
+type Defaulted = 'batch' | 'servers' | 'latency' | 'peerTarget' | 'valueSize' | 'keyCount' | 'tls';
+
+const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => ({
   batch: 1,
   servers: 1,
   latency: false,
   peerTarget: false,
+  valueSize: VALUE_SIZE,
+  keyCount: KEY_COUNT,
+  tls: false,
   ...spec,
 });
+
+const KiB = 1024;
 
 export const CELLS: readonly CellSpec[] = [
   cell({ id: 'get-1', title: 'get, 1 in flight', op: 'get', inFlight: 1, unit: 'gets/s' }),
@@ -59,6 +91,35 @@ export const CELLS: readonly CellSpec[] = [
     peerTarget: true,
   }),
   cell({ id: 'set-50', title: 'set, 50 in flight', op: 'set', inFlight: 50, unit: 'sets/s' }),
+  cell({ id: 'set-500', title: 'set, 500 in flight', op: 'set', inFlight: 500, unit: 'sets/s' }),
+  cell({ id: 'mix-200', title: '90% get / 10% set, 200 in flight', op: 'mix', inFlight: 200, unit: 'ops/s' }),
+  // About 16 MB of values each, well inside memcached's 64 MB.
+  cell({
+    id: 'get-16k-50',
+    title: 'get 16 KiB values, 50 in flight',
+    op: 'get',
+    inFlight: 50,
+    unit: 'gets/s',
+    valueSize: 16 * KiB,
+    keyCount: 1000,
+  }),
+  cell({
+    id: 'get-512k-50',
+    title: 'get 512 KiB values, 50 in flight',
+    op: 'get',
+    inFlight: 50,
+    unit: 'gets/s',
+    valueSize: 512 * KiB,
+    keyCount: 32,
+  }),
+  cell({
+    id: 'tls-get-50',
+    title: 'get over TLS, 50 in flight',
+    op: 'get',
+    inFlight: 50,
+    unit: 'gets/s',
+    tls: true,
+  }),
   cell({
     id: 'multi-1',
     title: 'getMulti ×100, 1 in flight',
@@ -92,11 +153,6 @@ export const CELLS: readonly CellSpec[] = [
     unit: 'gets/s',
   }),
 ];
-
-/** Keys the workload cycles through; every one is stored before a cell starts. */
-export const KEY_COUNT = 10_000;
-/** Bytes per value. */
-export const VALUE_SIZE = 100;
 
 export interface Timing {
   /** Timed runs per client and cell. */

@@ -11,11 +11,14 @@ import { MemcacheClient, type Item } from '../../protocols/memcached-meta/index.
 import type { CellSpec, ClientName } from './cells.js';
 import { RawDriver, type Driver, type LaneOps, type LaneSink } from './driver.js';
 import type { Keyspace } from './keyspace.js';
+import type { RawTransport } from './raw.js';
 
 export function createDriver(name: ClientName, ks: Keyspace): Driver {
   switch (name) {
     case 'raw':
-      return new RawDriver(ks);
+      return new RawDriver(ks, 'minimal');
+    case 'raw-contract':
+      return new RawDriver(ks, 'contract');
     case 'memline':
       return new MemlineDriver(ks);
     case 'memjs':
@@ -33,6 +36,11 @@ export function createDriver(name: ClientName, ks: Keyspace): Driver {
 const { MemcacheClient: ElectrodeClient, NullLogger } = electrode;
 type ElectrodeClient = InstanceType<typeof ElectrodeClient>;
 
+/** Why a client without TLS support cannot run a TLS cell, or undefined. */
+function noTls(name: string, cell: CellSpec): string | undefined {
+  return cell.tls ? `${name} has no TLS support` : undefined;
+}
+
 function need<T>(client: T | undefined): T {
   if (client === undefined) throw new Error('driver used before open()');
   return client;
@@ -48,8 +56,11 @@ class MemlineDriver implements Driver {
     return undefined;
   }
 
-  async open(servers: readonly string[]): Promise<void> {
-    this.#client = new MemcacheClient({ servers: [...servers] });
+  async open(servers: readonly string[], transport: RawTransport): Promise<void> {
+    this.#client = new MemcacheClient({
+      servers: [...servers],
+      ...(transport.tls === undefined ? {} : { tls: { ca: transport.tls.ca } }),
+    });
     await this.#client.get(this.ks.keys[0]);
   }
 
@@ -85,7 +96,7 @@ class MemjsDriver implements Driver {
   constructor(readonly ks: Keyspace) {}
 
   unsupported(cell: CellSpec): string | undefined {
-    return cell.op === 'getMulti' ? 'memjs has no multi-get (memcachier/memjs#105)' : undefined;
+    return cell.op === 'getMulti' ? 'memjs has no multi-get (memcachier/memjs#105)' : noTls('memjs', cell);
   }
 
   async open(servers: readonly string[]): Promise<void> {
@@ -123,8 +134,8 @@ class MemcachedDriver implements Driver {
   #client: Memcached | undefined;
   constructor(readonly ks: Keyspace) {}
 
-  unsupported(): undefined {
-    return undefined;
+  unsupported(cell: CellSpec): string | undefined {
+    return noTls('memcached', cell);
   }
 
   async open(servers: readonly string[]): Promise<void> {
@@ -171,8 +182,12 @@ class ElectrodeDriver implements Driver {
       : undefined;
   }
 
-  async open(servers: readonly string[]): Promise<void> {
-    this.#client = new ElectrodeClient({ server: servers[0], logger: NullLogger });
+  async open(servers: readonly string[], transport: RawTransport): Promise<void> {
+    this.#client = new ElectrodeClient({
+      server: servers[0],
+      logger: NullLogger,
+      ...(transport.tls === undefined ? {} : { tls: { ca: transport.tls.ca } }),
+    });
     await this.#client.get(this.ks.keys[0]);
   }
 
@@ -207,8 +222,8 @@ class JaredwrayDriver implements Driver {
   #client: Memcache | undefined;
   constructor(readonly ks: Keyspace) {}
 
-  unsupported(): undefined {
-    return undefined;
+  unsupported(cell: CellSpec): string | undefined {
+    return noTls('memcache', cell);
   }
 
   async open(servers: readonly string[]): Promise<void> {

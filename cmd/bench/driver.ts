@@ -5,7 +5,14 @@
  */
 import type { CellSpec, ClientName } from './cells.js';
 import type { Keyspace } from './keyspace.js';
-import { RawConnection, FAILED, type Outcome, type RawWaiter } from './raw.js';
+import {
+  RawConnection,
+  FAILED,
+  type Dialect,
+  type Outcome,
+  type RawTransport,
+  type RawWaiter,
+} from './raw.js';
 
 /** Where a lane's call ends. Exactly one method is called per call. */
 export interface LaneSink {
@@ -33,31 +40,37 @@ export interface Driver {
   readonly valueType: 'Buffer' | 'string';
   /** Why this client cannot run `cell`, or undefined when it can. */
   unsupported(cell: CellSpec): string | undefined;
-  open(servers: readonly string[]): Promise<void>;
+  /** Connects to `servers`, over TLS when `transport.tls` is given. */
+  open(servers: readonly string[], transport: RawTransport): Promise<void>;
   lane(sink: LaneSink): LaneOps;
   /** One key's value in a getMulti result. */
   readMulti(result: unknown, key: string): Buffer | string | null | undefined;
   close(): Promise<void>;
 }
 
-/** The ceiling: one {@link RawConnection} per server; key i goes to server i mod n. */
+/** A ceiling: one {@link RawConnection} per server; key i goes to server i mod n. */
 export class RawDriver implements Driver {
-  readonly name = 'raw';
+  readonly name: ClientName;
   readonly valueType = 'string';
   #conns: RawConnection[] = [];
 
-  constructor(readonly ks: Keyspace) {}
+  constructor(
+    readonly ks: Keyspace,
+    readonly dialect: Dialect,
+  ) {
+    this.name = dialect === 'minimal' ? 'raw' : 'raw-contract';
+  }
 
   unsupported(): undefined {
     return undefined;
   }
 
-  async open(servers: readonly string[]): Promise<void> {
-    this.#conns = await Promise.all(servers.map((s) => RawConnection.connect(s)));
+  async open(servers: readonly string[], transport: RawTransport): Promise<void> {
+    this.#conns = await Promise.all(servers.map((s) => RawConnection.connect(s, this.dialect, transport)));
   }
 
   lane(sink: LaneSink): LaneOps {
-    return new RawLane(this.ks, this.#conns, sink);
+    return new RawLane(this.ks, this.#conns, sink, this.dialect === 'contract');
   }
 
   readMulti(): undefined {
@@ -80,6 +93,7 @@ class RawLane implements LaneOps, RawWaiter {
     readonly ks: Keyspace,
     readonly conns: RawConnection[],
     readonly sink: LaneSink,
+    readonly quietBatches: boolean,
   ) {}
 
   get(i: number): void {
@@ -95,9 +109,17 @@ class RawLane implements LaneOps, RawWaiter {
   getMulti(b: number): void {
     const size = this.ks.batchSize;
     this.#pending = size;
-    for (let i = b * size, end = i + size; i < end; i++) {
-      this.conns[i % this.conns.length].get(this.ks.keys[i], this.ks.values[i], this);
+    const n = this.conns.length;
+    if (!this.quietBatches) {
+      for (let i = b * size, end = i + size; i < end; i++) {
+        this.conns[i % n].get(this.ks.keys[i], this.ks.values[i], this);
+      }
+      return;
     }
+    for (let i = b * size, end = i + size; i < end; i++) {
+      this.conns[i % n].getQuiet(this.ks.keys[i], this.ks.values[i], this);
+    }
+    for (let c = 0; c < Math.min(n, size); c++) this.conns[c].endBatch();
   }
 
   reply(outcome: Outcome): void {

@@ -5,6 +5,7 @@
  * completions, CPU time and (optionally) latencies are counted, then a drain.
  */
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CellSpec } from './cells.js';
 import type { Driver, LaneOps, LaneSink } from './driver.js';
@@ -19,6 +20,12 @@ export interface RunResult {
   seconds: number;
   /** CPU time (user + system) of the client's process per unit, µs. */
   cpuUsPerUnit: number;
+  /**
+   * Time spent in garbage collection during the window (perf_hooks 'gc' entries), % of the window, and
+   * the number of collections.
+   */
+  gcPct: number;
+  gcCount: number;
   /** CPU of the memcached processes over the window, % of one core; null where /proc is absent. */
   serverCpuPct: number | null;
   /**
@@ -103,6 +110,8 @@ export class Load {
   latencyCount = 0;
   #inFlight = 0;
   #next = 0;
+  /** Calls of a mix cell, counting to ten: the tenth is a set. */
+  #mixTurn = 0;
   #stopping = false;
   #drained: (() => void) | undefined;
   readonly #unitsPerCall: number;
@@ -162,7 +171,11 @@ export class Load {
       const op = this.cell.op;
       if (op === 'get') lane.ops.get(i);
       else if (op === 'set') lane.ops.set(i);
-      else lane.ops.getMulti(i);
+      else if (op === 'getMulti') lane.ops.getMulti(i);
+      else if (++this.#mixTurn === 10) {
+        this.#mixTurn = 0;
+        lane.ops.set(i); // writes the key's own value, so the gets still check
+      } else lane.ops.get(i);
     } catch (err) {
       this.failed(lane, err);
     }
@@ -189,6 +202,9 @@ export async function timedRun(
   serverPids: readonly number[],
 ): Promise<RunResult> {
   const before = await connectionCounts(addresses);
+  const gcs: PerformanceEntry[] = [];
+  const gcObserver = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
   const load = new Load(driver, ks, cell);
   load.start();
   await sleep(warmupMs);
@@ -208,6 +224,10 @@ export async function timedRun(
   const io1 = syscalls();
   load.recording = false;
   const stalled = await load.stop();
+  gcs.push(...gcObserver.takeRecords());
+  gcObserver.disconnect();
+  const inWindow = gcs.filter((e) => e.startTime >= t0 && e.startTime < t1);
+  const gcMs = inWindow.reduce((a, e) => a + e.duration, 0);
   const after = await connectionCounts(addresses);
   const seconds = (t1 - t0) / 1000;
   // Ticks are 1/100 s, so ticks ÷ seconds is a percentage of one core.
@@ -224,6 +244,8 @@ export async function timedRun(
     units,
     seconds,
     cpuUsPerUnit: units > 0 ? (cpu.user + cpu.system) / units : 0,
+    gcPct: (gcMs / (t1 - t0)) * 100,
+    gcCount: inWindow.length,
     serverCpuPct,
     otherCpuPct,
     stealPct,

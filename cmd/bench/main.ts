@@ -5,37 +5,29 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runBench } from './bench.js';
-import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { optionsOrExit } from '../shared/options.js';
+import { parseOptions, USAGE } from './options.js';
 import { buildReports } from './report.js';
 
 // The repository root, from cmd/bench/ (under tsx) or dist/cmd/bench/ (compiled).
 const HERE = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const ROOT = HERE.endsWith('/dist') ? HERE.slice(0, -'/dist'.length) : HERE;
 
-let options: BenchOptions | 'help';
-try {
-  options = parseOptions(process.argv.slice(2));
-} catch (err) {
-  if (!(err instanceof UsageError)) throw err;
-  console.error(`bench: ${err.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options === 'help') {
-  console.log(USAGE);
-  process.exit(0);
-}
+const options = optionsOrExit('bench', USAGE, parseOptions);
 
 try {
   // Progress goes to stderr, the report to stdout.
   const data = await runBench(options, ROOT, (line) => console.error(line));
-  const { markdown, json } = buildReports(data);
   const stamp = data.date.replace(/[:.]/g, '-').slice(0, 19);
+  const name = `bench-${data.mode}-${stamp}`;
+  const { markdown, json, svg } = buildReports(data, `${name}.svg`);
   mkdirSync(`${ROOT}/bench-results`, { recursive: true });
-  const base = `bench-results/bench-${data.mode}-${stamp}`;
+  const base = `bench-results/${name}`;
   writeFileSync(`${ROOT}/${base}.md`, markdown + '\n');
   writeFileSync(`${ROOT}/${base}.json`, json + '\n');
+  writeFileSync(`${ROOT}/${base}.svg`, svg);
   console.log(`\n${markdown}`);
-  console.error(`\nbench: wrote ${base}.md and ${base}.json`);
+  console.error(`\nbench: wrote ${base}.md, ${base}.json and ${base}.svg`);
   const wrong = data.cells.some((c) => c.clients.some((s) => s.runs.some((r) => r.mismatches > 0)));
   process.exitCode = wrong ? 1 : 0;
 } catch (err) {

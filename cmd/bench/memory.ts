@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemcacheClient, type Item } from '../../protocols/memcached-meta/index.js';
-import type { CellSpec, Timing } from './cells.js';
+import { KEY_COUNT, VALUE_SIZE, type CellSpec, type Timing } from './cells.js';
 import { createDriver } from './clients.js';
 import type { Keyspace } from './keyspace.js';
 import { Load } from './load.js';
@@ -51,6 +51,9 @@ const LONG_RUN_CELL: CellSpec = {
   latency: false,
   unit: 'gets/s',
   peerTarget: false,
+  valueSize: VALUE_SIZE,
+  keyCount: KEY_COUNT,
+  tls: false,
 };
 
 export async function measureMemory(
@@ -119,7 +122,7 @@ async function heapOverRun(
   collect: () => void,
 ): Promise<MemoryResult['longRun']> {
   const driver = createDriver('memline', ks);
-  await driver.open([address]);
+  await driver.open([address], {});
   const load = new Load(driver, ks, LONG_RUN_CELL);
   const samples: HeapSample[] = [];
   const start = performance.now();

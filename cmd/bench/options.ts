@@ -1,7 +1,7 @@
 /**
  * The benchmark's command line.
  */
-import { parseArgs } from 'node:util';
+import { integer, parseFlags, subset, UsageError } from '../shared/options.js';
 import { CELLS, CLIENTS, FULL, QUICK, type CellSpec, type ClientName, type Timing } from './cells.js';
 
 export interface BenchOptions {
@@ -21,12 +21,14 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
 
-Measures memline side by side with a raw pipelined socket (the ceiling) and the other Node clients
+Measures memline side by side with two raw pipelined sockets (the ceilings: the minimal requests, and
+the requests memline's contract needs) and the other Node clients
 (memjs, memcached, memcache-client, memcache) against memcached processes it starts itself (-t 1, free
 loopback ports, stopped by PID), with memcached and the clients pinned to different cores. Writes a
 Markdown and a JSON report to bench-results/ and prints the Markdown.
 
-  --quick              short runs (${QUICK.repeats} × ${QUICK.durationMs} ms per cell), for checking a change: under a minute
+  --quick              short runs (${QUICK.repeats} × ${QUICK.durationMs} ms per cell), for checking a change: a few minutes
+                       (pick cells with --cells for less)
                        (full mode: ${FULL.repeats} × ${FULL.durationMs} ms, about 10 minutes)
   --clients <list>     comma-separated subset of: ${CLIENTS.join(', ')}
                        (default: all)
@@ -43,32 +45,21 @@ Markdown and a JSON report to bench-results/ and prints the Markdown.
 
 Exit code 0 when every client that ran read only correct values, 1 otherwise, 2 for a bad command line.`;
 
-/** A command line the benchmark cannot run with. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** The options, or `'help'`. Throws {@link UsageError}. */
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean', default: false },
-        clients: { type: 'string' },
-        cells: { type: 'string' },
-        repeats: { type: 'string' },
-        duration: { type: 'string' },
-        'cpu-prof': { type: 'boolean', default: false },
-        'no-memory': { type: 'boolean', default: false },
-        'no-pin': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, {
+    quick: { type: 'boolean', default: false },
+    clients: { type: 'string' },
+    cells: { type: 'string' },
+    repeats: { type: 'string' },
+    duration: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'no-memory': { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   const cpuProf = values['cpu-prof'];
   const timing = { ...(values.quick ? QUICK : FULL) };
@@ -90,28 +81,4 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     pin: !values['no-pin'],
     argv,
   };
-}
-
-/** The members of `all` named in the comma-separated `text`, in `all`'s order. */
-function subset<T>(name: string, text: string, all: readonly T[], id: (t: T) => string): T[] {
-  const wanted = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const known = new Set(all.map(id));
-  const unknown = wanted.filter((w) => !known.has(w));
-  if (unknown.length > 0 || wanted.length === 0) {
-    throw new UsageError(
-      `${name}: unknown ${JSON.stringify(unknown.join(','))}; choose from ${[...known].join(', ')}`,
-    );
-  }
-  return all.filter((t) => wanted.includes(id(t)));
-}
-
-function integer(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
-  }
-  return n;
 }

@@ -6,7 +6,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { startLocalMemcached, type LocalMemcached } from '../shared/local-memcached.js';
+import {
+  startLocalMemcached,
+  type LocalMemcached,
+  type LocalMemcachedOptions,
+} from '../shared/local-memcached.js';
 
 /** Where the clients and memcached run, or why they are not pinned. */
 export type PinPlan = { client: number; server: number } | { reason: string };
@@ -44,12 +48,16 @@ export function allowedCpus(pid: number): string | undefined {
  * its own server; the benchmark takes SIGINT over (see {@link onInterrupt}), so those listeners are
  * removed. The helper's exit hooks stay, as a last resort.
  */
-export async function startServers(n: number, core: number | undefined): Promise<LocalMemcached[]> {
+export async function startServers(
+  n: number,
+  core: number | undefined,
+  options: LocalMemcachedOptions = {},
+): Promise<LocalMemcached[]> {
   const before = new Set(process.listeners('SIGINT'));
   const servers: LocalMemcached[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const server = await startLocalMemcached();
+      const server = await startLocalMemcached(options);
       servers.push(server);
       if (core !== undefined && !pin(server.pid, core)) {
         throw new Error(`could not pin memcached (pid ${server.pid}) to CPU ${core}`);

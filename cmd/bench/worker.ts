@@ -6,12 +6,21 @@
 import type { CellSpec, ClientName, Timing } from './cells.js';
 import { createDriver } from './clients.js';
 import type { Driver } from './driver.js';
-import { Keyspace } from './keyspace.js';
+import { Keyspace, keyspaceFor } from './keyspace.js';
 import { timedRun } from './load.js';
 import { measureMemory } from './memory.js';
+import type { RawTransport } from './raw.js';
 
 export type WorkerRequest =
-  | { type: 'open'; cell: CellSpec; servers: string[]; pids: number[] }
+  | {
+      type: 'open';
+      cell: CellSpec;
+      /** Where the client connects, and the plaintext listeners of the same servers for `stats`. */
+      servers: string[];
+      statsServers: string[];
+      pids: number[];
+      transport: RawTransport;
+    }
   | { type: 'run'; warmupMs: number; durationMs: number }
   | { type: 'close' }
   | { type: 'memory'; address: string; pid: number; timing: Timing }
@@ -20,29 +29,36 @@ export type WorkerRequest =
 export type WorkerReply = { id: number } & ({ ok: true; value?: unknown } | { ok: false; error: string });
 
 const name = process.argv[2] as ClientName;
-const ks = new Keyspace();
-const driver: Driver = createDriver(name, ks);
-let cell: CellSpec | undefined;
-let pids: number[] = [];
-let servers: string[] = [];
+// The open cell: its key space and the driver made for it.
+let open:
+  { cell: CellSpec; ks: Keyspace; driver: Driver; statsServers: string[]; pids: number[] } | undefined;
 
 async function handle(req: WorkerRequest): Promise<unknown> {
   switch (req.type) {
-    case 'open':
-      cell = req.cell;
-      pids = req.pids;
-      servers = req.servers;
-      await driver.open(req.servers);
+    case 'open': {
+      const ks = keyspaceFor(req.cell);
+      const driver = createDriver(name, ks);
+      await driver.open(req.servers, req.transport);
+      open = { cell: req.cell, ks, driver, statsServers: req.statsServers, pids: req.pids };
       return undefined;
+    }
     case 'run':
-      if (cell === undefined) throw new Error('run before open');
-      return timedRun(driver, ks, cell, req.warmupMs, req.durationMs, servers, pids);
+      if (open === undefined) throw new Error('run before open');
+      return timedRun(
+        open.driver,
+        open.ks,
+        open.cell,
+        req.warmupMs,
+        req.durationMs,
+        open.statsServers,
+        open.pids,
+      );
     case 'close':
-      await driver.close();
-      cell = undefined;
+      await open?.driver.close();
+      open = undefined;
       return undefined;
     case 'memory':
-      return measureMemory(ks, req.address, req.pid, req.timing);
+      return measureMemory(new Keyspace(), req.address, req.pid, req.timing);
     case 'exit':
       setImmediate(() => process.exit(0)); // after the reply is sent; --cpu-prof writes its profile here
       return undefined;

@@ -49,6 +49,11 @@ export const GLOBAL_OPTIONS: OptionTable = {
     description: 'its password (prefer $MEMLINE_PASSWORD: argv is visible to ps)',
   },
   json: { type: 'boolean', description: 'machine-readable output on stdout' },
+  verbose: {
+    type: 'boolean',
+    short: 'v',
+    description: "memline's own log (connections, breaker, discovery) as pino JSON lines on stderr",
+  },
   help: { type: 'boolean', short: 'h', description: 'this help; `memline <command> --help` for one' },
   version: { type: 'boolean', description: "memline's own version" },
 };
@@ -84,6 +89,8 @@ export interface GlobalOptions {
   tls: TlsFlags | undefined;
   auth: MemcacheClientOptions['auth'];
   json: boolean;
+  /** Log the client's events through a pino logger to stderr. */
+  verbose: boolean;
   help: boolean;
   version: boolean;
 }
@@ -165,6 +172,7 @@ function globalOptions(values: Record<string, string | boolean | undefined>, env
     tls: tlsFlags(values),
     auth: authFlags(values, env),
     json: values.json === true,
+    verbose: values.verbose === true,
     help: values.help === true,
     version: values.version === true,
   } satisfies GlobalOptions;

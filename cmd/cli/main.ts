@@ -22,6 +22,7 @@ import type { Command, Context } from './command.js';
 import { findCommand } from './commands/index.js';
 import { ARGUMENT_CODES, exitFor } from './errors.js';
 import { commandHelp, globalHelp } from './help.js';
+import { verboseLogger } from './logger.js';
 import { Exit, Output, type ExitCode } from './output.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
@@ -84,6 +85,7 @@ async function runCommand(
     ...(g.auth === undefined ? {} : { auth: g.auth }),
     ...(g.tls === undefined ? {} : { tls: tlsOptions(g.tls) }),
     breaker: { threshold: 0 },
+    ...(g.verbose ? { logger: await verboseLogger() } : {}),
   };
   const client = new MemcacheClient(options);
   const interrupt = new AbortController();

@@ -6,9 +6,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
 export interface LocalMemcached {
+  /** Where clients connect (TLS when the server was started with {@link LocalMemcachedOptions.tls}). */
   readonly address: string;
+  /** A plaintext listener of the same server, for `stats` and `version` (the same as `address` without TLS). */
+  readonly plainAddress: string;
   readonly pid: number;
   stop(): Promise<void>;
+}
+
+export interface LocalMemcachedOptions {
+  /** Serve TLS (`-Z`) on `address` with this certificate and key, and plaintext on `plainAddress`. */
+  tls?: { certPath: string; keyPath: string };
 }
 
 async function freePort(): Promise<number> {
@@ -41,10 +49,17 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export async function startLocalMemcached(): Promise<LocalMemcached> {
+export async function startLocalMemcached(options: LocalMemcachedOptions = {}): Promise<LocalMemcached> {
+  const { tls } = options;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-t', '1', '-m', '64'];
+    const tlsPort = tls === undefined ? port : await freePort();
+    const listen =
+      tls === undefined
+        ? ['-l', '127.0.0.1', '-p', String(port)]
+        : ['-l', `127.0.0.1:${tlsPort},notls:127.0.0.1:${port}`, '-Z'];
+    const args = [...listen, '-U', '0', '-t', '1', '-m', '64'];
+    if (tls !== undefined) args.push('-o', `ssl_chain_cert=${tls.certPath},ssl_key=${tls.keyPath}`);
     if (process.getuid?.() === 0) args.push('-u', 'root');
     const child = spawn('memcached', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -65,7 +80,12 @@ export async function startLocalMemcached(): Promise<LocalMemcached> {
         };
         process.once('SIGINT', onSignal);
         process.once('exit', () => child.kill('SIGKILL'));
-        return { address: `127.0.0.1:${port}`, pid: child.pid!, stop };
+        return {
+          address: `127.0.0.1:${tlsPort}`,
+          plainAddress: `127.0.0.1:${port}`,
+          pid: child.pid!,
+          stop,
+        };
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

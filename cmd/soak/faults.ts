@@ -29,7 +29,7 @@ export class FaultRunner {
   #servers: readonly LocalServer[];
   #random: Random;
   #everyMs: number;
-  #log: (line: string) => void;
+  #log: (line: string, fields: object) => void;
   #clock: () => number;
   #stopper = new AbortController();
   #current: FaultEvent | undefined;
@@ -41,7 +41,7 @@ export class FaultRunner {
     random: Random,
     everySeconds: number,
     clock: () => number,
-    log: (line: string) => void,
+    log: (line: string, fields: object) => void,
   ) {
     this.#servers = servers;
     this.#random = random;
@@ -93,7 +93,11 @@ export class FaultRunner {
         event.undoneAt = this.#clock();
       } catch (err) {
         event.error = (err as Error).message;
-        this.#log(`fault  could not undo ${kind} of ${server.address}: ${event.error}`);
+        this.#log(`fault  could not undo ${kind} of ${server.address}: ${event.error}`, {
+          fault: kind,
+          server: server.address,
+          error: event.error,
+        });
       } finally {
         this.#current = undefined;
       }
@@ -104,16 +108,30 @@ export class FaultRunner {
   async #stopAndContinue(server: LocalServer, event: FaultEvent, signal: AbortSignal): Promise<void> {
     const pid = server.pid;
     await server.pause();
-    this.#log(`fault  SIGSTOP ${server.address} (pid ${pid}) for ${event.seconds.toFixed(1)} s`);
+    this.#log(`fault  SIGSTOP ${server.address} (pid ${pid}) for ${event.seconds.toFixed(1)} s`, {
+      fault: 'SIGSTOP',
+      server: server.address,
+      pid,
+      seconds: event.seconds,
+    });
     await wait(event.seconds * 1000, signal);
     server.resume();
-    this.#log(`fault  SIGCONT ${server.address} (pid ${pid})`);
+    this.#log(`fault  SIGCONT ${server.address} (pid ${pid})`, {
+      fault: 'SIGCONT',
+      server: server.address,
+      pid,
+    });
   }
 
   async #killAndRestart(server: LocalServer, event: FaultEvent, signal: AbortSignal): Promise<void> {
     const pid = server.pid;
     await server.kill();
-    this.#log(`fault  SIGKILL ${server.address} (pid ${pid}); restart in ${event.seconds.toFixed(1)} s`);
+    this.#log(`fault  SIGKILL ${server.address} (pid ${pid}); restart in ${event.seconds.toFixed(1)} s`, {
+      fault: 'SIGKILL',
+      server: server.address,
+      pid,
+      seconds: event.seconds,
+    });
     await wait(event.seconds * 1000, signal);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -124,7 +142,11 @@ export class FaultRunner {
         await sleep(500);
       }
     }
-    this.#log(`fault  restarted ${server.address} (pid ${server.pid})`);
+    this.#log(`fault  restarted ${server.address} (pid ${server.pid})`, {
+      fault: 'restart',
+      server: server.address,
+      pid: server.pid,
+    });
   }
 }
 

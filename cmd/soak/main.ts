@@ -3,21 +3,11 @@
  * processes, with servers stopped and killed on a seeded schedule, checking that no value is ever
  * read for another key.
  */
-import { parseOptions, USAGE, UsageError, type SoakOptions } from './options.js';
+import { optionsOrExit } from '../shared/options.js';
+import { parseOptions, USAGE } from './options.js';
 import { runSoak } from './soak.js';
 
-let options: SoakOptions | 'help';
-try {
-  options = parseOptions(process.argv.slice(2));
-} catch (err) {
-  if (!(err instanceof UsageError)) throw err;
-  console.error(`soak: ${err.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (options === 'help') {
-  console.log(USAGE);
-  process.exit(0);
-}
+const options = optionsOrExit('soak', USAGE, parseOptions);
 
 try {
   process.exitCode = await runSoak(options);

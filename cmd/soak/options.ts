@@ -2,7 +2,7 @@
  * The soak's command line.
  */
 import { randomInt } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { integer, number, parseFlags, UsageError } from '../shared/options.js';
 
 export interface SoakOptions {
   /** Seconds of load. */
@@ -19,6 +19,8 @@ export interface SoakOptions {
   seed: number;
   /** Print the summary as JSON on stdout (progress and faults then go to stderr). */
   json: boolean;
+  /** The event log's file (pino JSON lines), or undefined for none. */
+  log: string | undefined;
 }
 
 export const USAGE = `usage: npm run soak -- [options]
@@ -33,6 +35,8 @@ the key that was asked for.
   --faults <on|off>    SIGSTOP/SIGCONT and SIGKILL/restart one server at a time (default on)
   --fault-every <s>    seconds between the starts of two faults (default 5)
   --seed <n>           seed of the operation mix and the fault schedule (default: random, printed)
+  --log <file>         also write every event, and the client's own log (connection failures,
+                       breaker changes), to <file> as pino JSON lines (appended)
   --json               the summary as JSON on stdout; progress goes to stderr
                        (npm prints a banner on stdout: use npm run -s soak -- --json)
   -h, --help           this text
@@ -41,31 +45,21 @@ Exit code 0 when no value was read for another key, nothing hung, and every erro
 faults explain (ERR_TIMEOUT, ERR_CONNECTION, ERR_CIRCUIT_OPEN, ERR_PARTIAL_RESULT, ERR_QUEUE_FULL);
 1 otherwise; 2 for a bad command line.`;
 
-/** A command line the soak cannot run with; `message` says which option. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** The options, or `'help'` when `--help` was given. Throws {@link UsageError}. */
 export function parseOptions(argv: string[]): SoakOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        duration: { type: 'string', default: '60' },
-        servers: { type: 'string', default: '3' },
-        concurrency: { type: 'string', default: '200' },
-        faults: { type: 'string', default: 'on' },
-        'fault-every': { type: 'string', default: '5' },
-        seed: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, {
+    duration: { type: 'string', default: '60' },
+    servers: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '200' },
+    faults: { type: 'string', default: 'on' },
+    'fault-every': { type: 'string', default: '5' },
+    seed: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    log: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
   if (values.faults !== 'on' && values.faults !== 'off') {
     throw new UsageError(`--faults must be on or off, not ${JSON.stringify(values.faults)}`);
@@ -78,19 +72,6 @@ export function parseOptions(argv: string[]): SoakOptions | 'help' {
     faultEvery: number('--fault-every', values['fault-every'], 0.5, 24 * 3600),
     seed: values.seed === undefined ? randomInt(2 ** 32) : integer('--seed', values.seed, 0, 2 ** 32 - 1),
     json: values.json,
+    log: values.log,
   };
-}
-
-function number(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be a number from ${min} to ${max}, not ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
-function integer(name: string, text: string, min: number, max: number): number {
-  const n = number(name, text, min, max);
-  if (!Number.isInteger(n)) throw new UsageError(`${name} must be an integer, not ${JSON.stringify(text)}`);
-  return n;
 }

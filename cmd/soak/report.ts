@@ -4,6 +4,7 @@
  */
 import type { RecordableHistogram } from 'node:perf_hooks';
 import type { ClientMetrics } from '../../protocols/memcached-meta/index.js';
+import type { EventLog } from './events.js';
 import type { FaultEvent } from './faults.js';
 import type { SoakOptions } from './options.js';
 import { OP_KINDS, type SoakStats } from './stats.js';
@@ -34,7 +35,10 @@ export class Output {
   #progressShown = false;
   #started = Date.now();
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(
+    stream: NodeJS.WriteStream,
+    readonly events?: EventLog,
+  ) {
     this.#stream = stream;
     this.#tty = stream.isTTY === true;
   }
@@ -44,9 +48,12 @@ export class Output {
     return (Date.now() - this.#started) / 1000;
   }
 
-  log(line: string): void {
+  /** Prints an event line, and logs it with `fields` to the event log, if there is one. */
+  log(line: string, fields: object = {}): void {
     this.#clearProgress();
-    this.#stream.write(`${this.elapsed().toFixed(1).padStart(6)}s  ${line}\n`);
+    const elapsed = this.elapsed();
+    this.#stream.write(`${elapsed.toFixed(1).padStart(6)}s  ${line}\n`);
+    this.events?.info({ elapsed, ...fields }, line);
   }
 
   /** Prints without a time stamp (the summary). */

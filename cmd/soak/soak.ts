@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { closeEventLog, openEventLog } from './events.js';
 import { FaultRunner } from './faults.js';
 import type { SoakOptions } from './options.js';
 import { Random } from './random.js';
@@ -20,10 +21,11 @@ const CLOSE_MS = 5000;
 
 /** Runs the soak; resolves with the exit code once every server is stopped. */
 export async function runSoak(o: SoakOptions): Promise<number> {
-  const out = new Output(o.json ? process.stderr : process.stdout);
+  const events = o.log === undefined ? undefined : openEventLog(o.log);
+  const out = new Output(o.json ? process.stderr : process.stdout, events);
   const random = new Random(o.seed);
   const faultRandom = random.fork();
-  out.log(`seed ${o.seed} (replay the mix and the fault schedule with --seed ${o.seed})`);
+  out.log(`seed ${o.seed} (replay the mix and the fault schedule with --seed ${o.seed})`, { seed: o.seed });
 
   let servers: LocalServer[] = [];
   let interrupted: string | undefined;
@@ -45,13 +47,18 @@ export async function runSoak(o: SoakOptions): Promise<number> {
   let ticker: NodeJS.Timeout | undefined;
   try {
     servers = await startServers(o.servers);
-    for (const s of servers) out.log(`memcached ${s.address} (pid ${s.pid})`);
+    for (const s of servers)
+      out.log(`memcached ${s.address} (pid ${s.pid})`, { server: s.address, pid: s.pid });
     if (o.faults && servers.some((s) => s.argv === undefined)) {
       out.log('no /proc command line to restart memcached with: faults are SIGSTOP/SIGCONT only');
     }
     if (stopper.signal.aborted) return 130;
 
-    const live = new MemcacheClient({ servers: servers.map((s) => s.address), timeout: TIMEOUT_MS });
+    const live = new MemcacheClient({
+      servers: servers.map((s) => s.address),
+      timeout: TIMEOUT_MS,
+      ...(events === undefined ? {} : { logger: events }),
+    });
     client = live;
     const stats = new SoakStats(TIMEOUT_MS);
     const workload = new Workload(live, random, stats);
@@ -61,7 +68,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
           faultRandom,
           o.faultEvery,
           () => out.elapsed(),
-          (l) => out.log(l),
+          (line, fields) => out.log(line, fields),
         )
       : undefined;
     const heapStart = process.memoryUsage().heapUsed;
@@ -131,6 +138,7 @@ export async function runSoak(o: SoakOptions): Promise<number> {
     await stopServers(servers);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    closeEventLog(events);
   }
 }
 

@@ -209,6 +209,22 @@ describe('memline CLI (cmd/cli)', function () {
     );
   });
 
+  it('--verbose logs the connection failure through pino on stderr; stdout stays clean, and without it no log', async () => {
+    const dead = await startMemcached();
+    await dead.kill();
+    const r = await memline(['--servers', dead.address, '--verbose', 'get', 'k']);
+    expect(r.code).to.equal(3);
+    expect(r.out).to.equal('');
+    const lines = r.err
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; name: string; msg: string; server?: string });
+    const failure = lines.find((l) => l.msg === 'memline: connection failed');
+    expect(failure, r.err).to.include({ level: 20, name: 'memline', server: dead.address });
+    const quiet = await memline(['--servers', dead.address, 'get', 'k']);
+    expect(quiet.err).not.to.include('memline: connection failed');
+  });
+
   it('where prints the server client.serverFor gives, for each distribution', async () => {
     const keys = Array.from({ length: 20 }, (_, i) => `user:${i}`);
     const check = async (distribution: 'ketama' | 'jump' | 'modula') => {

@@ -17,17 +17,9 @@ import {
 } from '../../protocols/memcached-meta/index.js';
 import { hashedWireKey } from '../../protocols/memcached-meta/long-keys.js';
 import { featuresOf } from '../../protocols/memcached-meta/features.js';
-import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import { memcachedWithClients } from '../harness/memcached-clients.js';
+import { rejection } from '../harness/rejection.js';
 import { startScriptedServer, type ScriptedServer } from '../harness/scripted-server.js';
-
-async function rejection(promise: Promise<unknown>): Promise<MemlineError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as MemlineError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A promise and the function that resolves it. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -37,23 +29,8 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 describe('meta-protocol features against real memcached', function () {
-  let mc: MemcachedProcess;
-  const clients: MemcacheClient<unknown>[] = [];
-
-  function client<V = Buffer>(options: Partial<MemcacheClientOptions<V>> = {}): MemcacheClient<V> {
-    const c = new MemcacheClient<V>({ servers: [mc.address], timeout: 5000, ...options });
-    clients.push(c);
-    return c;
-  }
-
-  before(async () => {
-    mc = await startMemcached();
-  });
-
-  after(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await mc?.stop();
-  });
+  const server = memcachedWithClients();
+  const client = server.client.bind(server);
 
   beforeEach(async () => {
     await client().flushAll();
@@ -445,7 +422,7 @@ describe('meta-protocol features against real memcached', function () {
       const rssBefore = process.memoryUsage().rss;
       const err = await rejection(c.getValue('bomb'));
       expect(err.code).to.equal('ERR_RESPONSE_TOO_LARGE');
-      expect(err.server).to.equal(mc.address);
+      expect(err.server).to.equal(server.mc.address);
       expect(process.memoryUsage().rss - rssBefore).to.be.below(64 * 1024 * 1024);
       // The connection is fine, and a bulk read fails only that key.
       expect(await c.getValue('fine')).to.equal('still here');
@@ -479,7 +456,7 @@ describe('meta-protocol features against real memcached', function () {
     it('options are checked in the constructor', () => {
       const bad = (options: Partial<MemcacheClientOptions<unknown>>) => {
         try {
-          new MemcacheClient({ servers: [mc.address], ...options });
+          new MemcacheClient({ servers: [server.mc.address], ...options });
         } catch (err) {
           return (err as MemlineError).code;
         }
@@ -603,7 +580,7 @@ describe('meta-protocol features against real memcached', function () {
     it('features() reads the version: 1.6.18 has none of them', async () => {
       const c = client();
       const features = await c.features();
-      expect(features.get(mc.address)).to.deep.equal({
+      expect(features.get(server.mc.address)).to.deep.equal({
         version: '1.6.18',
         appendVivify: false,
         storeReturnsSize: false,
@@ -628,7 +605,7 @@ describe('meta-protocol features against real memcached', function () {
         const err = await rejection(call);
         expect(err.code).to.equal('ERR_INVALID_ARGUMENT');
         expect(err.message).to.include(needs).and.include('1.6.18');
-        expect(err.server).to.equal(mc.address);
+        expect(err.server).to.equal(server.mc.address);
       }
       // Nothing reached the server: the item is untouched and no connection was lost to CLIENT_ERROR.
       expect(await c.get('gate')).to.deep.equal(item);

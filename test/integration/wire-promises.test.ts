@@ -10,40 +10,18 @@ import {
   type PartialResultError,
 } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import { memcachedWithClients } from '../harness/memcached-clients.js';
+import { rejection } from '../harness/rejection.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
   type ScriptedServer,
 } from '../harness/scripted-server.js';
 
-async function rejection(promise: Promise<unknown>): Promise<MemlineError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as MemlineError;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('wire promises', function () {
   describe('against real memcached 1.6.18', () => {
-    let mc: MemcachedProcess;
-    const clients: MemcacheClient[] = [];
-
-    function client(): MemcacheClient {
-      const c = new MemcacheClient({ servers: [mc.address], timeout: 5000 });
-      clients.push(c);
-      return c;
-    }
-
-    before(async () => {
-      mc = await startMemcached();
-    });
-
-    after(async () => {
-      await Promise.all(clients.map((c) => c.close()));
-      await mc?.stop();
-    });
+    const server = memcachedWithClients();
+    const client = (): MemcacheClient => server.client();
 
     it('incr on a non-numeric value is ERR_NOT_NUMERIC; the 100 calls pipelined beside it succeed on the same connection', async () => {
       const c = client();
@@ -57,7 +35,7 @@ describe('wire promises', function () {
       const after = Array.from({ length: 100 }, () => c.get('wire:n').then((item) => item?.value.toString()));
       const err = await bad;
       expect(err.code).to.equal('ERR_NOT_NUMERIC');
-      expect(err.server).to.equal(mc.address);
+      expect(err.server).to.equal(server.mc.address);
       expect((await decr).code).to.equal('ERR_NOT_NUMERIC');
       for (const v of await Promise.all([...calls, ...after])) expect(String(v)).to.equal('5');
       expect(c.metrics.total.created).to.equal(1);
@@ -83,14 +61,13 @@ describe('wire promises', function () {
     });
 
     it('SERVER_ERROR object too large for cache is ERR_VALUE_TOO_LARGE, and the connection is kept', async () => {
-      const c = new MemcacheClient({ servers: [mc.address], timeout: 5000, maxValueSize: 2 * 1024 * 1024 });
-      clients.push(c);
+      const c = server.client({ maxValueSize: 2 * 1024 * 1024 });
       await c.set('wire:old', 'old value');
       const pipelined = Array.from({ length: 20 }, () => c.get('wire:old'));
       const err = await rejection(c.set('wire:old', Buffer.alloc(1024 * 1024)));
       expect(err.code).to.equal('ERR_VALUE_TOO_LARGE');
       expect(err.mayHaveExecuted).to.equal(true);
-      expect(err.server).to.equal(mc.address);
+      expect(err.server).to.equal(server.mc.address);
       for (const item of await Promise.all(pipelined)) expect(item!.value.toString()).to.equal('old value');
       // memcached drops the old item when it refuses the new one
       expect(await c.get('wire:old')).to.equal(null);
@@ -130,7 +107,7 @@ describe('wire promises', function () {
       // the stream stayed in step: the same connection answers the next call
       expect((await c.get('wire:a'))!.value.toString()).to.equal('a');
       expect(c.metrics.total.created).to.equal(1);
-      // a single read of it is refused at once (reliability.md I5)
+      // a single read of it is refused at once (a value past the limit cannot be read back either)
       expect((await rejection(c.get('wire:huge'))).code).to.equal('ERR_RESPONSE_TOO_LARGE');
     });
   });

@@ -1,21 +1,13 @@
 import { expect } from 'chai';
-import {
-  ClientCore,
-  InvalidArgumentError,
-  MAX_TIMER_MS,
-  PartialResultError,
-  prepareCall,
-  resolveEngineOptions,
-  type MemlineError,
-} from '../../../lib/index.js';
+import { InvalidArgumentError, MAX_TIMER_MS, PartialResultError, prepareCall } from '../../../lib/index.js';
+import { rejection } from '../../harness/rejection.js';
+import { get } from '../line-codec.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
   type ScriptedServer,
 } from '../../harness/scripted-server.js';
-import { get, LineCodec, type LineRequest } from '../line-codec.js';
-
-type Core = ClientCore<LineRequest, unknown, string>;
+import { lineCore, type Core } from './scripted-core.js';
 
 /** Answers `GET <id>` with `OK <id> <port>` (the server's own port), or `SOFT` when `fail` is set. */
 function ports(fail = false) {
@@ -25,14 +17,6 @@ function ports(fail = false) {
       conn.write(fail ? 'SOFT down\r\n' : `OK ${id} ${conn.socket.localPort}\r\n`);
     });
   };
-}
-
-/** The rejection of `p`, which must reject. */
-async function rejection(p: Promise<unknown>): Promise<MemlineError> {
-  return p.then(
-    () => expect.fail('resolved'),
-    (err: MemlineError) => err,
-  );
 }
 
 describe('lib/kit prepareCall', () => {
@@ -68,10 +52,7 @@ describe('lib/kit ClientCore (scripted servers, toy line protocol)', () => {
 
   async function open(...handlers: ((conn: ScriptedConnection) => void)[]): Promise<Core> {
     for (const h of handlers) servers.push(await startScriptedServer(h));
-    core = new ClientCore(
-      new LineCodec(),
-      resolveEngineOptions({ servers: servers.map((s) => s.address), breaker: { threshold: 0 } }),
-    );
+    core = lineCore(servers.map((s) => s.address));
     return core;
   }
 

@@ -1,21 +1,18 @@
 import { expect } from 'chai';
 import {
-  ClientCore,
   fanOut,
   finishPartial,
   PartialResultError,
-  resolveEngineOptions,
   splitByServer,
   type MemlineError,
 } from '../../../lib/index.js';
+import type { LineRequest } from '../line-codec.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
   type ScriptedServer,
 } from '../../harness/scripted-server.js';
-import { LineCodec, type LineRequest } from '../line-codec.js';
-
-type Core = ClientCore<LineRequest, unknown, string>;
+import { lineCore, type Core } from './scripted-core.js';
 
 /**
  * Answers `MULTI <keys> <n>` with one line per key, `v-<key>@<port>`, and `GET <id>` with `<port>`,
@@ -49,15 +46,10 @@ describe('lib/kit fan-out (scripted servers, toy line protocol)', () => {
 
   /** A client over servers a and b whose keys starting with `a` live on a, the others on b. */
   function open(options: { timeout?: number } = {}): Core {
-    core = new ClientCore(
-      new LineCodec(),
-      resolveEngineOptions({
-        servers: [a.address, b.address],
-        distribution: (key) => (key.startsWith('a') ? 0 : 1),
-        breaker: { threshold: 0 },
-        ...options,
-      }),
-    );
+    core = lineCore([a.address, b.address], {
+      distribution: (key) => (key.startsWith('a') ? 0 : 1),
+      ...options,
+    });
     return core;
   }
 

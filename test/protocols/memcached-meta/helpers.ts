@@ -3,10 +3,11 @@
  * plain data, so runs over different splittings can be compared with deep equality.
  */
 import { MemlineError } from '../../../lib/errors.js';
-import { OutBuffer } from '../../../lib/out-buffer.js';
 import { MetaDecoder } from '../../../protocols/memcached-meta/decoder.js';
 import type { DecoderLimits } from '../../../protocols/memcached-meta/decoder.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
+
+export { byteByByte, cutAt, splittings, written } from '../../harness/chunks.js';
 
 export const LIMITS: DecoderLimits = { maxValueSize: 1024 * 1024, maxLineLength: 8 * 1024 };
 
@@ -65,45 +66,11 @@ export function frame(wire: string): MetaFrame {
   return out[0];
 }
 
-/** `buf` one byte per chunk. */
-export function byteByByte(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i++) out.push(buf.subarray(i, i + 1));
-  return out;
-}
-
-/** `buf` cut at the given sorted positions. */
-export function cutAt(buf: Buffer, points: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    out.push(buf.subarray(from, p));
-    from = p;
-  }
-  out.push(buf.subarray(from));
-  return out;
-}
-
-/** Every way of delivering `buf` the tests use: whole, byte by byte, and in two at every position. */
-export function* splittings(buf: Buffer): Generator<{ name: string; chunks: Buffer[] }> {
-  yield { name: 'one chunk', chunks: [buf] };
-  yield { name: 'byte by byte', chunks: byteByByte(buf) };
-  for (let i = 0; i <= buf.length; i++) yield { name: `split at ${i}`, chunks: cutAt(buf, [i]) };
-}
-
 /** The wire form of frames: each line with its CRLF, and the value with its CRLF after a VA. */
 export function serialize(frames: readonly FrameData[]): string {
   let out = '';
   for (const f of frames) out += f.line + '\r\n' + (f.value === undefined ? '' : f.value + '\r\n');
   return out;
-}
-
-/** Runs the encoder-side `write` on a fresh OutBuffer and returns every byte written. */
-export function written(write: (out: OutBuffer) => void, out = new OutBuffer(256, 64)): Buffer {
-  write(out);
-  const taken = out.take();
-  if (taken === undefined) return Buffer.alloc(0);
-  return Array.isArray(taken) ? Buffer.concat(taken) : Buffer.from(taken);
 }
 
 /** Expects `fn` to throw a memline error with `code`; returns it. */
