@@ -32,7 +32,7 @@ describe('NearCache', () => {
 
   it('promotes with the configured chance, so a key read once or twice is rarely held', () => {
     let draws = 0;
-    const cache = new NearCache({ promoteChance: 0.25 }, { now: clock.now, random: () => [0.9, 0.5, 0.1][draws++]! });
+    const cache = new NearCache({ promoteChance: 0.25 }, { now: clock.now, random: () => [0.9, 0.5, 0.1][draws++] });
     cache.offer('k', hot('k'), cache.begin());
     cache.offer('k', hot('k'), cache.begin());
     expect(cache.get('k')).to.equal(undefined);
