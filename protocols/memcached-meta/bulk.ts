@@ -10,10 +10,10 @@ import {
   type MemlineError,
 } from '../../lib/errors.js';
 import { finishPartial, type RoutedCallOptions } from '../../lib/kit/index.js';
-import type { StoreOptions } from './call-options.js';
+import type { ReadManyOptions, StoreOptions } from './call-options.js';
 import type { Dispatch } from './dispatch.js';
 import type { MetaFrame } from './frame.js';
-import { decodeValue } from './reads.js';
+import { decodeValue, nearItem, readOne } from './reads.js';
 import { MetaRequest, type WireKey } from './request.js';
 import { toItem, valueBytes, type Item, type Key, type Value } from './results.js';
 import * as validate from './validate.js';
@@ -21,8 +21,8 @@ import { decodeAll } from './values.js';
 import { notStored, storeFlags } from './writes.js';
 
 /** getMulti: the hits as items; misses absent. */
-export function getMulti(d: Dispatch, keys: Iterable<Key>, options: RoutedCallOptions | undefined) {
-  return readMulti(d, keys, () => ' v f c', options);
+export function getMulti(d: Dispatch, keys: Iterable<Key>, options: ReadManyOptions | undefined) {
+  return readMulti(d, keys, () => ' v f c', options, true);
 }
 
 /** gatMulti: getMulti with each hit's TTL set to `ttl`. */
@@ -32,7 +32,7 @@ export function gatMulti(
   ttl: number,
   options: RoutedCallOptions | undefined,
 ) {
-  return readMulti(d, keys, () => ` T${validate.relativeTtl(ttl)} v f c`, options);
+  return readMulti(d, keys, () => ` T${validate.relativeTtl(ttl)} v f c`, options, false);
 }
 
 /** `mg <flags>` for every key: the hits as items, counted per server. */
@@ -41,13 +41,50 @@ function readMulti(
   keys: Iterable<Key>,
   /** The flags of each `mg`, validated inside the call. */
   flags: () => string,
-  options: RoutedCallOptions | undefined,
+  options: ReadManyOptions | undefined,
+  /** A plain read, which the hot-key layer may answer. */
+  plain: boolean,
 ): Promise<Map<string, Item>> {
   return d.core.run(options, async (so) => {
-    const mg = flags();
-    const wks = d.uniqueKeys(keys);
+    let mg = flags();
+    let wks = d.uniqueKeys(keys);
+    const total = wks.length;
+    const joinErrors = new Map<string, MemlineError>();
     const result = new Map<string, Item>();
     const tooLarge = new Map<string, MemlineError>();
+    const hot = plain && d.hot.active && options?.server === undefined && options?.routingKey === undefined;
+    let joined: Promise<void>[] | undefined;
+    let epoch = 0;
+    if (hot) {
+      epoch = d.hot.begin();
+      if (d.hot.near !== undefined) mg = ' v f c h l t';
+      const toSend: WireKey[] = [];
+      for (const wk of wks) {
+        const found = d.hot.lookup(
+          wk.token,
+          so,
+          options?.coalesce,
+          () => readOne(d, wk, so, d.hot.begin()),
+          () => d.counters.of(d.backendFor(wk, undefined).server),
+        );
+        if (found === undefined) toSend.push(wk);
+        else if (!(found instanceof Promise)) result.set(wk.original, found);
+        else {
+          (joined ??= []).push(
+            found.then(
+              (item) => {
+                if (item !== null) result.set(wk.original, item);
+              },
+              (err: MemlineError) => {
+                joinErrors.set(wk.original, err);
+              },
+            ),
+          );
+        }
+      }
+      wks = toSend;
+    }
+    const near = hot && d.hot.near !== undefined;
     const errors = await d.batches(
       wks,
       so,
@@ -59,17 +96,22 @@ function readMulti(
           tooLarge.set(wk.original, oversize(f, d.options.maxValueSize, b.server));
           return;
         }
-        const item = f === undefined ? null : toItem(wk.original, f);
-        d.counters.count(b.server, item !== null);
-        if (item !== null) {
-          item.cas = d.casTags.tag(item.cas, b.server);
-          result.set(item.key, item);
+        let item: Item | null;
+        if (f === undefined) item = null;
+        else if (near) item = nearItem(d, wk, f, b.server, epoch);
+        else {
+          item = toItem(wk.original, f);
+          if (item !== null) item.cas = d.casTags.tag(item.cas, b.server);
         }
+        d.counters.count(b.server, item !== null);
+        if (item !== null) result.set(item.key, item);
       },
     );
+    if (joined !== undefined) await Promise.all(joined);
     for (const [key, err] of tooLarge) errors.set(key, err);
+    for (const [key, err] of joinErrors) errors.set(key, err);
     if (errors.size > 0 && d.counters.missAll(errors)) return result;
-    return finishPartial(result, errors, wks.length);
+    return finishPartial(result, errors, total);
   });
 }
 

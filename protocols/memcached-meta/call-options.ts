@@ -16,8 +16,19 @@ export type { ClientMetrics, ServerMetrics } from './counters.js';
  */
 export type CallOptions = RoutedCallOptions;
 
+/** Options of a read over many keys (`getMulti`, `getValues`). */
+export interface ReadManyOptions extends CallOptions {
+  /**
+   * Share a request already in flight for the same key (sent by another call of this client, issued
+   * after this client's last write to the key, ending no later than this call's deadline).
+   * `false`: always send this call's own request. Only without `server` and `routingKey`.
+   * @default the client's `coalesce`
+   */
+  coalesce?: boolean | undefined;
+}
+
 /** Options of a read (`get`, `getValue`). */
-export interface ReadOptions extends CallOptions {
+export interface ReadOptions extends ReadManyOptions {
   /**
    * Metadata to return on the Item: `'ttl'` (remaining TTL, -1: never expires), `'lastAccess'`
    * (seconds since the last access), `'fetched'` (read before?), `'size'` (value bytes); the last two

@@ -16,6 +16,7 @@ import type {
   CounterOptions,
   DeleteOptions,
   MetaRequestSpec,
+  ReadManyOptions,
   ReadOptions,
   StoreOptions,
   ValueStoreOptions,
@@ -45,6 +46,7 @@ export type {
   DeleteOptions,
   ExpiryOptions,
   MetaRequestSpec,
+  ReadManyOptions,
   ReadOptions,
   ServerMetrics,
   StoreOptions,
@@ -191,7 +193,7 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
    * The items found; misses are absent from the map, which is keyed as {@link Item.key} (a byte key
    * by its base64). Keys are split by server and sent in parallel.
    */
-  getMulti(keys: Iterable<Key>, options?: CallOptions): Promise<Map<string, Item>> {
+  getMulti(keys: Iterable<Key>, options?: ReadManyOptions): Promise<Map<string, Item>> {
     return bulk.getMulti(this.#d, keys, options);
   }
 
@@ -199,7 +201,7 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
    * The values found, decoded by the client's serializer (without one: the bytes); misses are
    * absent. A value that cannot be decoded fails its key only (ERR_PARTIAL_RESULT).
    */
-  getValues<T extends V = V>(keys: Iterable<Key>, options?: CallOptions): Promise<Map<string, T>> {
+  getValues<T extends V = V>(keys: Iterable<Key>, options?: ReadManyOptions): Promise<Map<string, T>> {
     return bulk.getValues(this.#d, keys, options) as Promise<Map<string, T>>;
   }
 
@@ -312,7 +314,9 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
    * own `stats` command.)
    */
   get metrics(): ClientMetrics {
-    return this.#d.counters.metrics(this.#d.core.cluster.stats);
+    const metrics = this.#d.counters.metrics(this.#d.core.cluster.stats);
+    const near = this.#d.hot.stats();
+    return near === undefined ? metrics : { ...metrics, nearCache: near };
   }
 
   /**
@@ -322,6 +326,7 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
    */
   setServers(servers: readonly ServerSpec[] | string): ServerListChange {
     const change = this.#d.core.cluster.setServers(servers);
+    if (change.added.length > 0 || change.removed.length > 0) this.#d.hot.clear();
     this.#d.counters.retain(this.#d.core.cluster.backends.map((b) => b.server));
     return change;
   }

@@ -5,6 +5,7 @@
  */
 import { clientMetrics, type BackendStats, type ClientMetrics as EngineMetrics } from '../../lib/backend.js';
 import type { MemlineError } from '../../lib/errors.js';
+import type { NearCacheStats } from './hot-keys/near-cache.js';
 
 /** One server's read counters; the object is the `itemSink` of that server's reads. */
 export interface ReadCounts {
@@ -14,17 +15,24 @@ export interface ReadCounts {
   misses: number;
   /** Reads answered as misses because their server failed (with `missOnError`). */
   errorMisses: number;
+  /** Reads answered from the near cache (not counted in `hits`). */
+  nearHits: number;
+  /** Reads that shared another call's request in flight instead of sending their own. */
+  coalesced: number;
 }
 
 /** The names of the client's own counters in its metrics. */
 export type ReadCounter = keyof ReadCounts;
-const READ_COUNTERS: readonly ReadCounter[] = ['hits', 'misses', 'errorMisses'];
+const READ_COUNTERS: readonly ReadCounter[] = ['hits', 'misses', 'errorMisses', 'nearHits', 'coalesced'];
 
 /** One server's engine counters and load, with the client's read counters. */
 export type ServerMetrics = BackendStats & ReadCounts;
 
-/** What `MemcacheClient.metrics` returns: the engine's shape, with the read counters. */
-export type ClientMetrics = EngineMetrics<ReadCounter>;
+/**
+ * What `MemcacheClient.metrics` returns: the engine's shape, with the read counters, and the near
+ * cache's counters and size when it is configured.
+ */
+export type ClientMetrics = EngineMetrics<ReadCounter> & { readonly nearCache?: NearCacheStats | undefined };
 
 /** Per-server read counters and the `missOnError` policy. */
 export class ReadCounters {
@@ -40,7 +48,7 @@ export class ReadCounters {
   of(server: string): ReadCounts {
     let counts = this.#byServer.get(server);
     if (counts === undefined) {
-      counts = { hits: 0, misses: 0, errorMisses: 0 };
+      counts = { hits: 0, misses: 0, errorMisses: 0, nearHits: 0, coalesced: 0 };
       this.#byServer.set(server, counts);
     }
     return counts;

@@ -14,6 +14,7 @@ import { ReadCounters } from './counters.js';
 import { FEATURE_SINCE, FeatureCache, type FeatureName, type ServerFeatures } from './features.js';
 import type { MetaFrame } from './frame.js';
 import { wireKey } from './keys.js';
+import { HotKeys } from './hot-keys/hot-keys.js';
 import { hashedWireKey } from './long-keys.js';
 import type { ResolvedOptions } from './options.js';
 import { MetaRequest, type WireKey } from './request.js';
@@ -30,6 +31,8 @@ export class Dispatch {
   /** Each server's features beyond 1.6.18, from its `version`. */
   readonly features = new FeatureCache();
   readonly counters: ReadCounters;
+  /** The near cache and request coalescing. */
+  readonly hot: HotKeys;
 
   constructor(readonly options: ResolvedOptions) {
     const o = options;
@@ -41,6 +44,12 @@ export class Dispatch {
     });
     this.core = new ClientCore(codec, o);
     this.counters = new ReadCounters(o.missOnError, o.onError);
+    this.hot = new HotKeys(o.nearCache, o.coalesce);
+  }
+
+  /** Tells the hot-key layer when `req` changes its item (a store, delete, arithmetic, touch, lease). */
+  #changing(req: MetaRequest): void {
+    if (this.hot.active && req.key !== undefined && changesItem(req)) this.hot.wrote(req.key.token);
   }
 
   /** A key's wire form; throws ERR_INVALID_KEY. */
@@ -80,6 +89,7 @@ export class Dispatch {
 
   /** Sends `req` to the backend of its key (or the one `options` chooses). */
   send(req: MetaRequest, so: SendOptions, options: RoutedCallOptions | undefined): Promise<MetaFrame> {
+    this.#changing(req);
     return this.backendFor(req.key, options).send(req, so) as Promise<MetaFrame>;
   }
 
@@ -106,6 +116,7 @@ export class Dispatch {
     what: string,
   ): Promise<MetaFrame> {
     const backend = this.backendFor(req.key, options);
+    this.#changing(req);
     return this.featuresOf(backend, so).then((features) => {
       if (!features[feature]) {
         const err = new InvalidArgumentError(
@@ -139,12 +150,34 @@ export class Dispatch {
       this.core.target(options),
     );
     return fanOut(parts, so, {
-      request: (indexes) => MetaRequest.batch(indexes.map((i) => make(wks[i]))),
+      request: (indexes) =>
+        MetaRequest.batch(
+          indexes.map((i) => {
+            const req = make(wks[i]);
+            this.#changing(req);
+            return req;
+          }),
+        ),
       onReply: (replies, indexes, backend) => {
         const frames = replies as (MetaFrame | undefined)[];
         indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
       },
       name: (i) => wks[i].original,
     });
+  }
+}
+
+/** Whether a request changes its item: any store, delete or arithmetic; a get that touches or leases. */
+function changesItem(req: MetaRequest): boolean {
+  switch (req.command) {
+    case 'ms':
+    case 'md':
+    case 'ma':
+      return true;
+    case 'mg':
+      // flags are rendered with a space before each: " v f c T30"
+      return req.flags.includes(' T') || req.flags.includes(' N') || req.flags.includes(' E');
+    default:
+      return false;
   }
 }

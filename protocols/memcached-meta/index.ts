@@ -12,6 +12,7 @@ export type {
   StoreOptions,
   CounterOptions,
   MetaRequestSpec,
+  ReadManyOptions,
   ReadOptions,
   ValueStoreOptions,
   AppendOptions,
@@ -44,7 +45,8 @@ export * from '../../lib/errors.js';
 export * from './errors.js';
 export type { ServerSpec, ServerListChange } from '../../lib/cluster.js';
 export type { ClientMetrics, ServerMetrics } from './client.js';
-export type { ReadCounts } from './counters.js';
+export type { ReadCounts, ReadCounter } from './counters.js';
+export type { NearCacheOptions, NearCacheStats } from './hot-keys/near-cache.js';
 export type { BackendStats } from '../../lib/backend.js';
 export { ElastiCacheDiscovery, parseClusterConfig, ELASTICACHE_DISCOVERY_DEFAULTS } from './elasticache.js';
 export type { ElastiCacheDiscoveryOptions, ClusterConfig } from './elasticache.js';

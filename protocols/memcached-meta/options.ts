@@ -9,6 +9,7 @@ import type { DistributionKind } from '../../lib/distribution/index.js';
 import { DEFAULT_BROTLI_QUALITY, type CompressionSettings } from './compression.js';
 import type { CompressionAlgorithm, Serializer } from './serializers.js';
 import { ValueCodec } from './values.js';
+import { resolveNearCacheOptions, type NearCacheOptions } from './hot-keys/near-cache.js';
 
 import {
   bool,
@@ -160,6 +161,21 @@ export interface MemcacheClientOptions<V = Buffer> {
   missOnError?: boolean;
   /** Called with the errors `missOnError` turned into misses. @default undefined */
   onError?: (error: MemlineError) => void;
+  /**
+   * Concurrent reads of one key share one request in flight (`get`, `getValue`, and the keys of
+   * `getMulti`/`getValues` that have one in flight). A read issued after this client's write to the
+   * key never shares a request issued before it. Per call: the `coalesce` read option. @default true
+   */
+  coalesce?: boolean;
+  /**
+   * A near cache: an in-process copy of the keys the server reports as hot (read before, and
+   * accessed within `hotWithin` seconds; promoted with probability `promoteChance`). A copy is
+   * served for at most `maxAge` ms after the read that fetched it and never past the item's TTL;
+   * this client's own writes, deletes, touches and counter updates drop it at once. Bounded by
+   * `maxEntries` and `maxBytes`. Only plain reads use it (not `meta`, `touch`, `gat` or leases).
+   * @default undefined (off)
+   */
+  nearCache?: NearCacheOptions;
 }
 
 /**
@@ -177,6 +193,7 @@ export const DEFAULTS = Object.freeze({
   maxLineLength: 16 * 1024,
   hashKeyPrefix: true,
   missOnError: false,
+  coalesce: true,
 });
 
 /** {@link MemcacheClientOptions} with every default filled in and every value checked. */
@@ -189,6 +206,9 @@ export interface ResolvedOptions extends ResolvedEngineOptions {
   readonly maxValueSize: number;
   readonly maxLineLength: number;
   readonly missOnError: boolean;
+  readonly coalesce: boolean;
+  /** The near cache's options (checked when the client builds it), or undefined: off. */
+  readonly nearCache: NearCacheOptions | undefined;
   readonly onError: ((error: MemlineError) => void) | undefined;
   readonly auth: { username: string; password: string } | undefined;
   readonly discovery: DiscoverySource | undefined;
@@ -286,6 +306,8 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof MemcacheClientOptions>([
   'maxQueuedBytes',
   'missOnError',
   'onError',
+  'coalesce',
+  'nearCache',
 ]);
 
 /**
@@ -338,7 +360,7 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
   }
   const own = (name: 'maxDecompressedSize' | 'maxValueSize' | 'maxLineLength', min = 1) =>
     integer(options[name] ?? DEFAULTS[name], name, min);
-  const flag = (name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError' | 'hashLongKeys') =>
+  const flag = (name: 'hashKeyPrefix' | 'binaryKeys' | 'missOnError' | 'hashLongKeys' | 'coalesce') =>
     bool(options[name] ?? DEFAULTS[name], name);
   const maxDecompressedSize = own('maxDecompressedSize');
   return {
@@ -355,6 +377,8 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
     maxLineLength: own('maxLineLength', 1024),
     discovery,
     missOnError: flag('missOnError'),
+    coalesce: flag('coalesce'),
+    nearCache: options.nearCache === undefined ? undefined : resolveNearCacheOptions(options.nearCache),
     onError: typeof options.onError === 'function' ? options.onError : undefined,
     auth,
   };

@@ -31,8 +31,26 @@ export function get(d: Dispatch, key: Key, options: ReadOptions | undefined): Pr
   }
   return d.core.run(options, (so) => {
     const wk = d.key(key);
-    return read(d, MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, options);
+    const hot = d.hot;
+    if (!hot.active || options?.server !== undefined || options?.routingKey !== undefined) {
+      return read(d, MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, options);
+    }
+    return hot.read(
+      wk.token,
+      so,
+      options?.coalesce,
+      (epoch) => readOne(d, wk, so, epoch),
+      () => d.counters.of(d.backendFor(wk, undefined).server),
+    );
   });
+}
+
+/** One plain read of `wk` for the hot-key layer: through the near cache's eyes when it is on. */
+export function readOne(d: Dispatch, wk: WireKey, so: SendOptions, epoch: number): Promise<Item | null> {
+  if (d.hot.near === undefined) {
+    return read(d, MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, undefined);
+  }
+  return readNear(d, wk, so, epoch);
 }
 
 /** Get and touch. */
@@ -40,6 +58,7 @@ export function gat(d: Dispatch, key: Key, ttl: number, options: RoutedCallOptio
   return d.core.run(options, (so) => {
     const wk = d.key(key);
     const t = validate.relativeTtl(ttl);
+    if (d.hot.active) d.hot.wrote(wk.token);
     return read(d, MetaRequest.meta('mg', wk, ` T${t} v f c`, undefined, true), wk, so, options);
   });
 }
@@ -69,12 +88,48 @@ function read(
   return d.counters.orMiss(backend.send(req, so) as Promise<Item | null>, backend.server);
 }
 
+/**
+ * A plain read that may feed the near cache: `mg … v f c h l t`, whose `h l t` say whether the key is
+ * hot. An item carrying `W`, `X` or `Z` (a lease or a stale value) is never held.
+ */
+function readNear(d: Dispatch, wk: WireKey, so: SendOptions, epoch: number): Promise<Item | null> {
+  const backend = d.backendFor(wk, undefined);
+  const req = MetaRequest.meta('mg', wk, ' v f c h l t', undefined, true);
+  const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
+    const item = nearItem(d, wk, f, backend.server, epoch);
+    d.counters.count(backend.server, item !== null);
+    return item;
+  });
+  return d.counters.orMiss(sent, backend.server);
+}
+
+/**
+ * The item of a `mg … v f c h l t` reply (null on a miss), its CAS tagged with `server`'s bits; a hot
+ * one is offered to the near cache (unless it carries a lease mark).
+ */
+export function nearItem(d: Dispatch, wk: WireKey, f: MetaFrame, server: string, epoch: number): Item | null {
+  const detailed = toDetailedItem(wk.original, f);
+  if (detailed === null) return null;
+  const cas = d.casTags.tag(detailed.cas, server);
+  if (!hasLeaseMark(f)) d.hot.offer(wk.token, { ...detailed, cas }, epoch);
+  return { key: detailed.key, value: detailed.value, flags: detailed.flags, cas };
+}
+
+/** Whether a reply carries `W` (win), `X` (stale) or `Z` (a win already handed out). */
+export function hasLeaseMark(f: MetaFrame): boolean {
+  const line = f.line;
+  return line.includes(' W') || line.includes(' X') || line.includes(' Z');
+}
+
 /** `get` with metadata or a touch: `mg … [T] v f c [t l h s]`, counted like a get. */
 function getDetailed(d: Dispatch, key: Key, options: ReadOptions): Promise<Item | null> {
   return d.core.run(options, (so) => {
     const wk = d.key(key);
     const flags: Record<string, boolean | number> = { v: true, f: true, c: true };
-    if (options.touch !== undefined) flags.T = validate.relativeTtl(options.touch, 'touch');
+    if (options.touch !== undefined) {
+      flags.T = validate.relativeTtl(options.touch, 'touch');
+      if (d.hot.active) d.hot.wrote(wk.token);
+    }
     const meta: unknown = options.meta ?? [];
     if (!Array.isArray(meta)) throw new InvalidArgumentError('meta must be an array of field names');
     for (const field of meta as unknown[]) {

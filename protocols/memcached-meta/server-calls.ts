@@ -44,6 +44,7 @@ export async function flushAll(
   delay: number | undefined,
   options: RoutedCallOptions | undefined,
 ): Promise<void> {
+  d.hot.clear();
   await d.core.eachServer(options, () =>
     MetaRequest.flushAll(
       delay === undefined ? undefined : validate.nonNegativeInt(delay, 'delay', 2 ** 31 - 1),

@@ -93,9 +93,15 @@ export function resolveNearCacheOptions(options: NearCacheOptions): ResolvedNear
   const pick = (name: keyof ResolvedNearCacheOptions, min: number, max: number, integer: boolean): number => {
     const value = options[name];
     if (value === undefined) return DEFAULTS[name];
-    if (typeof value !== 'number' || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
+    if (
+      typeof value !== 'number' ||
+      !(value >= min && value <= max) ||
+      (integer && !Number.isInteger(value))
+    ) {
       const kind = integer ? 'an integer' : 'a number';
-      throw new InvalidArgumentError(`nearCache.${name} must be ${kind} from ${min} to ${max}, got ${String(value)}`);
+      throw new InvalidArgumentError(
+        `nearCache.${name} must be ${kind} from ${min} to ${max}, got ${String(value)}`,
+      );
     }
     return value;
   };
@@ -134,10 +140,7 @@ export class NearCache {
     invalidations: 0,
   };
 
-  constructor(
-    options: NearCacheOptions,
-    deps: { random?: () => number; now?: () => number } = {},
-  ) {
+  constructor(options: NearCacheOptions, deps: { random?: () => number; now?: () => number } = {}) {
     this.#options = resolveNearCacheOptions(options);
     this.#random = deps.random ?? Math.random;
     this.#lru = new LRUCache<string, Item>({
@@ -188,7 +191,8 @@ export class NearCache {
     // t: -1 never expires; otherwise whole seconds left, of which the last may already be gone
     const ttl = item.ttl === undefined || item.ttl < 0 ? o.maxAge : Math.min(o.maxAge, (item.ttl - 1) * 1000);
     if (ttl <= 0) return;
-    this.#lru.set(key, { ...item }, { ttl });
+    // only what a plain read returns: the server's metadata was for this read alone
+    this.#lru.set(key, { key: item.key, value: item.value, flags: item.flags, cas: item.cas }, { ttl });
     this.stats.promotions++;
   }
 

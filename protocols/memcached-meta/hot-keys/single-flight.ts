@@ -33,15 +33,8 @@ export class SingleFlight<T> {
    * abort `signal` is released as soon as its signal fires.
    */
   run(key: string, deadline: number, signal: AbortSignal | undefined, start: () => Promise<T>): Promise<T> {
-    const flight = this.#flights.get(key);
-    if (flight !== undefined && flight.deadline <= deadline) {
-      this.coalesced++;
-      const joined = flight.promise.catch((err: unknown) => {
-        if (issuerGaveUp(err)) return start();
-        throw err;
-      });
-      return signal === undefined ? joined : abortable(joined, signal);
-    }
+    const joined = this.join(key, deadline, signal, start);
+    if (joined !== undefined) return joined;
     const promise = start();
     const own: Flight<T> = { promise, deadline };
     this.#flights.set(key, own);
@@ -50,6 +43,27 @@ export class SingleFlight<T> {
     };
     promise.then(done, done);
     return promise;
+  }
+
+  /**
+   * The result of the request in flight for `key` when one may be joined (see {@link run}), with
+   * `retry` sent instead if its issuer gives up; undefined when there is none to join.
+   */
+  join(
+    key: string,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    retry: () => Promise<T>,
+  ): Promise<T> | undefined {
+    if (this.#flights.size === 0) return undefined;
+    const flight = this.#flights.get(key);
+    if (flight === undefined || flight.deadline > deadline) return undefined;
+    this.coalesced++;
+    const joined = flight.promise.catch((err: unknown) => {
+      if (issuerGaveUp(err)) return retry();
+      throw err;
+    });
+    return signal === undefined ? joined : abortable(joined, signal);
   }
 
   /** This client wrote `key`: reads issued from now on start a new request. */
@@ -81,7 +95,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
         signal.removeEventListener('abort', onAbort);
         resolve(value);
       },
-      (err: unknown) => {
+      (err: Error) => {
         signal.removeEventListener('abort', onAbort);
         reject(err);
       },
