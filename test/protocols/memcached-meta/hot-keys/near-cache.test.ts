@@ -1,10 +1,22 @@
 import { expect } from 'chai';
-import { NearCache, resolveNearCacheOptions } from '../../../../protocols/memcached-meta/hot-keys/near-cache.js';
+import {
+  NearCache,
+  resolveNearCacheOptions,
+} from '../../../../protocols/memcached-meta/hot-keys/near-cache.js';
 import type { Item } from '../../../../protocols/memcached-meta/results.js';
 
 /** An item as a read with `h l t` returns it. */
 function hot(key: string, value = 'v', extra: Partial<Item> = {}): Item {
-  return { key, value: Buffer.from(value), flags: 0, cas: 1n, fetched: true, lastAccess: 0, ttl: -1, ...extra };
+  return {
+    key,
+    value: Buffer.from(value),
+    flags: 0,
+    cas: 1n,
+    fetched: true,
+    lastAccess: 0,
+    ttl: -1,
+    ...extra,
+  };
 }
 
 describe('NearCache', () => {
@@ -32,7 +44,10 @@ describe('NearCache', () => {
 
   it('promotes with the configured chance, so a key read once or twice is rarely held', () => {
     let draws = 0;
-    const cache = new NearCache({ promoteChance: 0.25 }, { now: clock.now, random: () => [0.9, 0.5, 0.1][draws++] });
+    const cache = new NearCache(
+      { promoteChance: 0.25 },
+      { now: clock.now, random: () => [0.9, 0.5, 0.1][draws++] },
+    );
     cache.offer('k', hot('k'), cache.begin());
     cache.offer('k', hot('k'), cache.begin());
     expect(cache.get('k')).to.equal(undefined);

@@ -103,8 +103,10 @@ describe('SingleFlight', () => {
     done.abort();
     const late = flights.run('k2', 100, undefined, () => new Promise(() => {}));
     void late;
-    await flights.run('k2', 100, done.signal, () => Promise.resolve('x')).catch((err: Error) => {
-      expect(err).to.be.instanceOf(AbortedError);
-    });
+    await flights
+      .run('k2', 100, done.signal, () => Promise.resolve('x'))
+      .catch((err: Error) => {
+        expect(err).to.be.instanceOf(AbortedError);
+      });
   });
 });
