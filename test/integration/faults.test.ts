@@ -1,5 +1,5 @@
 /**
- * The fault-injection suite (reliability.md sections A, C, D, E, G): real memcached stopped with
+ * The fault-injection suite (docs/reliability.md: servers that fail): real memcached stopped with
  * SIGSTOP, killed and restarted, and an in-process fault proxy for resets and black holes.
  */
 import net from 'node:net';

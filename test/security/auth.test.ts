@@ -1,5 +1,5 @@
 /**
- * memcached `-Y` authentication (reliability.md I11, I12; meta-protocol.md §11): the login goes first
+ * memcached `-Y` authentication (docs/reliability.md: TLS and authentication): the login goes first
  * and alone on every new connection, reconnects included; refused credentials give ERR_AUTH and are
  * not retried in a loop; the password shows up in no error, log line, metric or stats dump.
  */

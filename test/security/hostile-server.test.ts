@@ -1,5 +1,5 @@
 /**
- * A hostile server cannot crash, hang or bloat the client (reliability.md B2–B8, I5, I7).
+ * A hostile server cannot crash, hang or bloat the client (docs/reliability.md: hostile or broken servers).
  *
  * - The decoder, fed arbitrary bytes and structured replies (sizes 0 to 2^64, wrong terminators,
  *   unknown statuses) split anywhere, throws only memline errors and never holds more than its caps.

@@ -1,5 +1,5 @@
 /**
- * Large values do not stall the event loop, and decoding them is linear (reliability.md H1, H2):
+ * Large values do not stall the event loop, and decoding them is linear (docs/reliability.md: bad input):
  * memcached `-I 64m -m 512`, a client with `maxValueSize: 64 MiB`.
  *
  * Linearity is checked as the CPU time to decode the second half of a value against its first half,

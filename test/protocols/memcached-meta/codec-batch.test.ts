@@ -1,4 +1,4 @@
-/** Batches: quiet items tagged with their key and consecutive opaques, fenced by `mn` (meta-protocol.md §6). */
+/** Batches: quiet items tagged with their key and consecutive opaques, fenced by `mn`. */
 import { expect } from 'chai';
 import { MORE } from '../../../lib/codec.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
@@ -73,13 +73,13 @@ describe('MetaCodec batches', () => {
     expect(f.error.message).to.include('out of memory');
   });
 
-  it('CLIENT_ERROR poisons the batch and the connection (§6)', () => {
+  it('CLIENT_ERROR poisons the batch and the connection', () => {
     const req = batch(meta('mg'), meta('mg'), meta('mg'));
     const out = verdicts(req, 'VA 2 kk O0\r\nv1\r\nCLIENT_ERROR duplicate flag\r\n');
     failure(out[1], 'ERR_CLIENT_ERROR', true);
   });
 
-  it('follows a 2000-item pipeline with 857 hits in increasing opaque order (§6)', () => {
+  it('follows a 2000-item pipeline with 857 hits in increasing opaque order', () => {
     const items = Array.from({ length: 2000 }, (_, i) => meta('mg', `p${i % 7}`, ' v'));
     const hits = items.map((_, i) => i).filter((i) => [1, 3, 5].includes(i % 7));
     expect(hits).to.have.length(857);

@@ -83,7 +83,7 @@ describe('MetaCodec', () => {
       );
     });
 
-    it('matches base64 and non-ASCII keys by their bytes (§3)', () => {
+    it('matches base64 and non-ASCII keys by their bytes', () => {
       const b64 = MetaRequest.meta('mg', wireKey(Buffer.from('a'), '', false), ' v k', undefined, true);
       expect(codec.onFrame(b64, frame('VA 1 kYQ== b\r\nA\r\n'))).to.not.be.instanceOf(FrameFailure);
       expect(codec.onFrame(b64, frame('VA 1 ka\r\nA\r\n'))).to.not.be.instanceOf(FrameFailure);

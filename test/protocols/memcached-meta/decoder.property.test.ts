@@ -1,5 +1,5 @@
 /**
- * Property tests of the decoder (reliability.md B1, B8). fast-check prints the seed and the shrunk
+ * Property tests of the decoder (docs/reliability.md: hostile or broken servers). fast-check prints the seed and the shrunk
  * counterexample of a failure; replay it with `{ seed, path }` in `fc.assert`'s options.
  */
 import { expect } from 'chai';

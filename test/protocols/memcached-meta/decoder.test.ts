@@ -157,7 +157,7 @@ describe('MetaDecoder', () => {
       ['HTTP', 'HTTP/1.1 400 Bad Request\r\n', 'ERR_PROTOCOL'],
       ['binary', '\x00\x01\x02\r\n', 'ERR_PROTOCOL'],
       ['error after good frames', 'VA 2 O1\r\nv1\r\nHD\r\nNOPE\r\n', 'ERR_PROTOCOL'],
-      // I5: giant size claims
+      // giant size claims
       ['2^32-1 bytes', 'VA 4294967295\r\n', 'ERR_RESPONSE_TOO_LARGE'],
       ['2^31 bytes', 'VA 2147483648 t1\r\n', 'ERR_RESPONSE_TOO_LARGE'],
       ['20 digits', 'VA 99999999999999999999\r\n', 'ERR_RESPONSE_TOO_LARGE'],

@@ -1,6 +1,6 @@
 /**
  * Request bytes. The expected bytes come from the small template helpers below, written from
- * meta-protocol.md §2.1, §4 and §11, never from the encoder under test.
+ * docs/meta-protocol.md, never from the encoder under test.
  */
 import { expect } from 'chai';
 import { OutBuffer } from '../../../lib/out-buffer.js';
@@ -176,7 +176,7 @@ describe('encodeRequest', () => {
       expect(encode(MetaRequest.verbosity(1)).toString()).to.equal('verbosity 1\r\n');
     });
 
-    it('auth: a set whose data is "<user> <pass>" (§11)', () => {
+    it('auth: a set whose data is "<user> <pass>"', () => {
       const credentials = Buffer.from('user1 pa ss\r\n1');
       expect(encode(MetaRequest.auth(credentials)).toString()).to.equal(
         `set _ 0 0 ${credentials.length}\r\nuser1 pa ss\r\n1\r\n`,

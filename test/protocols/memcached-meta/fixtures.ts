@@ -1,6 +1,6 @@
 /**
- * Reply fixtures: every distinct reply of meta-protocol.md section 15 (verified on memcached
- * 1.6.18), as latin1 strings, plus the replies that section lists informally.
+ * Reply fixtures: every distinct meta reply (each verified on memcached
+ * 1.6.18), as latin1 strings, plus replies seen only informally.
  */
 
 /** The `<<<` transcripts of section 15, in order, without duplicates. */

@@ -12,7 +12,7 @@ function refused(command: string, flags: unknown, reserved?: number): string {
 }
 
 describe('renderFlags', () => {
-  it('renders in canonical order: N/T before t (§4.1)', () => {
+  it('renders in canonical order: N/T before t', () => {
     expect(renderFlags('mg', { v: true, t: true, T: 30, c: true })).to.equal(' T30 v t c');
     expect(renderFlags('mg', { t: true, N: 30, v: true })).to.equal(' N30 v t');
     expect(renderFlags('ma', { v: true, t: true, T: 100 })).to.equal(' T100 v t');

@@ -48,7 +48,7 @@ describe('MetaFrame flags', () => {
     expect(returnedFlags(frame('HD c0\r\n')).c).to.equal(0n);
   });
 
-  it('reads TTLs: -1 never expires, >= 2^31 already expired (§7)', () => {
+  it('reads TTLs: -1 never expires, >= 2^31 already expired', () => {
     expect(returnedFlags(frame('HD t-1\r\n')).t).to.equal(-1);
     expect(returnedFlags(frame('HD t2147483647\r\n')).t).to.equal(2147483647);
     expect(returnedFlags(frame('HD t2147483648\r\n')).t).to.equal(-2);
@@ -62,7 +62,7 @@ describe('MetaFrame flags', () => {
     expect(returnedFlags(c)).to.include({ h: false, l: 1 });
   });
 
-  it('marks a base64 returned key (§2.2)', () => {
+  it('marks a base64 returned key', () => {
     expect(returnedFlags(frame('VA 2 k44OG44K544OI b\r\nhi\r\n'))).to.include({
       k: '44OG44K544OI',
       kBase64: true,

@@ -157,7 +157,7 @@ describe('wireKey', () => {
       expect(decodeReturnedKey(Buffer.from('ключ').toString('latin1'), false)).to.equal('ключ');
     });
 
-    it('matches a reply key to the request key in either form (§3)', () => {
+    it('matches a reply key to the request key in either form', () => {
       const text = wireKey('a', '', false);
       const b64 = wireKey(Buffer.from('a'), '', false);
       expect(keyMatches(text, 'a', false)).to.equal(true);
