@@ -1,6 +1,6 @@
 /**
- * Nothing a caller passes reaches the wire beyond its own command (a promise to users; docs/reliability.md
- * I1–I4). fast-check drives arbitrary keys (strings with any code unit, control characters, spaces,
+ * Nothing a caller passes reaches the wire beyond its own command (a promise to users; docs/reliability.md,
+ * bad input). fast-check drives arbitrary keys (strings with any code unit, control characters, spaces,
  * lone surrogates, multi-byte characters around the 250-byte limit; byte arrays; values of the wrong
  * type) and arbitrary TTL, flags, delta, CAS, initial, timeout and flag values through the client:
  *
