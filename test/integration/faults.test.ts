@@ -153,7 +153,7 @@ describe('failures against real memcached and a fault proxy', function () {
 
   it('bursts of 1 ms timeouts do not mark a healthy server down; the next call with 10 s succeeds', async () => {
     const mc = await server();
-    const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 } });
+    const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 }, coalesce: false });
     await c.set('x', '1');
     for (let round = 0; round < 5; round++) {
       const calls = Array.from({ length: 50 }, () => c.get('x', { timeout: 1 }));
@@ -173,7 +173,7 @@ describe('failures against real memcached and a fault proxy', function () {
   for (const timeout of [50, 400]) {
     it(`a silent (stopped) server still opens the breaker on ${timeout} ms timeouts`, async () => {
       const mc = await server();
-      const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 } });
+      const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 }, coalesce: false });
       await c.set('x', '1');
       await mc.pause();
       try {
