@@ -5,13 +5,8 @@
  * picked; connections idle for `idleTimeout` are closed by a sweep.
  */
 import type { ProtocolCodec } from './codec.js';
-import { backoff, CircuitBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
-import {
-  Connection,
-  type ConnectionEvents,
-  type ConnectionOptions,
-  type RequestCounters,
-} from './connection.js';
+import { CircuitBreaker, engineProbeVerdict, type BreakerOptions, type BreakerState } from './breaker.js';
+import { Connection, type ConnectionEvents, type ConnectionOptions } from './connection.js';
 import { channels, traceRequest, tracingRequests } from './diagnostics.js';
 import {
   CircuitOpenError,
@@ -20,7 +15,20 @@ import {
   QueueFullError,
   type MemlineError,
 } from './errors.js';
+import type { BackendCounters, BackendStats } from './metrics.js';
+import { Reconnect, type ReconnectOptions } from './reconnect.js';
 import { invalidSendOptions, type RequestEntry, type SendOptions } from './request-entry.js';
+
+export { engineProbeVerdict } from './breaker.js';
+export { clientMetrics } from './metrics.js';
+export type {
+  BackendCounters,
+  BackendStats,
+  ClientMetrics,
+  MetricsTotal,
+  RequestCounters,
+  ServerMetrics,
+} from './metrics.js';
 
 /** How a {@link Backend} manages its connections; the per-connection settings are passed on to each. */
 export interface BackendOptions<Req, Res, Frame> extends Omit<
@@ -38,7 +46,7 @@ export interface BackendOptions<Req, Res, Frame> extends Omit<
   /** The circuit breaker; threshold 0 disables it. */
   readonly breaker?: BreakerOptions;
   /** Reconnect back-off after failed connects: first delay ~`base` ms, doubling up to `cap`. */
-  readonly reconnect?: { readonly base: number; readonly cap: number };
+  readonly reconnect?: ReconnectOptions;
   /** A pino-compatible logger for connection failures and breaker changes; silent when absent. */
   readonly logger?: EngineLogger;
   /**
@@ -67,94 +75,6 @@ export interface ServerAddress {
   readonly address: string;
 }
 
-/** Counters of one backend, since it was created. */
-export interface BackendCounters extends RequestCounters {
-  /** Connections opened. */
-  created: number;
-  /** Connections opened to replace one that closed or was retired. */
-  reconnects: number;
-}
-
-/** A snapshot of one server's counters and current load, for metrics and health checks. */
-export interface BackendStats extends Readonly<BackendCounters> {
-  /** `"host:port"`, as configured. */
-  readonly server: string;
-  /** Open or opening connections. */
-  readonly connections: number;
-  /** Requests queued or in flight over all its connections. */
-  readonly pending: number;
-  /** Requests written and awaiting their reply. */
-  readonly inflight: number;
-  /** The circuit breaker: `closed` (normal), `open` (failing fast), `half-open` (probing). */
-  readonly breaker: BreakerState;
-}
-
-/**
- * What a probe's error says about the server, for the errors every protocol shares: an error reply
- * (true: it answered), a failure to get a usable reply (false), or nothing (undefined; any byte
- * received already counted as a sign of life).
- */
-export function engineProbeVerdict(error: MemlineError): boolean | undefined {
-  switch (error.code) {
-    case 'ERR_SERVER_ERROR':
-    case 'ERR_CLIENT_ERROR':
-    case 'ERR_VALUE_TOO_LARGE':
-    case 'ERR_RESPONSE_TOO_LARGE':
-      return true;
-    case 'ERR_CONNECTION':
-    case 'ERR_TIMEOUT':
-    case 'ERR_PROTOCOL':
-    case 'ERR_TLS':
-    case 'ERR_AUTH':
-      return false;
-    default:
-      return undefined;
-  }
-}
-
-/**
- * A client's metrics, the same shape for every protocol: per server, the engine's stats plus the
- * protocol's own counters (named in `counters`, e.g. a cache's hits and misses), and their sums.
- */
-export interface ClientMetrics<C extends string = never> {
-  /** Sums over every server. */
-  readonly total: MetricsTotal<C>;
-  /** One entry per server, in the order of the server list. */
-  readonly servers: ServerMetrics<C>[];
-  /** The names of the protocol's own counters, present in `total` and in every server's entry. */
-  readonly counters: readonly C[];
-}
-
-/** One server's entry in {@link ClientMetrics}. */
-export type ServerMetrics<C extends string = never> = BackendStats & Record<C, number>;
-
-/** The sums of {@link ClientMetrics}: every number of a server's entry, summed. */
-export type MetricsTotal<C extends string = never> = Omit<BackendStats, 'server' | 'breaker'> &
-  Record<C, number>;
-
-const SUMMED = ['connections', 'pending', 'inflight', 'created', 'reconnects', 'errors', 'timeouts'] as const;
-
-/**
- * Builds {@link ClientMetrics} from the backends' stats and, for each server, the protocol's own
- * counters `counters` (read with `extra`; a server it knows nothing of counts 0).
- */
-export function clientMetrics<C extends string = never>(
-  stats: readonly BackendStats[],
-  counters: readonly C[] = [],
-  extra?: (server: string) => Readonly<Record<C, number>> | undefined,
-): ClientMetrics<C> {
-  const total: Record<string, number> = {};
-  for (const name of [...SUMMED, ...counters]) total[name] = 0;
-  const servers = stats.map((s) => {
-    const own = extra?.(s.server);
-    const entry: Record<string, unknown> = { ...s };
-    for (const name of counters) entry[name] = own?.[name] ?? 0;
-    for (const name of Object.keys(total)) total[name] += entry[name] as number;
-    return entry as ServerMetrics<C>;
-  });
-  return { total: total as MetricsTotal<C>, servers, counters };
-}
-
 /**
  * One server: keeps up to `connections` connections to it, spreads requests over them, replaces
  * ones that fail (with back-off) and fails fast while its circuit breaker is open.
@@ -173,17 +93,7 @@ export class Backend<Req, Res, Frame> {
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
   #breaker: CircuitBreaker;
-  /** Connections in a row that failed before becoming usable (drives the reconnect back-off). */
-  #connectFailures = 0;
-  /** When the reconnect back-off after the last failed connect ends (`performance.now()` clock). */
-  #retryAt = 0;
-  /**
-   * Why the last connect failed, when the server refused or reset it (ERR_CONNECTION): until
-   * `#retryAt`, calls that would need a new connection fail at once with it. After any other
-   * failure (a connect that timed out, a TLS or login failure) it is undefined and calls wait for
-   * the delayed connect instead, each trying once more.
-   */
-  #refusal: ConnectionError | undefined;
+  #reconnect: Reconnect;
   #events: ConnectionEvents<Req, Res, Frame> = {
     closed: (conn, error, established) => {
       const i = this.#slots.indexOf(conn);
@@ -194,13 +104,11 @@ export class Backend<Req, Res, Frame> {
         { server: this.server, code: error.code, established },
         'memline: connection failed',
       );
-      if (!established) this.#connectFailed(error);
+      if (!established) this.#reconnect.failed(error);
       this.#breaker.failure();
     },
     alive: () => {
-      this.#connectFailures = 0;
-      this.#retryAt = 0;
-      this.#refusal = undefined;
+      this.#reconnect.succeeded();
       this.#breaker.success();
     },
     timedOut: () => this.#breaker.failure(),
@@ -214,6 +122,7 @@ export class Backend<Req, Res, Frame> {
     this.#options = options;
     this.#slots = new Array<Connection<Req, Res, Frame> | undefined>(options.connections).fill(undefined);
     this.#everUsed = new Array<boolean>(options.connections).fill(false);
+    this.#reconnect = new Reconnect(options.reconnect);
     this.#breaker = new CircuitBreaker(
       options.breaker ?? { threshold: 0, openTime: 0, maxOpenTime: 0 },
       (state) => {
@@ -274,7 +183,7 @@ export class Backend<Req, Res, Frame> {
     }
     if (allowed === 'yes' && this.#backingOff()) {
       this.counters.errors++;
-      return Promise.reject(this.#refusedError(false));
+      return Promise.reject(this.#reconnect.refusedError(this.server, false));
     }
     if (tracingRequests()) {
       const codec = this.codec;
@@ -305,35 +214,15 @@ export class Backend<Req, Res, Frame> {
     );
   }
 
-  /** A connect failed for `error`: the next one waits for the back-off. */
-  #connectFailed(error: MemlineError): void {
-    this.#connectFailures++;
-    const reconnect = this.#options.reconnect;
-    const delay = reconnect === undefined ? 0 : backoff(this.#connectFailures, reconnect.base, reconnect.cap);
-    this.#retryAt = performance.now() + delay;
-    this.#refusal = error instanceof ConnectionError ? error : undefined;
-  }
-
   /**
    * The server refused the last connect, its back-off has not ended and no connection is open: a
    * call would only wait for the back-off to end, so it fails now instead (a refused server fails
    * fast, breaker or not).
    */
   #backingOff(): boolean {
-    if (this.#refusal === undefined || performance.now() >= this.#retryAt) return false;
+    if (!this.#reconnect.refused) return false;
     for (const conn of this.#slots) if (conn !== undefined && conn.usable) return false;
     return true;
-  }
-
-  /** The error a call gets while the server is backed off after a refusal (nothing was sent). */
-  #refusedError(mayHaveExecuted: boolean): MemlineError {
-    const refusal = this.#refusal!;
-    const retryIn = Math.max(0, Math.ceil(this.#retryAt - performance.now()));
-    return new ConnectionError(`${refusal.message}; next attempt in ${retryIn} ms`, {
-      server: this.server,
-      mayHaveExecuted,
-      cause: refusal.cause,
-    });
   }
 
   #pendingTotal(): number {
@@ -387,11 +276,7 @@ export class Backend<Req, Res, Frame> {
   }
 
   #open(slot: number): Connection<Req, Res, Frame> {
-    // After a refused connect, calls fail fast until the back-off ends (see #backingOff) and a
-    // connection opened before then (a breaker probe) connects at once; after any other failed
-    // connect, the next one waits out the back-off and calls queue on it.
-    const connectDelay =
-      this.#refusal === undefined ? Math.max(0, Math.round(this.#retryAt - performance.now())) : 0;
+    const connectDelay = this.#reconnect.connectDelay;
     const conn = new Connection<Req, Res, Frame>(
       {
         ...this.#options,

@@ -12,12 +12,14 @@
  *
  * What counts is decided by the backend from connection events: any byte received is a success
  * (the server is alive); a connection that fails or a written request that times out is a failure.
- * Misses, "not stored", CAS conflicts and SERVER_ERROR are replies, so they count as successes.
+ * A reply that reports a miss, a refusal or a server-side error is still a reply: a success.
  *
  * This is a few integer updates per event, not a wrapper around each request: cockatiel's
  * `execute()` measured 240 ns per call against 50 ns for the bare promise, a tenth of a request's
  * whole budget.
  */
+import type { MemlineError } from './errors.js';
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** When a server's circuit breaker opens and how long it stays open. */
@@ -115,8 +117,25 @@ export class CircuitBreaker {
   }
 }
 
-/** Capped exponential back-off with jitter for reconnects: attempt 1 → ~base, doubling to `cap`. */
-export function backoff(attempt: number, base: number, cap: number): number {
-  const ms = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ms / 2 + Math.random() * (ms / 2));
+/**
+ * What a probe's error says about the server, for the errors every protocol shares: an error reply
+ * (true: it answered), a failure to get a usable reply (false), or nothing (undefined; any byte
+ * received already counted as a sign of life).
+ */
+export function engineProbeVerdict(error: MemlineError): boolean | undefined {
+  switch (error.code) {
+    case 'ERR_SERVER_ERROR':
+    case 'ERR_CLIENT_ERROR':
+    case 'ERR_VALUE_TOO_LARGE':
+    case 'ERR_RESPONSE_TOO_LARGE':
+      return true;
+    case 'ERR_CONNECTION':
+    case 'ERR_TIMEOUT':
+    case 'ERR_PROTOCOL':
+    case 'ERR_TLS':
+    case 'ERR_AUTH':
+      return false;
+    default:
+      return undefined;
+  }
 }

@@ -13,15 +13,18 @@ import { InvalidArgumentError, type MemlineError } from './errors.js';
 import type { SendOptions } from './request-entry.js';
 
 /**
- * A server given as `"host:port"` (`"[::1]:11211"`, `"memcached://host:port"`), a Unix socket path
- * (`"/run/memcached.sock"`, memcached `-s`), or as an object.
+ * A server given as `"host:port"` (`"[::1]:11211"`, or with the protocol's URL scheme:
+ * `"memcached://host:port"`), a Unix socket path (`"/run/memcached.sock"`), or as an object.
  */
 export type ServerSpec = string | { host: string; port: number; weight?: number };
 
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/,@]+)):(\d{1,5})$/;
 
-/** Parses and validates one server spec; throws ERR_INVALID_ARGUMENT naming the problem. */
-export function parseServer(spec: ServerSpec): ServerAddress {
+/**
+ * Parses and validates one server spec; throws ERR_INVALID_ARGUMENT naming the problem. A string
+ * may start with `<scheme>://` (and end with `/`) when `scheme` is given.
+ */
+export function parseServer(spec: ServerSpec, scheme?: string): ServerAddress {
   if (typeof spec === 'string') {
     if (spec.startsWith('/')) {
       // A Unix socket: any path without control characters or a comma.
@@ -31,9 +34,9 @@ export function parseServer(spec: ServerSpec): ServerAddress {
       }
       return { host: spec, port: 0, weight: 1, address: spec };
     }
-    const bare = spec.startsWith('memcached://')
-      ? spec.slice('memcached://'.length).replace(/\/$/, '')
-      : spec;
+    const prefix = scheme === undefined ? undefined : `${scheme}://`;
+    const bare =
+      prefix !== undefined && spec.startsWith(prefix) ? spec.slice(prefix.length).replace(/\/$/, '') : spec;
     if (bare.includes(',')) {
       throw new InvalidArgumentError(
         `servers: "${spec}" holds several servers; give them as array elements or as one comma-separated string`,
@@ -69,12 +72,12 @@ function checkPort(address: ServerAddress): ServerAddress {
  * Parses a whole server list: non-empty, no address twice. A string is a comma-separated list
  * (`"a:11211,b:11211"`, as pasted from a config).
  */
-export function parseServers(servers: readonly ServerSpec[] | string): ServerAddress[] {
+export function parseServers(servers: readonly ServerSpec[] | string, scheme?: string): ServerAddress[] {
   const given: unknown = typeof servers === 'string' ? servers.split(',') : servers;
   if (!Array.isArray(given) || given.length === 0) {
     throw new InvalidArgumentError('servers: at least one server is required');
   }
-  const parsed = (given as ServerSpec[]).map(parseServer);
+  const parsed = (given as ServerSpec[]).map((spec) => parseServer(spec, scheme));
   const seen = new Set<string>();
   for (const s of parsed) {
     if (seen.has(s.address)) throw new InvalidArgumentError(`servers: "${s.address}" is listed twice`);
@@ -87,6 +90,8 @@ export function parseServers(servers: readonly ServerSpec[] | string): ServerAdd
 export interface ClusterOptions<Req, Res, Frame> extends BackendOptions<Req, Res, Frame> {
   /** How keys map to servers. */
   readonly distribution: DistributionKind;
+  /** The URL scheme a server string may carry (`"memcached"` reads `"memcached://a:1"` as `"a:1"`). */
+  readonly scheme?: string;
 }
 
 /** What a server-list change did. */
@@ -109,7 +114,7 @@ export class Cluster<Req, Res, Frame> {
 
   constructor(servers: readonly ServerSpec[] | string, options: ClusterOptions<Req, Res, Frame>) {
     this.#options = options;
-    const addresses = parseServers(servers);
+    const addresses = parseServers(servers, options.scheme);
     this.#distribution = createDistribution(options.distribution, addresses);
     this.#backends = addresses.map((a) => new Backend<Req, Res, Frame>(a, options));
   }
@@ -153,7 +158,7 @@ export class Cluster<Req, Res, Frame> {
    */
   setServers(servers: readonly ServerSpec[] | string): ServerListChange {
     if (this.#closed) return { added: [], removed: [] };
-    const addresses = parseServers(servers);
+    const addresses = parseServers(servers, this.#options.scheme);
     const distribution = createDistribution(this.#options.distribution, addresses);
     const current = new Map(this.#backends.map((b) => [b.server, b]));
     const added: string[] = [];

@@ -1,22 +1,19 @@
 /**
- * One socket to one server: a writer loop, a reader loop and a FIFO of pending requests.
+ * One socket to one server: its lifecycle (connect, handshake, ready, close) and its reader loop.
+ * The queues and the writer loop are the {@link Pipeline}; the deadline timer is {@link Deadlines}.
  *
  * ```
- *   send() ──► toWrite (denque) ──flush on nextTick──► socket ──► server
- *                 queued: may be dropped                          │
- *                                                                  ▼
- *   caller ◄── settle ◄── inflight (denque, wire order) ◄── decoder ◄── 'data'
- *                 written: never removed while the socket lives
+ *   connecting ──socket up──► handshaking ──replies──► ready ──close()/failure──► closed
+ *        └────────────no handshake requests────────────┘
+ *
+ *   send() ──► Pipeline (toWrite ──► socket, inflight in wire order)
+ *   caller ◄── settle ◄── inflight head ◄── codec.onFrame ◄── decoder ◄── 'data'
  * ```
  *
- * A request moves from `toWrite` to `inflight` in the same step as its bytes are handed to the
- * socket, so `inflight` order is wire order. Replies are matched to the head of `inflight` by the
- * codec. A request whose caller gave up (timeout, abort) stays in `inflight` as a tombstone and its
- * late reply is consumed and thrown away; a fatal frame destroys the connection instead.
+ * Replies are matched to the head of `inflight` by the codec. A request whose caller gave up
+ * (timeout, abort) stays in `inflight` as a tombstone and its late reply is consumed and thrown
+ * away; a fatal frame destroys the connection instead.
  */
-import type net from 'node:net';
-import type tls from 'node:tls';
-import Denque from 'denque';
 import { FrameFailure, MORE, SKIP, type FrameDecoder, type ProtocolCodec } from './codec.js';
 import {
   ClientClosedError,
@@ -26,79 +23,22 @@ import {
   type MemlineError,
   type TimeoutPhase,
 } from './errors.js';
-import { OutBuffer } from './out-buffer.js';
+import { Deadlines } from './deadlines.js';
+import { channels } from './diagnostics.js';
+import type { RequestCounters } from './metrics.js';
+import { Pipeline } from './pipeline.js';
 import {
   EntryState,
   invalidSendOptions,
   RequestEntry,
-  SignalWatch,
+  SignalWatches,
   type SendOptions,
 } from './request-entry.js';
-import { channels } from './diagnostics.js';
 import { Transport } from './transport.js';
+import type { ConnectionEvents, ConnectionOptions } from './connection-options.js';
 
-/** Where a {@link Connection} connects, with which codec, and its limits and timeouts. */
-export interface ConnectionOptions<Req, Res, Frame> {
-  readonly host: string;
-  readonly port: number;
-  readonly codec: ProtocolCodec<Req, Res, Frame>;
-  /** TLS options; absent for plain TCP. */
-  readonly tls?: tls.ConnectionOptions | undefined;
-  /** ms to establish TCP (and TLS); the handshake requests count too. */
-  readonly connectTimeout: number;
-  /** TCP keepalive initial delay in ms; 0 turns keepalive off. */
-  readonly keepAlive: number;
-  /** Requests queued plus in flight on this connection; past it `ERR_QUEUE_FULL`. */
-  readonly maxPending: number;
-  /** Bytes encoded into one socket write before the writer yields to the socket. */
-  readonly maxWriteBytes?: number;
-  /** Shared counters this connection adds its failures to (a backend's). */
-  readonly counters?: RequestCounters;
-  /** ms to wait before connecting (reconnect back-off); requests queue meanwhile. @default 0 */
-  readonly connectDelay?: number;
-  /**
-   * ms a connection may stay silent (no byte received) while requests are in flight before it is
-   * considered dead and destroyed; 0: never. @default 0
-   */
-  readonly silentTimeout?: number;
-  /** Bytes of requests queued but not yet taken by the kernel; past it ERR_QUEUE_FULL. @default Infinity */
-  readonly maxQueuedBytes?: number;
-  /**
-   * ms a server may take to reply before a written request's timeout counts against it
-   * ({@link ConnectionEvents.timedOut}, which the circuit breaker counts). A timeout that comes
-   * sooner, while the connection has heard from the server within this time, was the caller's short
-   * budget, not the server's fault: it counts only if the server then stays silent this long with
-   * requests in flight. @default 250
-   */
-  readonly replyGrace?: number;
-}
-
-/** What a connection tells its owner (a backend). */
-export interface ConnectionEvents<Req, Res, Frame> {
-  /** The connection closed; `error` says why when it failed; `established`: it had become ready. */
-  closed?(conn: Connection<Req, Res, Frame>, error: MemlineError | undefined, established: boolean): void;
-  /** Bytes arrived: the server is alive. Called once per socket read. */
-  alive?(): void;
-  /**
-   * A written request's deadline passed without its reply, and the server has been silent (nothing
-   * received with requests in flight) for at least `replyGrace` ms.
-   */
-  timedOut?(): void;
-  /**
-   * The connection failed with these requests still waiting: each was never written, or is
-   * idempotent, and has not been moved before. The owner may run them on another connection
-   * (see {@link Connection.adopt}) or reject them.
-   */
-  orphaned?(entries: RequestEntry<Req, Res>[], reason: MemlineError): void;
-}
-
-/** Failures counted per backend. */
-export interface RequestCounters {
-  /** Requests that failed with an error that is not a result (connection, protocol, server errors…). */
-  errors: number;
-  /** Requests whose deadline passed. */
-  timeouts: number;
-}
+export type { ConnectionEvents, ConnectionOptions } from './connection-options.js';
+export type { RequestCounters } from './metrics.js';
 
 type State = 'connecting' | 'handshaking' | 'ready' | 'closed';
 
@@ -114,39 +54,19 @@ export class Connection<Req, Res, Frame> {
   readonly server: string;
   #options: ConnectionOptions<Req, Res, Frame>;
   #codec: ProtocolCodec<Req, Res, Frame>;
-  #socket: net.Socket | undefined;
   #decoder: FrameDecoder<Frame>;
-  #out = new OutBuffer();
+  #pipeline: Pipeline<Req, Res, Frame>;
+  #deadlines: Deadlines<Req, Res, Frame>;
   #state: State = 'connecting';
   /** close() was called: refuse new requests, end the socket once the issued ones are answered. */
   #closing = false;
   #transport: Transport | undefined;
-  #toWrite = new Denque<RequestEntry<Req, Res>>();
-  #inflight = new Denque<RequestEntry<Req, Res>>();
-  #flushScheduled = false;
-  #needDrain = false;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
   #connectTimer: NodeJS.Timeout | undefined;
   #closeWaiters: (() => void)[] = [];
   #events: ConnectionEvents<Req, Res, Frame>;
   #established = false;
-  /** When the connection last heard from the server, or started waiting for it. */
-  #silentSince = performance.now();
-  /**
-   * Written requests that timed out while the server had been silent for less than replyGrace:
-   * they count against it (timedOut) if the silence reaches replyGrace, not if a byte comes first.
-   */
-  #unblamedTimeouts = 0;
-  /** Estimated bytes of the requests in `toWrite`. */
-  #queuedBytes = 0;
-  /** One abort listener per signal shared by requests on this connection (see {@link SignalWatch}). */
-  #watches = new Map<AbortSignal, SignalWatch>();
-  #unwatch = (watch: SignalWatch): void => {
-    if (this.#watches.get(watch.signal) === watch) this.#watches.delete(watch.signal);
-  };
+  #watches: SignalWatches;
   #onFrame = (frame: Frame): void => this.#handleFrame(frame);
-  #flush = (): void => this.#runFlush();
   #counters: RequestCounters;
   #createdAt = performance.now();
   #lastUsedAt = performance.now();
@@ -159,6 +79,24 @@ export class Connection<Req, Res, Frame> {
     // Port 0: a Unix socket, whose path is the host.
     this.server = options.port === 0 ? options.host : `${options.host}:${options.port}`;
     this.#decoder = options.codec.createDecoder();
+    this.#watches = new SignalWatches(this.server);
+    this.#pipeline = new Pipeline(options.codec, options.maxWriteBytes ?? 256 * 1024, () =>
+      this.#deadlines.busy(),
+    );
+    this.#deadlines = new Deadlines(
+      {
+        server: this.server,
+        phase: () => this.#phase(),
+        timedOut: () => this.#events.timedOut?.(),
+        dead: (error) => this.destroy(error),
+        swept: () => this.#maybeFinishClose(),
+      },
+      this.#pipeline,
+      options.codec,
+      this.#counters,
+      options.silentTimeout ?? 0,
+      options.replyGrace ?? 250,
+    );
     const delay = options.connectDelay ?? 0;
     if (delay > 0) this.#connectTimer = setTimeout(() => this.#connect(), delay);
     else this.#connect();
@@ -178,12 +116,8 @@ export class Connection<Req, Res, Frame> {
     );
     const socket = transport.socket;
     this.#transport = transport;
-    this.#socket = socket;
+    this.#pipeline.attach(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => {
-      this.#needDrain = false;
-      this.#runFlush();
-    });
     socket.on('close', () => this.#onSocketClose());
     socket.on('end', () => this.#onSocketClose());
     this.#connectTimer = setTimeout(() => this.#onConnectTimeout(), options.connectTimeout);
@@ -191,17 +125,17 @@ export class Connection<Req, Res, Frame> {
 
   /** Requests queued plus in flight (including ones whose caller gave up and whose reply is due). */
   get pending(): number {
-    return this.#toWrite.length + this.#inflight.length;
+    return this.#pipeline.pending;
   }
 
   /** Requests waiting to be written (held back while connecting or while the socket is full). */
   get queued(): number {
-    return this.#toWrite.length;
+    return this.#pipeline.toWrite.length;
   }
 
   /** Requests written and waiting for their reply. */
   get inflight(): number {
-    return this.#inflight.length;
+    return this.#pipeline.inflight.length;
   }
 
   /** ms since the connection was created. */
@@ -250,7 +184,7 @@ export class Connection<Req, Res, Frame> {
       }
       const size = this.#codec.byteLength?.(req) ?? 0;
       const maxBytes = this.#options.maxQueuedBytes ?? Infinity;
-      const buffered = this.#queuedBytes + (this.#socket?.writableLength ?? 0);
+      const buffered = this.#pipeline.buffered;
       if (size > 0 && buffered + size > maxBytes && this.pending > 0) {
         entry.reject(
           new QueueFullError(`more than ${maxBytes} bytes are already queued for ${this.server}`, {
@@ -265,22 +199,12 @@ export class Connection<Req, Res, Frame> {
           entry.abort(this.server, signal.reason);
           return;
         }
-        let watch = this.#watches.get(signal);
-        if (watch === undefined) {
-          watch = new SignalWatch(signal, this.server, this.#unwatch);
-          this.#watches.set(signal, watch);
-        }
-        entry.watch(watch);
+        this.#watches.watch(entry, signal);
       }
       entry.size = size;
-      this.#queuedBytes += size;
-      this.#toWrite.push(entry);
+      this.#pipeline.queue(entry);
       this.#lastUsedAt = options.deadline - options.timeout;
-      this.#armTimer(entry.deadline);
-      if (this.#state === 'ready' && !this.#flushScheduled) {
-        this.#flushScheduled = true;
-        process.nextTick(this.#flush);
-      }
+      this.#deadlines.arm(entry.deadline);
     });
   }
 
@@ -307,24 +231,20 @@ export class Connection<Req, Res, Frame> {
       return;
     }
     entry.state = EntryState.Queued;
-    this.#queuedBytes += entry.size;
-    this.#toWrite.push(entry);
-    this.#armTimer(entry.deadline);
-    if (this.#state === 'ready' && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
-    }
+    this.#pipeline.queue(entry);
+    this.#deadlines.arm(entry.deadline);
   }
 
   /** Immediate: every request still pending is rejected with `error` (or ERR_CLIENT_CLOSED). */
   destroy(error?: MemlineError): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#deadlines.stop();
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
-    this.#timer = this.#connectTimer = undefined;
-    this.#socket?.destroy();
-    this.#out.discard();
+    this.#connectTimer = undefined;
+    this.#transport?.socket.destroy();
+    const { inflight, toWrite } = this.#pipeline;
+    this.#pipeline.stop();
     const reason = error ?? new ClientClosedError('the connection was destroyed', { server: this.server });
     let entry: RequestEntry<Req, Res> | undefined;
     const counts = !(reason instanceof ClientClosedError);
@@ -332,7 +252,7 @@ export class Connection<Req, Res, Frame> {
     // and idempotent ones, each once. The rest may have executed and are rejected as such.
     const orphans: RequestEntry<Req, Res>[] = [];
     const adoptable = this.#events.orphaned !== undefined && reason instanceof ConnectionError;
-    while ((entry = this.#inflight.shift()) !== undefined) {
+    while ((entry = inflight.shift()) !== undefined) {
       if (entry.settled) continue;
       if (adoptable && !entry.moved && this.#codec.isIdempotent(entry.req)) {
         entry.moved = true;
@@ -342,7 +262,7 @@ export class Connection<Req, Res, Frame> {
       if (counts) this.#counters.errors++;
       entry.reject(this.#failureFor(reason, true));
     }
-    while ((entry = this.#toWrite.shift()) !== undefined) {
+    while ((entry = toWrite.shift()) !== undefined) {
       if (entry.settled) continue;
       if (adoptable && !entry.moved) {
         entry.moved = true;
@@ -352,7 +272,6 @@ export class Connection<Req, Res, Frame> {
       if (counts) this.#counters.errors++;
       entry.reject(this.#failureFor(reason, entry.everWritten));
     }
-    this.#queuedBytes = 0;
     if (channels.connectionClose.hasSubscribers) {
       channels.connectionClose.publish({ server: this.server, id: this.id, error });
     }
@@ -398,12 +317,7 @@ export class Connection<Req, Res, Frame> {
     for (const req of requests) {
       try {
         await new Promise<Res>((resolve, reject) => {
-          const entry = new RequestEntry<Req, Res>(req, Infinity, 0, resolve, reject);
-          this.#inflight.push(entry);
-          entry.state = EntryState.Written;
-          entry.everWritten = true;
-          this.#codec.encode(req, this.#out, entry);
-          this.#write();
+          this.#pipeline.writeAlone(new RequestEntry<Req, Res>(req, Infinity, 0, resolve, reject));
         });
       } catch (err) {
         this.destroy(err as MemlineError);
@@ -419,57 +333,12 @@ export class Connection<Req, Res, Frame> {
     this.#connectTimer = undefined;
     this.#state = 'ready';
     this.#established = true;
-    this.#runFlush();
+    this.#pipeline.open();
     this.#maybeFinishClose();
   }
 
-  #runFlush(): void {
-    this.#flushScheduled = false;
-    if (this.#state !== 'ready' || this.#needDrain) return;
-    const maxBytes = this.#options.maxWriteBytes ?? 256 * 1024;
-    const out = this.#out;
-    let entry: RequestEntry<Req, Res> | undefined;
-    while (!this.#needDrain && this.#toWrite.length > 0) {
-      while ((entry = this.#toWrite.shift()) !== undefined) {
-        this.#queuedBytes -= entry.size;
-        if (entry.settled) continue; // gave up before being written: nothing to send
-        if (this.#inflight.length === 0) this.#startSilenceWatch();
-        this.#codec.encode(entry.req, out, entry);
-        entry.state = EntryState.Written;
-        entry.everWritten = true;
-        this.#inflight.push(entry);
-        if (out.length >= maxBytes) break;
-      }
-      this.#write();
-    }
-  }
-
-  #write(): void {
-    const data = this.#out.take();
-    if (data === undefined) return;
-    const socket = this.#socket!;
-    let ok: boolean;
-    if (Buffer.isBuffer(data)) {
-      ok = socket.write(data);
-    } else {
-      socket.cork();
-      for (const piece of data) socket.write(piece);
-      socket.uncork();
-      ok = !socket.writableNeedDrain;
-    }
-    if (!ok) this.#needDrain = true;
-  }
-
-  /** Requests are now in flight: if nothing is heard for silentTimeout, the timer finds out. */
-  #startSilenceWatch(): void {
-    this.#silentSince = performance.now();
-    const silentTimeout = this.#options.silentTimeout ?? 0;
-    if (silentTimeout > 0) this.#armTimer(this.#silentSince + silentTimeout);
-  }
-
   #onData(chunk: Buffer): void {
-    this.#silentSince = performance.now();
-    this.#unblamedTimeouts = 0; // the server answers: those timeouts were the callers' budgets
+    this.#deadlines.heard();
     // Bytes before the connection is ready (a refused login) are no sign of a usable server.
     if (this.#state === 'ready') this.#events.alive?.();
     try {
@@ -482,15 +351,16 @@ export class Connection<Req, Res, Frame> {
 
   #handleFrame(frame: Frame): void {
     if (this.#state === 'closed') return;
+    const inflight = this.#pipeline.inflight;
     for (;;) {
-      const head = this.#inflight.peekFront();
+      const head = inflight.peekFront();
       if (head === undefined) {
         this.#fail(this.#codec.unsolicited(frame));
         return;
       }
       const verdict = this.#codec.onFrame(head.req, frame, head);
       if (verdict === MORE) return;
-      this.#inflight.shift();
+      inflight.shift();
       if (verdict === SKIP) {
         head.resolve(this.#codec.noReply(head.req));
         continue;
@@ -519,7 +389,7 @@ export class Connection<Req, Res, Frame> {
   #fail(error: MemlineError): void {
     error.server ??= this.server;
     error.mayHaveExecuted = true;
-    const head = this.#inflight.peekFront();
+    const head = this.#pipeline.inflight.peekFront();
     if (head !== undefined && !head.settled) {
       this.#counters.errors++;
       head.reject(error);
@@ -564,96 +434,10 @@ export class Connection<Req, Res, Frame> {
     return this.#transport?.phase ?? 'connect'; // no transport yet: waiting out the connect delay
   }
 
-  /** Arms the deadline timer if `deadline` is earlier than the one it is armed for. */
-  #armTimer(deadline: number): void {
-    if (deadline >= this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = deadline;
-    // setTimeout fires at once for delays over 2^31-1 ms; a later check re-arms as needed.
-    const delay = Math.min(2 ** 31 - 1, Math.max(0, deadline - performance.now()));
-    this.#timer = setTimeout(() => this.#onTimer(), delay);
-  }
-
-  /** Rejects every entry past its deadline and re-arms for the earliest one left. */
-  #onTimer(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    if (this.#state === 'closed') return;
-    const now = performance.now() + 1; // a timer may fire a fraction of a ms early
-    let next = Infinity;
-    const phase = this.#phase();
-    const expire = (entry: RequestEntry<Req, Res>, written: boolean): void => {
-      if (entry.settled) return;
-      if (entry.deadline <= now) {
-        this.#counters.timeouts++;
-        if (written) this.#unblamedTimeouts++;
-        entry.reject(
-          new TimeoutError(
-            `${this.#codec.describe(entry.req)} to ${this.server} timed out after ${entry.timeout} ms`,
-            written ? 'request' : phase,
-            { server: this.server, mayHaveExecuted: written || entry.everWritten },
-          ),
-        );
-      } else if (entry.deadline < next) {
-        next = entry.deadline;
-      }
-    };
-    for (let i = 0; i < this.#inflight.length; i++) expire(this.#inflight.peekAt(i)!, true);
-    let dropped = 0;
-    for (let i = 0; i < this.#toWrite.length; i++) {
-      const entry = this.#toWrite.peekAt(i)!;
-      expire(entry, false);
-      if (entry.settled) dropped++;
-    }
-    if (dropped > 0) this.#compactQueue();
-    // Timeouts count against the server only once it has been silent for a normal reply time.
-    if (this.#unblamedTimeouts > 0 && this.#inflight.length > 0) {
-      const blameAt = this.#silentSince + (this.#options.replyGrace ?? 250);
-      if (blameAt <= now) {
-        const n = this.#unblamedTimeouts;
-        this.#unblamedTimeouts = 0;
-        for (let i = 0; i < n; i++) this.#events.timedOut?.();
-      } else if (blameAt < next) {
-        next = blameAt;
-      }
-    }
-    // A connection with requests in flight that has heard nothing for silentTimeout is dead
-    // (a paused or black-holed server): destroy it rather than let the pipeline grow behind it.
-    const silentTimeout = this.#options.silentTimeout ?? 0;
-    if (silentTimeout > 0 && this.#inflight.length > 0) {
-      const deadAt = this.#silentSince + silentTimeout;
-      if (deadAt <= now) {
-        this.destroy(
-          new ConnectionError(`no reply from ${this.server} for ${silentTimeout} ms; connection closed`, {
-            server: this.server,
-            mayHaveExecuted: true,
-          }),
-        );
-        return;
-      }
-      if (deadAt < next) next = deadAt;
-    }
-    if (next !== Infinity) this.#armTimer(next);
-    this.#maybeFinishClose();
-  }
-
-  /** Drops settled entries that were never written (they hold a place in the pending bound). */
-  #compactQueue(): void {
-    const kept = new Denque<RequestEntry<Req, Res>>();
-    let entry: RequestEntry<Req, Res> | undefined;
-    while ((entry = this.#toWrite.shift()) !== undefined) {
-      if (entry.settled) this.#queuedBytes -= entry.size;
-      else kept.push(entry);
-    }
-    this.#toWrite = kept;
-  }
-
   /** Once closing and nothing a caller waits for is left, end the socket. */
   #maybeFinishClose(): void {
     if (!this.#closing || this.#state === 'closed') return;
     if (this.#state !== 'ready' && this.pending > 0) return; // still connecting: flush first
-    for (let i = 0; i < this.#toWrite.length; i++) if (!this.#toWrite.peekAt(i)!.settled) return;
-    for (let i = 0; i < this.#inflight.length; i++) if (!this.#inflight.peekAt(i)!.settled) return;
-    this.destroy();
+    if (!this.#pipeline.awaited()) this.destroy();
   }
 }

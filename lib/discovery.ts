@@ -37,13 +37,16 @@ export class StaticDiscovery implements DiscoverySource {
   readonly #servers: readonly ServerSpec[];
   #state: 'idle' | 'started' | 'stopped' = 'idle';
 
-  /** Throws ERR_INVALID_ARGUMENT if the list is empty or a server is malformed. */
-  constructor(servers: readonly ServerSpec[]) {
+  /**
+   * Throws ERR_INVALID_ARGUMENT if the list is empty or a server is malformed; server strings may
+   * carry `scheme` (`"memcached"` reads `"memcached://a:1"` as `"a:1"`).
+   */
+  constructor(servers: readonly ServerSpec[], scheme?: string) {
     const given: unknown = servers;
     if (!Array.isArray(given) || given.length === 0) {
       throw new InvalidArgumentError('servers: at least one server is required');
     }
-    for (const spec of servers) parseServer(spec);
+    for (const spec of servers) parseServer(spec, scheme);
     this.#servers = servers.map(copy);
   }
 

@@ -86,6 +86,29 @@ export class SignalWatch {
   }
 }
 
+/** The {@link SignalWatch}es of one connection: one per signal its requests share. */
+export class SignalWatches {
+  readonly #watches = new Map<AbortSignal, SignalWatch>();
+  readonly #server: string;
+  readonly #forget = (watch: SignalWatch): void => {
+    if (this.#watches.get(watch.signal) === watch) this.#watches.delete(watch.signal);
+  };
+
+  constructor(server: string) {
+    this.#server = server;
+  }
+
+  /** Rejects `entry` with ERR_ABORTED when `signal` (not aborted yet) fires. */
+  watch<Req, Res>(entry: RequestEntry<Req, Res>, signal: AbortSignal): void {
+    let watch = this.#watches.get(signal);
+    if (watch === undefined) {
+      watch = new SignalWatch(signal, this.#server, this.#forget);
+      this.#watches.set(signal, watch);
+    }
+    entry.watch(watch);
+  }
+}
+
 /**
  * A pending request inside a connection: the request with its caller's promise, deadline and abort
  * signal, and the codec's reply state for it ({@link ReplySlot}). Handed out only when a connection

@@ -176,6 +176,8 @@ export function clusterOptions<Req, Res, Frame>(
   return {
     codec,
     distribution: o.distribution,
+    // Server strings may carry the system's URL scheme ("memcached://host:port").
+    ...(codec.system === undefined ? {} : { scheme: codec.system }),
     tls: o.tls,
     connectTimeout: o.connectTimeout,
     keepAlive: o.keepAlive,

@@ -154,4 +154,73 @@ describe('lib/Backend (scripted server, toy line protocol)', () => {
     expect(await send(b, get('y'))).to.equal('v-y');
     expect(server.received().toString()).to.equal('GET y\r\n');
   });
+  it('spreads concurrent requests over its connections, the least loaded first', async () => {
+    server = await startScriptedServer(echo);
+    b = backend(server.port, { connections: 3 });
+    const ids = Array.from({ length: 9 }, (_, i) => `k${i}`);
+    const values = await Promise.all(ids.map((id) => send(b!, get(id))));
+    expect(values).to.deep.equal(ids.map((id) => `v-${id}`));
+    expect(server.connections.map((c) => c.requests.length)).to.deep.equal([3, 3, 3]);
+    expect(b.stats).to.include({ created: 3, reconnects: 0, connections: 3, pending: 0 });
+  });
+
+  it('replaces a connection the server dropped, running its idempotent request again there', async () => {
+    server = await startScriptedServer((conn) => {
+      if (server!.connections.length === 1) conn.onRequest(() => conn.destroy());
+      else echo(conn);
+    });
+    b = backend(server.port);
+    expect(await send(b, get('a'))).to.equal('v-a');
+    expect(await send(b, get('b'))).to.equal('v-b');
+    expect(server.connections).to.have.length(2);
+    expect(b.stats).to.include({ created: 2, reconnects: 1, connections: 1 });
+  });
+
+  it('after a failed connect (a refused login), the replacement waits out the reconnect back-off', async () => {
+    server = await startScriptedServer((conn) => {
+      const first = server!.connections.length === 1;
+      conn.onRequest((req) => {
+        const [kind, id] = req.line.split(' ');
+        if (kind === 'HELLO') conn.write(first ? 'FATAL go away\r\n' : 'OK hello welcome\r\n');
+        else if (kind === 'GET') conn.write(`OK ${id} v-${id}\r\n`);
+      });
+    });
+    b = new Backend<LineRequest, unknown, string>(
+      { host: '127.0.0.1', port: server.port, weight: 1, address: server.address },
+      {
+        codec: new LineCodec({ handshake: true }),
+        connectTimeout: 1000,
+        keepAlive: 0,
+        maxPending: 10,
+        connections: 1,
+        reconnect: { base: 300, cap: 300 },
+      },
+    );
+    expect((await failure(send(b, get('a')))).code).to.equal('ERR_CLIENT_ERROR');
+    const retried = performance.now();
+    expect(await send(b, get('b'), 2000)).to.equal('v-b');
+    // backoff(1, 300, 300) is 150..300 ms.
+    expect(performance.now() - retried).to.be.at.least(140);
+    expect(b.stats).to.include({ created: 2, reconnects: 1 });
+  });
+
+  it('fails fast with ERR_CIRCUIT_OPEN once the breaker opens, opening no connection', async () => {
+    server = await startScriptedServer((conn) => conn.onRequest(() => conn.destroy()));
+    b = backend(server.port, { breaker: { threshold: 2, openTime: 60_000, maxOpenTime: 60_000 } });
+    for (const id of ['a', 'b']) {
+      const err = await failure(send(b, { kind: 'GET', id, idempotent: false }));
+      expect(err.code).to.equal('ERR_CONNECTION');
+      expect(err.mayHaveExecuted).to.equal(true);
+    }
+    expect(b.breaker).to.equal('open');
+    const created = b.stats.created;
+    const received = server.received().length;
+    const t = performance.now();
+    const err = await failure(send(b, get('c')));
+    expect(err.code).to.equal('ERR_CIRCUIT_OPEN');
+    expect(err.mayHaveExecuted).to.equal(false);
+    expect(performance.now() - t).to.be.lessThan(50);
+    expect(b.stats.created).to.equal(created);
+    expect(server.received().length).to.equal(received);
+  });
 });

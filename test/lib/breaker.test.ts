@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { backoff, CircuitBreaker, type BreakerState } from '../../lib/breaker.js';
+import { CircuitBreaker, type BreakerState } from '../../lib/breaker.js';
+import { backoff } from '../../lib/reconnect.js';
 
 describe('lib/CircuitBreaker', () => {
   let clock: sinon.SinonFakeTimers;

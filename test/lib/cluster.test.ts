@@ -3,7 +3,7 @@
  * checks, with the toy line protocol against scripted servers.
  */
 import { expect } from 'chai';
-import { Cluster, type ClusterOptions, type MemlineError } from '../../lib/index.js';
+import { Cluster, parseServer, type ClusterOptions, type MemlineError } from '../../lib/index.js';
 import {
   startScriptedServer,
   type ScriptedConnection,
@@ -86,6 +86,15 @@ describe('lib/Cluster (scripted servers, toy line protocol)', () => {
       if (!before[i].startsWith(`${s3.port}-`)) expect(after[i]).to.equal(before[i]);
       else expect(after[i].startsWith(`${s3.port}-`)).to.equal(false);
     }
+    // The kept backends kept their connections; adding a server back leaves them in place too.
+    expect(c.stats.map((st) => st.created)).to.deep.equal([1, 1]);
+    const [b1, b2] = c.backends;
+    const back = c.setServers([`127.0.0.1:${s1.port}`, `127.0.0.1:${s2.port}`, `127.0.0.1:${s3.port}`]);
+    expect(back).to.deep.equal({ added: [`127.0.0.1:${s3.port}`], removed: [] });
+    expect(c.backends.slice(0, 2)).to.deep.equal([b1, b2]);
+    expect(c.backends[2]).to.not.equal(b1).and.not.equal(b2);
+    expect(await Promise.all(keys.map((k) => send(c!, get(k))))).to.deep.equal(before);
+    expect(c.stats.map((st) => st.created)).to.deep.equal([1, 1, 1]);
   });
 
   it('refuses a deadline that is not a finite number with ERR_INVALID_ARGUMENT, nothing sent', async () => {
@@ -100,5 +109,11 @@ describe('lib/Cluster (scripted servers, toy line protocol)', () => {
     }
     expect(c.stats.map((s) => s.created)).to.deep.equal([0, 0]);
     expect(await send(c, get('k'))).to.match(/^\d+-k$/);
+  });
+  it('reads a URL scheme only when the protocol names one, and only that scheme', () => {
+    expect(parseServer('memcached://a:1/', 'memcached')).to.include({ host: 'a', port: 1, address: 'a:1' });
+    expect(() => parseServer('memcached://a:1')).to.throw(/not "host:port"/);
+    expect(() => parseServer('redis://a:1', 'memcached')).to.throw(/not "host:port"/);
+    expect(parseServer('redis://a:1', 'redis')).to.include({ address: 'a:1' });
   });
 });
