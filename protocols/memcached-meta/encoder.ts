@@ -86,7 +86,7 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   const key = req.key;
   const value = req.value;
   const isSet = command === 'ms' && value !== undefined;
-  let tail = isSet ? ' ' + value.length : '';
+  let tail = isSet ? lengthToken(value.length) : '';
   if (key?.base64 === true) tail += ' b';
   tail += req.flags + end;
   if (key === undefined) {
@@ -101,8 +101,24 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   if (isSet) {
     // The length came from the Buffer itself, never from a string (docs/reliability.md).
     out.bytes(value);
-    out.latin1('\r\n');
+    out.bytes(CRLF);
   }
+}
+
+/** The CRLF after a data block, as bytes: copying two bytes costs less than encoding a string. */
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** `" <n>"` for the data lengths of small values, built once each. */
+const CACHED_LENGTHS = 4096;
+// Filled up front so the array stays a flat one, not a sparse dictionary, as tokens are added.
+const LENGTH_TOKENS = new Array<string | undefined>(CACHED_LENGTHS).fill(undefined);
+
+/** The datalen token of an `ms`: a table lookup for the usual small values, not a number-to-string conversion. */
+function lengthToken(n: number): string {
+  if (n >= CACHED_LENGTHS) return ' ' + n;
+  let token = LENGTH_TOKENS[n];
+  if (token === undefined) LENGTH_TOKENS[n] = token = ' ' + n;
+  return token;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Turning reply frames into what the client's methods return, and user values into bytes.
  */
 import { InvalidArgumentError, ProtocolError, ValueTooLargeError } from '../../lib/errors.js';
-import { isLeasePlaceholder, returnedFlags, type MetaFrame, type ReturnedFlags } from './frame.js';
+import { casOf, isLeasePlaceholder, returnedFlags, type MetaFrame, type ReturnedFlags } from './frame.js';
 
 /**
  * A key as a method takes it: a string (UTF-8; with `binaryKeys`, any string, sent base64), or bytes
@@ -104,8 +104,8 @@ export function toItem(key: string, frame: MetaFrame): Item | null {
     throw new ProtocolError(`expected VA or EN to a get, got ${frame.status}`, { mayHaveExecuted: true });
   }
   if (isLeasePlaceholder(frame)) return null;
-  const f = returnedFlags(frame);
-  return { key, value: frame.value, flags: f.f ?? 0, cas: f.c ?? 0n };
+  // The decoder's scan found `f` and `c`: no token is sliced, no ReturnedFlags built (a getMulti does this per key).
+  return { key, value: frame.value, flags: frame.clientFlags, cas: casOf(frame) };
 }
 
 /** `mg … v f c` plus any of `t l h s` → an Item with the metadata asked for, or `null` on a miss. */

@@ -97,6 +97,15 @@ describe('encodeRequest', () => {
       expect(encode(meta('ms', textKey('big'), ' T1', data), out)).to.deep.equal(set('big', data, ' T1 O0'));
     });
 
+    it('ms: the datalen of each size, on both sides of the table of small lengths, and again', () => {
+      for (const size of [1, 9, 10, 4095, 4096, 4097, 10, 4095, 1]) {
+        const data = Buffer.alloc(size, 0x61);
+        expect(encode(meta('ms', textKey('n'), ' T5', data)), String(size)).to.deep.equal(
+          set('n', data, ' T5 O0'),
+        );
+      }
+    });
+
     it('ms: a multi-byte value length is the byte length', () => {
       const data = Buffer.from('я€😀');
       expect(encode(meta('ms', textKey('u'), '', data)).toString()).to.equal(`ms u 9 O0\r\n${'я€😀'}\r\n`);
