@@ -81,7 +81,9 @@ export async function runBench(
     const tls = cert === undefined ? undefined : { servers: tlsServers, ca: cert.pem };
     const ctx: CellContext = { opts, pool, servers, tls, root, outDir, stamp, log };
     // Start every worker now, so they load their modules in parallel rather than one per first use.
-    for (const name of opts.clients) if (!(opts.cpuProf && name === 'memline')) pool.get(name);
+    // Only the clients some picked cell runs (the memline variants run in the hot-key cells alone).
+    const used = opts.clients.filter((name) => opts.cells.some((c) => c.clients.includes(name)));
+    for (const name of used) if (!(opts.cpuProf && name === 'memline')) pool.get(name);
 
     const cells: CellRuns[] = [];
     const profiles: ProfileSummary[] = [];
@@ -113,7 +115,7 @@ export async function runBench(
       }
     }
 
-    const valueTypes = Object.fromEntries(opts.clients.map((c) => [c, createDriver(c, ks).valueType]));
+    const valueTypes = Object.fromEntries(used.map((c) => [c, createDriver(c, ks).valueType]));
     return {
       date: new Date().toISOString(),
       command: ['npm run bench', ...(opts.argv.length > 0 ? ['--', ...opts.argv] : [])].join(' '),

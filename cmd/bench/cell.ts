@@ -71,7 +71,9 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
     pids: used.map((s) => s.pid),
     transport,
   } as const;
-  const entries: ClientRuns[] = opts.clients.map((name) => ({ name, status: 'ok', runs: [], restarts: 0 }));
+  const entries: ClientRuns[] = opts.clients
+    .filter((name) => cell.clients.includes(name))
+    .map((name) => ({ name, status: 'ok', runs: [], restarts: 0 }));
   try {
     await storeAll(plain, ks);
   } catch (err) {
@@ -80,7 +82,7 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
   }
   const profileName = `memline-${cell.id}-${ctx.stamp}.cpuprofile`;
   const profileDir = join(ctx.outDir, `.profiling-${cell.id}-${ctx.stamp}`);
-  const profiled = opts.cpuProf && opts.clients.includes('memline');
+  const profiled = opts.cpuProf && entries.some((e) => e.name === 'memline');
   if (profiled) await pool.replace('memline', { dir: profileDir });
 
   for (const entry of entries) {

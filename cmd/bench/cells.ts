@@ -6,11 +6,16 @@
 /**
  * Every client the benchmark knows, in the order the report shows them. `raw` and `raw-contract` are
  * the two ceilings (raw.ts): the least a client can send, and what memline's contract makes it send.
+ * `memline` runs with its default options (coalescing on, no near cache); `memline-plain` with
+ * coalescing off, `memline-near` with coalescing and a near cache: these two run only in the cells that
+ * name them (the hot-key cells).
  */
 export const CLIENTS = [
   'raw',
   'raw-contract',
   'memline',
+  'memline-plain',
+  'memline-near',
   'memjs',
   'memcached',
   'memcache-client',
@@ -23,6 +28,12 @@ export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract'];
 
 /** The clients that are neither memline nor the ceiling. */
 export const PEERS: readonly ClientName[] = ['memjs', 'memcached', 'memcache-client', 'memcache'];
+
+/** memline with other options than its defaults: only the cells that list them run them. */
+export const MEMLINE_VARIANTS: readonly ClientName[] = ['memline-plain', 'memline-near'];
+
+/** The clients a cell runs unless it says otherwise: all but the memline variants. */
+export const DEFAULT_CLIENTS: readonly ClientName[] = CLIENTS.filter((c) => !MEMLINE_VARIANTS.includes(c));
 
 /** `mix`: nine gets, then one set, in turn. */
 export type Operation = 'get' | 'set' | 'getMulti' | 'mix';
@@ -55,9 +66,17 @@ export interface CellSpec {
   readonly unit: 'gets/s' | 'sets/s' | 'keys/s' | 'ops/s';
   /** Whether the design's "3× the best peer" target applies to this cell. */
   readonly peerTarget: boolean;
+  /**
+   * How keys are picked: 0, each key in turn; s > 0, drawn from a Zipf(s) distribution over the key
+   * space (key i with probability ∝ 1 / (i + 1)^s; seeded, the same sequence for every client).
+   */
+  readonly zipf: number;
+  /** The clients that run this cell (those also picked with `--clients`). */
+  readonly clients: readonly ClientName[];
 }
 
-type Defaulted = 'batch' | 'servers' | 'latency' | 'peerTarget' | 'valueSize' | 'keyCount' | 'tls';
+type Defaulted =
+  'batch' | 'servers' | 'latency' | 'peerTarget' | 'valueSize' | 'keyCount' | 'tls' | 'zipf' | 'clients';
 
 const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => ({
   batch: 1,
@@ -67,6 +86,8 @@ const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => 
   valueSize: VALUE_SIZE,
   keyCount: KEY_COUNT,
   tls: false,
+  zipf: 0,
+  clients: DEFAULT_CLIENTS,
   ...spec,
 });
 
@@ -151,6 +172,19 @@ export const CELLS: readonly CellSpec[] = [
     inFlight: 50,
     servers: 3,
     unit: 'gets/s',
+  }),
+  // Hot keys: a few keys take most reads (the top 10 of 100,000 about a quarter, the top 1,000 about
+  // 60%), so calls in flight often want the same key. memline without coalescing, with it (its
+  // default) and with a near cache as well, with the raw socket for scale.
+  cell({
+    id: 'zipf-200',
+    title: 'get Zipf(1.0) over 100,000 keys, 200 in flight',
+    op: 'get',
+    inFlight: 200,
+    unit: 'gets/s',
+    keyCount: 100_000,
+    zipf: 1,
+    clients: ['raw', 'memline-plain', 'memline', 'memline-near'],
   }),
 ];
 

@@ -34,6 +34,14 @@ export interface LaneOps {
   getMulti(batch: number): void;
 }
 
+/** Reads a client answered without a request of its own (memline's hot-key counters). */
+export interface ClientCounters {
+  /** Answered from the near cache. */
+  nearHits: number;
+  /** Shared another call's request in flight. */
+  coalesced: number;
+}
+
 export interface Driver {
   readonly name: ClientName;
   /** What `set` hands the client: a Buffer where its API takes bytes, else a string. */
@@ -45,6 +53,8 @@ export interface Driver {
   lane(sink: LaneSink): LaneOps;
   /** One key's value in a getMulti result. */
   readMulti(result: unknown, key: string): Buffer | string | null | undefined;
+  /** The client's hot-key counters so far, where it has them. */
+  counters?(): ClientCounters;
   close(): Promise<void>;
 }
 

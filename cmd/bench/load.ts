@@ -1,7 +1,8 @@
 /**
  * The closed-loop load generator that runs inside a worker: `inFlight` lanes, each with one call
  * outstanding; a finished call checks its value and starts the next. Keys are taken in turn from the
- * key space, so every lane reads or writes every key. One timed run is a warm-up, then a window in which
+ * key space, so every lane reads or writes every key, or, in the hot-key cells, drawn from a Zipf
+ * distribution. One timed run is a warm-up, then a window in which
  * completions, CPU time and (optionally) latencies are counted, then a drain.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import type { Driver, LaneOps, LaneSink } from './driver.js';
 import type { Keyspace } from './keyspace.js';
 import { serverStats } from './raw.js';
 import { summarizeLatency, type LatencySummary } from './stats.js';
+import { ZipfSampler } from './zipf.js';
 
 export interface RunResult {
   /** Completed units (gets, sets or keys) per second in the timed window. */
@@ -57,6 +59,20 @@ export interface RunResult {
    */
   readsPerUnit: number | null;
   writesPerUnit: number | null;
+  /** Units completed over the whole run (warm-up, window and drain), the base of the counts below. */
+  unitsTotal: number;
+  /**
+   * memcached's `cmd_get` and `get_hits` over the whole run, summed over the servers (only this client
+   * is active then): the reads that reached a server. null when stats failed.
+   */
+  serverGets: number | null;
+  serverHits: number | null;
+  /**
+   * The client's reads over the whole run answered from its near cache, and those that shared another
+   * call's request; null for a client that does not count them.
+   */
+  nearHits: number | null;
+  coalesced: number | null;
 }
 
 const DRAIN_TIMEOUT_MS = 5000;
@@ -116,6 +132,8 @@ export class Load {
   #drained: (() => void) | undefined;
   readonly #unitsPerCall: number;
   readonly #wrap: number;
+  /** Draws the keys of a Zipf cell; undefined when keys are taken in turn. */
+  readonly #zipf: ZipfSampler | undefined;
 
   constructor(
     readonly driver: Driver,
@@ -124,6 +142,8 @@ export class Load {
   ) {
     this.#unitsPerCall = cell.op === 'getMulti' ? ks.batchSize : 1;
     this.#wrap = cell.op === 'getMulti' ? ks.batches.length : ks.count;
+    if (cell.zipf > 0 && cell.op === 'getMulti') throw new Error('getMulti cells take batches in turn');
+    this.#zipf = cell.zipf > 0 ? new ZipfSampler(ks.count, cell.zipf) : undefined;
   }
 
   start(): void {
@@ -162,8 +182,12 @@ export class Load {
       if (--this.#inFlight === 0) this.#drained?.();
       return;
     }
-    const i = this.#next;
-    this.#next = i + 1 === this.#wrap ? 0 : i + 1;
+    let i: number;
+    if (this.#zipf !== undefined) i = this.#zipf.next();
+    else {
+      i = this.#next;
+      this.#next = i + 1 === this.#wrap ? 0 : i + 1;
+    }
     lane.key = i;
     this.calls++;
     if (this.cell.latency) lane.started = performance.now();
@@ -201,7 +225,8 @@ export async function timedRun(
   addresses: readonly string[],
   serverPids: readonly number[],
 ): Promise<RunResult> {
-  const before = await connectionCounts(addresses);
+  const before = await serverCounts(addresses);
+  const counters0 = driver.counters?.();
   const gcs: PerformanceEntry[] = [];
   const gcObserver = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
   gcObserver.observe({ entryTypes: ['gc'] });
@@ -228,7 +253,8 @@ export async function timedRun(
   gcObserver.disconnect();
   const inWindow = gcs.filter((e) => e.startTime >= t0 && e.startTime < t1);
   const gcMs = inWindow.reduce((a, e) => a + e.duration, 0);
-  const after = await connectionCounts(addresses);
+  const counters1 = driver.counters?.();
+  const after = await serverCounts(addresses);
   const seconds = (t1 - t0) / 1000;
   // Ticks are 1/100 s, so ticks ÷ seconds is a percentage of one core.
   const serverCpuPct = ticks0 !== null && ticks1 !== null ? (ticks1 - ticks0) / seconds : null;
@@ -259,21 +285,36 @@ export async function timedRun(
     serverConnections: after !== null ? after.current - addresses.length : null,
     readsPerUnit: io0 !== null && io1 !== null && units > 0 ? (io1.reads - io0.reads) / units : null,
     writesPerUnit: io0 !== null && io1 !== null && units > 0 ? (io1.writes - io0.writes) / units : null,
+    unitsTotal: load.units,
+    serverGets: before !== null && after !== null ? after.gets - before.gets : null,
+    serverHits: before !== null && after !== null ? after.hits - before.hits : null,
+    nearHits: counters0 && counters1 ? counters1.nearHits - counters0.nearHits : null,
+    coalesced: counters0 && counters1 ? counters1.coalesced - counters0.coalesced : null,
   };
   if (load.firstError !== undefined) result.firstError = load.firstError;
   if (cell.latency) result.latency = summarizeLatency(load.latencies.subarray(0, load.latencyCount));
   return result;
 }
 
-/** memcached's total and current connections, summed over `addresses`; null if any did not answer. */
-async function connectionCounts(
-  addresses: readonly string[],
-): Promise<{ total: number; current: number } | null> {
+interface ServerCounts {
+  /** Connections ever opened, and open now. */
+  total: number;
+  current: number;
+  /** Reads (`cmd_get`: every key of every get or mg) and those that found their key (`get_hits`). */
+  gets: number;
+  hits: number;
+}
+
+/** memcached's counters, summed over `addresses`; null if any did not answer. */
+async function serverCounts(addresses: readonly string[]): Promise<ServerCounts | null> {
   const all = await Promise.all(addresses.map((a) => serverStats(a)));
   if (all.some((s) => s === undefined)) return null;
+  const sum = (name: string): number => all.reduce((n, s) => n + Number(s!.get(name)), 0);
   return {
-    total: all.reduce((n, s) => n + Number(s!.get('total_connections')), 0),
-    current: all.reduce((n, s) => n + Number(s!.get('curr_connections')), 0),
+    total: sum('total_connections'),
+    current: sum('curr_connections'),
+    gets: sum('cmd_get'),
+    hits: sum('get_hits'),
   };
 }
 

@@ -54,6 +54,8 @@ const LONG_RUN_CELL: CellSpec = {
   valueSize: VALUE_SIZE,
   keyCount: KEY_COUNT,
   tls: false,
+  zipf: 0,
+  clients: ['memline'],
 };
 
 export async function measureMemory(

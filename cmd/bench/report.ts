@@ -17,7 +17,12 @@ import {
   type Verdict,
 } from './summary.js';
 
-const LABEL: Record<string, string> = { raw: 'raw socket', 'raw-contract': "raw, memline's flags" };
+const LABEL: Record<string, string> = {
+  raw: 'raw socket',
+  'raw-contract': "raw, memline's flags",
+  'memline-plain': 'memline, coalescing off',
+  'memline-near': 'memline + near cache',
+};
 const label = (name: string): string => LABEL[name] ?? name;
 
 /** The reports; `chartFile` is the name of the SVG chart beside them, which the Markdown links. */
@@ -50,7 +55,7 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[], char
         .join(', ') +
       '. Each runs in its own process with its default options (loggers silenced), closed loop: each call ' +
       'that finishes starts the next.',
-    `- **Method:** 10,000 keys, 100-byte values that embed their key (the large-value cells: 1,000 of 16 KiB, 32 of 512 KiB). Per cell and client ${t.repeats} timed runs of ` +
+    `- **Method:** 10,000 keys taken in turn, 100-byte values that embed their key (the large-value cells: 1,000 of 16 KiB, 32 of 512 KiB; the hot-key cells: 100,000 keys drawn from a Zipf distribution). Per cell and client ${t.repeats} timed runs of ` +
       `${t.durationMs / 1000} s, interleaved across clients (${t.firstWarmupMs / 1000} s warm-up before the first, ` +
       `${t.warmupMs / 1000} s before the others). Figures are medians; spread is (max − min) ÷ median. ` +
       "Every value read is compared with its key's; after each set run every key written is read back through the raw socket.",
@@ -91,6 +96,9 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[], char
       '⚠: the client read wrong values.',
     '',
   );
+
+  const hot = cells.filter((c) => c.zipf > 0);
+  if (hot.length > 0) out.push(...hotKeysSection(hot), '');
 
   out.push(...cpuTable(cells, shown), '');
   out.push(...gcTable(cells, shown), '');
@@ -234,6 +242,42 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[], char
     );
   }
   return out.join('\n');
+}
+
+/**
+ * The hot-key cells: how much of the read load coalescing and the near cache keep off memcached, and
+ * what that does to throughput.
+ */
+function hotKeysSection(cells: readonly CellSummary[]): string[] {
+  const out = ['## Hot keys', ''];
+  out.push(
+    '| cell | client | throughput | ÷ coalescing off | memcached gets per op | memcached hits per op | near-cache hits per op | coalesced per op | memcached CPU | client CPU per op |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const per = (x: number | undefined): string => (x === undefined ? '—' : x.toFixed(3));
+  for (const c of cells) {
+    const plain = c.clients.find((s) => s.name === 'memline-plain')?.median;
+    for (const name of CLIENTS) {
+      const s = c.clients.find((x) => x.name === name);
+      if (s?.median === undefined) continue;
+      const vsPlain = plain !== undefined && s.name.startsWith('memline') ? s.median / plain : undefined;
+      out.push(
+        `| ${c.id} | ${label(s.name)} | ${rate(s.median)} ${c.unit} | ${ratio(vsPlain)} | ` +
+          `${per(s.serverGetsPerUnit)} | ${per(s.serverHitsPerUnit)} | ${per(s.nearHitsPerUnit)} | ` +
+          `${per(s.coalescedPerUnit)} | ${pct(s.serverCpuPct)} | ${s.cpuUsPerUnit === undefined ? '—' : micros(s.cpuUsPerUnit)} |`,
+      );
+    }
+  }
+  out.push(
+    '',
+    `Keys drawn from a Zipf(${cells.map((c) => c.zipf).join(', ')}) distribution (seeded: every client reads the same sequence). ` +
+      'memline runs three ways: coalescing off (`coalesce: false`), its defaults (concurrent reads of a key share one request), ' +
+      'and with `nearCache: { maxAge: 1000, promoteChance: 0.1 }` as well. Memcached gets and hits per op are ' +
+      "the server's `cmd_get` and `get_hits` over each whole run (warm-up and drain included) ÷ the client's " +
+      "completed gets; near-cache hits and coalesced reads are the client's own counters (`metrics.total`) over the same " +
+      'runs. Each get either reaches memcached, shares a request in flight, or is answered from the near cache.',
+  );
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { PEERS, type ClientName } from './cells.js';
 import type { BenchData } from './bench.js';
+import type { RunResult } from './load.js';
 import { median, spread, type Spread } from './stats.js';
 
 export interface ClientSummary {
@@ -33,6 +34,14 @@ export interface ClientSummary {
   /** Most connections the client opened in one run, and how often its worker was restarted for it. */
   connectionsOpenedMax?: number;
   restarts: number;
+  /**
+   * Per operation over whole runs (medians): memcached's `cmd_get` and `get_hits`, and the client's
+   * near-cache hits and coalesced reads. Server gets under 1 are reads the client took off the server.
+   */
+  serverGetsPerUnit?: number;
+  serverHitsPerUnit?: number;
+  nearHitsPerUnit?: number;
+  coalescedPerUnit?: number;
   /** Medians over the repeats, µs. */
   latency?: { p50: number; p90: number; p99: number; p999: number; max: number };
 }
@@ -43,6 +52,8 @@ export interface CellSummary {
   unit: string;
   peerTarget: boolean;
   latency: boolean;
+  /** The Zipf exponent keys are drawn with; 0 when they are taken in turn. */
+  zipf: number;
   raw?: number;
   rawContract?: number;
   bestPeer?: { name: ClientName; median: number };
@@ -99,6 +110,24 @@ export function summarize(data: BenchData): CellSummary[] {
         if (reads.length > 0) s.readsPerUnit = median(reads);
         const other = c.runs.map((r) => r.otherCpuPct).filter((x): x is number => x !== null);
         if (other.length > 0) s.otherCpuPct = median(other);
+        // Only when every run has the count (a client without hot-key counters has none).
+        const perUnit = (count: (r: RunResult) => number | null): number | undefined => {
+          const xs: number[] = [];
+          for (const r of c.runs) {
+            const n = count(r);
+            if (n == null || !(r.unitsTotal > 0)) return undefined;
+            xs.push(n / r.unitsTotal);
+          }
+          return median(xs);
+        };
+        const gets = perUnit((r) => r.serverGets);
+        if (gets !== undefined) s.serverGetsPerUnit = gets;
+        const hits = perUnit((r) => r.serverHits);
+        if (hits !== undefined) s.serverHitsPerUnit = hits;
+        const near = perUnit((r) => r.nearHits);
+        if (near !== undefined) s.nearHitsPerUnit = near;
+        const coalesced = perUnit((r) => r.coalesced);
+        if (coalesced !== undefined) s.coalescedPerUnit = coalesced;
         const lat = c.runs.map((r) => r.latency).filter((l) => l !== undefined);
         if (lat.length > 0) {
           s.latency = {
@@ -132,6 +161,7 @@ export function summarize(data: BenchData): CellSummary[] {
       unit: cell.unit,
       peerTarget: cell.peerTarget,
       latency: cell.latency,
+      zipf: cell.zipf,
       clients: summaries,
     };
     if (raw !== undefined) summary.raw = raw;

@@ -4,13 +4,17 @@
  */
 import { expect } from 'chai';
 import { makeCert } from '../../cmd/bench/certs.js';
-import { CELLS, type CellSpec } from '../../cmd/bench/cells.js';
+import type { BenchData } from '../../cmd/bench/bench.js';
+import { CELLS, FULL, MEMLINE_VARIANTS, type CellSpec } from '../../cmd/bench/cells.js';
 import { chart } from '../../cmd/bench/chart.js';
+import { createDriver } from '../../cmd/bench/clients.js';
 import type { Driver, LaneOps, LaneSink } from '../../cmd/bench/driver.js';
-import { Keyspace } from '../../cmd/bench/keyspace.js';
-import { timedRun } from '../../cmd/bench/load.js';
+import { Keyspace, storeAll } from '../../cmd/bench/keyspace.js';
+import { timedRun, type RunResult } from '../../cmd/bench/load.js';
 import { FAILED, MISMATCH, OK, RawBatch, RawConnection } from '../../cmd/bench/raw.js';
+import { buildReports } from '../../cmd/bench/report.js';
 import type { CellSummary } from '../../cmd/bench/summary.js';
+import { ZipfSampler, zipfCdf } from '../../cmd/bench/zipf.js';
 import { startLocalMemcached } from '../../cmd/shared/local-memcached.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 
@@ -63,7 +67,11 @@ describe('bench: the load generator', () => {
     readonly valueType = 'Buffer';
     gets = 0;
     sets = 0;
-    constructor(readonly ks: Keyspace) {}
+    /** How often each key was read. */
+    readonly reads: number[];
+    constructor(readonly ks: Keyspace) {
+      this.reads = new Array<number>(ks.count).fill(0);
+    }
     unsupported(): undefined {
       return undefined;
     }
@@ -74,6 +82,7 @@ describe('bench: the load generator', () => {
       return {
         get: (i) => {
           this.gets++;
+          this.reads[i]++;
           const garbage = Buffer.from(new Uint8Array(4096)); // young-generation churn
           setImmediate(() => sink.value(garbage.length > 0 ? this.ks.values[i] : null));
         },
@@ -102,9 +111,111 @@ describe('bench: the load generator', () => {
     expect(result.gcCount).to.be.greaterThan(0);
     expect(result.gcPct).to.be.greaterThan(0).and.lessThan(100);
   });
+
+  it('zipf-200 draws its keys from the Zipf distribution: key 0 most often, every value still checked', async () => {
+    const ks = new Keyspace(1000, 100, 100);
+    const driver = new CountingDriver(ks);
+    const result = await timedRun(driver, ks, { ...cellById('zipf-200'), keyCount: 1000 }, 20, 300, [], []);
+    expect(result.mismatches).to.equal(0);
+    expect(result.unitsTotal).to.equal(driver.gets);
+    // Zipf(1) over 1,000 keys: key 0 takes 1 / H(1000) ≈ 13.4% of the reads, key 1 half that.
+    expect(driver.reads[0] / driver.gets).to.be.within(0.12, 0.15);
+    expect(driver.reads[1] / driver.reads[0]).to.be.within(0.4, 0.6);
+    expect(driver.reads.slice(500).reduce((a, b) => a + b, 0) / driver.gets).to.be.lessThan(0.1);
+    expect(result.nearHits).to.equal(null); // a client without hot-key counters reports none
+  });
+});
+
+describe('bench: the Zipf sampler', () => {
+  it('is deterministic for a seed and differs between seeds', () => {
+    const draw = (seed: number): number[] => {
+      const z = new ZipfSampler(100_000, 1, seed);
+      return Array.from({ length: 1000 }, () => z.next());
+    };
+    expect(draw(7)).to.deep.equal(draw(7));
+    expect(draw(7)).to.not.deep.equal(draw(8));
+  });
+
+  it('matches Zipf(1.0) over 100,000 keys: ranks in range, key frequencies close to 1 / (rank × H)', () => {
+    const n = 100_000;
+    const cdf = zipfCdf(n, 1);
+    expect(cdf[n - 1]).to.equal(1);
+    const h = Array.from({ length: n }, (_, i) => 1 / (i + 1)).reduce((a, b) => a + b, 0);
+    const z = new ZipfSampler(n, 1);
+    const counts = new Map<number, number>();
+    const draws = 400_000;
+    let min = n;
+    let max = -1;
+    for (let d = 0; d < draws; d++) {
+      const k = z.next();
+      min = Math.min(min, k);
+      max = Math.max(max, k);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    expect(min).to.equal(0);
+    expect(max).to.be.within(n / 2, n - 1); // the tail is reached, never passed
+    for (const rank of [1, 2, 10]) {
+      const expected = draws / (rank * h);
+      expect(counts.get(rank - 1) ?? 0).to.be.within(expected * 0.9, expected * 1.1);
+    }
+    let top1000 = 0;
+    for (let k = 0; k < 1000; k++) top1000 += counts.get(k) ?? 0;
+    expect(top1000 / draws).to.be.within(0.6, 0.64); // H(1000) / H(100,000) ≈ 0.619
+  });
+});
+
+describe('bench: the hot-key cell against real memcached', function () {
+  this.timeout(60_000);
+  let server: MemcachedProcess;
+  const ks = new Keyspace(1000, 100, 100);
+  const cell = { ...cellById('zipf-200'), keyCount: 1000 };
+  before(async () => {
+    server = await startMemcached();
+    await storeAll([server.address], ks);
+  });
+  after(() => server.stop());
+
+  async function run(name: 'memline' | 'memline-plain' | 'memline-near'): Promise<RunResult> {
+    const driver = createDriver(name, ks);
+    await driver.open([server.address], {});
+    try {
+      return await timedRun(driver, ks, cell, 100, 400, [server.address], []);
+    } finally {
+      await driver.close();
+    }
+  }
+
+  it('counts every get that reached memcached, and the gets coalescing and the near cache answered', async () => {
+    const plain = await run('memline-plain');
+    const coalescing = await run('memline');
+    const near = await run('memline-near');
+    for (const r of [plain, coalescing, near]) {
+      expect(r.mismatches).to.equal(0);
+      expect(r.errors).to.equal(0);
+      expect(r.serverHits).to.equal(r.serverGets); // every key is stored
+      // Each get went to memcached, shared a request in flight, or came from the near cache.
+      expect(r.serverGets! + r.coalesced! + r.nearHits!).to.equal(r.unitsTotal);
+    }
+    expect(plain).to.include({ coalesced: 0, nearHits: 0 });
+    expect(coalescing.coalesced).to.be.greaterThan(0);
+    expect(coalescing.nearHits).to.equal(0);
+    expect(near.nearHits).to.be.greaterThan(0);
+    expect(near.serverGets! / near.unitsTotal).to.be.lessThan(coalescing.serverGets! / coalescing.unitsTotal);
+  });
 });
 
 describe('bench: the cells', () => {
+  it('has zipf-200: Zipf(1.0) gets over 100,000 keys at 200 in flight, memline three ways and the raw socket', () => {
+    expect(cellById('zipf-200')).to.include({ op: 'get', inFlight: 200, keyCount: 100_000, zipf: 1 });
+    expect(cellById('zipf-200').clients).to.have.members(['raw', 'memline-plain', 'memline', 'memline-near']);
+    // The variants run nowhere else; every other cell runs memline with its defaults.
+    for (const c of CELLS.filter((x) => x.id !== 'zipf-200')) {
+      expect(c.zipf).to.equal(0);
+      expect(c.clients).to.include('memline');
+      for (const v of MEMLINE_VARIANTS) expect(c.clients).to.not.include(v);
+    }
+  });
+
   it('has set at 500, the mix at 200, 16 KiB and 512 KiB gets, and TLS gets', () => {
     expect(cellById('set-500')).to.include({ op: 'set', inFlight: 500 });
     expect(cellById('mix-200')).to.include({ op: 'mix', inFlight: 200 });
@@ -113,6 +224,59 @@ describe('bench: the cells', () => {
     expect(cellById('tls-get-50')).to.include({ op: 'get', inFlight: 50, tls: true });
     // The large values stay well inside the 64 MB memcached is started with.
     for (const c of CELLS) expect(c.keyCount * c.valueSize).to.be.at.most(32 * 1024 * 1024);
+  });
+});
+
+describe('bench: the report', () => {
+  /** A run of `rate` gets/s over 1,000 gets, `serverGets` of which reached memcached. */
+  const runOf = (rate: number, serverGets: number | null, nearHits: number | null, coalesced: number | null): RunResult => ({
+    rate, units: rate, seconds: 1, cpuUsPerUnit: 2, gcPct: 1, gcCount: 1, serverCpuPct: 50, otherCpuPct: 5,
+    stealPct: 0, mismatches: 0, errors: 0, calls: 1000, stalled: 0, connectionsOpened: 1, serverConnections: 1,
+    readsPerUnit: null, writesPerUnit: null, unitsTotal: 1000, serverGets, serverHits: serverGets, nearHits, coalesced,
+  }); // prettier-ignore
+
+  it('has a hot-key table: memcached gets, near-cache hits and coalesced reads per op, and ÷ coalescing off', () => {
+    const cell = cellById('zipf-200');
+    const data: BenchData = {
+      date: '2026-01-01T00:00:00.000Z',
+      command: 'npm run bench -- --cells zipf-200',
+      mode: 'full',
+      timing: FULL,
+      machine: {
+        cpu: 'cpu', cores: 2, available: 2, memoryGiB: 4, os: 'linux', node: '20', v8: '11', memcached: '1.6.18',
+        pinning: 'not pinned', memline: 'abc', peers: {},
+      }, // prettier-ignore
+      valueTypes: {},
+      cells: [
+        {
+          cell,
+          clients: [
+            { name: 'raw', status: 'ok', runs: [runOf(500_000, 1000, null, null)], restarts: 0 },
+            { name: 'memline-plain', status: 'ok', runs: [runOf(200_000, 1000, 0, 0)], restarts: 0 },
+            { name: 'memline', status: 'ok', runs: [runOf(300_000, 600, 0, 400)], restarts: 0 },
+            { name: 'memline-near', status: 'ok', runs: [runOf(400_000, 250, 500, 250)], restarts: 0 },
+          ],
+        },
+      ],
+      profiles: [],
+      seconds: 10,
+    };
+    const { markdown } = buildReports(data, 'chart.svg');
+    const section = markdown.slice(markdown.indexOf('## Hot keys'));
+    expect(section).to.include(
+      '| zipf-200 | memline, coalescing off | 200.0k gets/s | 1.00 | 1.000 | 1.000 | 0.000 | 0.000 | 50% | 2.0 µs |',
+    );
+    expect(section).to.include(
+      '| zipf-200 | memline | 300.0k gets/s | 1.50 | 0.600 | 0.600 | 0.000 | 0.400 |',
+    );
+    expect(section).to.include(
+      '| zipf-200 | memline + near cache | 400.0k gets/s | 2.00 | 0.250 | 0.250 | 0.500 | 0.250 |',
+    );
+    expect(section).to.include('| zipf-200 | raw socket | 500.0k gets/s | — | 1.000 | 1.000 | — | — |');
+    // The variants are columns of the throughput table too.
+    expect(markdown).to.match(
+      /\| cell \| raw socket \| memline \| memline, coalescing off \| memline \+ near cache \|/,
+    );
   });
 });
 
@@ -149,6 +313,7 @@ describe('bench: the chart', () => {
       unit: 'gets/s',
       peerTarget: true,
       latency: false,
+      zipf: 0,
       raw: 400_000,
       rawContract: 350_000,
       clients: [
