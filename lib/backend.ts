@@ -188,8 +188,12 @@ export class Backend<Req, Res, Frame> {
     if (tracingRequests()) {
       const codec = this.codec;
       const system = codec.system ?? codec.name;
-      return traceRequest(this.server, codec.describe(req), system, () =>
-        this.#sendNow(req, options, allowed),
+      return traceRequest(
+        this.server,
+        codec.describe(req),
+        system,
+        () => this.#sendNow(req, options, allowed),
+        () => codec.keys?.(req) ?? keyList(codec.routingKey(req)),
       );
     }
     return this.#sendNow(req, options, allowed);
@@ -347,4 +351,8 @@ export class Backend<Req, Res, Frame> {
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
   }
+}
+
+function keyList(key: string | undefined): readonly string[] {
+  return key === undefined ? [] : [key];
 }

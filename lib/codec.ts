@@ -123,6 +123,12 @@ export interface ProtocolCodec<Req, Res, Frame> {
   describe(req: Req): string;
 
   /**
+   * The keys `req` names, for diagnostics subscribers that asked for keys (optional; without it,
+   * the {@link routingKey}).
+   */
+  keys?(req: Req): readonly string[];
+
+  /**
    * Requests to send, one at a time and alone, on every new connection before any other request
    * (authentication). A failure of any of them fails the connection with the request's error.
    */

@@ -11,14 +11,15 @@ import type { MemlineError } from './errors.js';
  *
  * | channel                       | message                                                        |
  * |-------------------------------|----------------------------------------------------------------|
- * | `memline:request:start`       | `{ id, server, request, system }` (`request`: a label, `"mg"`) |
+ * | `memline:request:start`       | `{ id, server, request, system, batchSize?, batchOperation? }` |
  * | `memline:request:end`         | `{ id, server, request, duration }` (ms)                       |
  * | `memline:request:error`       | `{ id, server, request, duration, error }`                     |
  * | `memline:connection:open`     | `{ server, id, tls }`                                          |
  * | `memline:connection:close`    | `{ server, id, error }` (`error` when it failed)               |
  * | `memline:breaker:change`      | `{ server, state }` (`closed`, `open`, `half-open`)            |
  *
- * Request messages carry no key, value or credential: a label from the codec only.
+ * `request` is the codec's label (`"mg"`, `"batch of 3 mg"`). Request messages carry no key, value or
+ * credential, unless an OpenTelemetry instrumentation with `recordKeys` asked for keys.
  */
 export const channels = {
   requestStart: diagnostics.channel('memline:request:start'),
@@ -39,6 +40,18 @@ export interface RequestStartMessage {
   readonly request: string;
   /** The protocol's database system (`ProtocolCodec.system`, else its name): `db.system.name`. */
   readonly system: string;
+  /**
+   * How many operations the request carries, when it is a batch (a label `"batch of <n>"`, as a
+   * getMulti's per-server request, `"pipeline of <n>"` or `"transaction of <n>"`); absent otherwise.
+   */
+  readonly batchSize?: number;
+  /** The operation every item of a batch shares (`"mg"` in `"batch of 3 mg"`), when the label says. */
+  readonly batchOperation?: string;
+  /**
+   * The keys the request names, as sent (key prefix included); present only while an OpenTelemetry
+   * instrumentation with `recordKeys` runs.
+   */
+  readonly keys?: readonly string[];
 }
 /** Published on `memline:request:end` when a request succeeds. */
 export interface RequestEndMessage extends RequestStartMessage {
@@ -51,6 +64,8 @@ export interface RequestErrorMessage extends RequestEndMessage {
   readonly error: MemlineError;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Whether anyone listens to request events (checked per request, so it must stay cheap). */
 export function tracingRequests(): boolean {
   return (
@@ -60,18 +75,48 @@ export function tracingRequests(): boolean {
   );
 }
 
+let keySharers = 0;
+
+/**
+ * Asks for the keys of every request in the `keys` field of request messages, for every subscriber,
+ * until the returned function is called (once per call of this one). Keys can be personal data:
+ * only ask when whoever reads the channels may see them.
+ */
+export function shareKeys(): () => void {
+  keySharers++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    keySharers--;
+  };
+}
+
+/** `"batch of 3 mg"`, `"batch of 2"`, `"pipeline of 3"`, `"transaction of 2"`. */
+const BATCH_LABEL = /^(?:batch|pipeline|transaction) of (\d+)(?: (\S+))?$/;
+
 let nextRequestId = 1;
 
-/** Publishes start, then end or error, around a request's promise. */
+/**
+ * Publishes start, then end or error, around a request's promise. `keys` is called only while a
+ * subscriber asked for keys ({@link shareKeys}).
+ */
 export function traceRequest<T>(
   server: string,
   request: string,
   system: string,
   sent: () => Promise<T>,
+  keys?: () => readonly string[],
 ): Promise<T> {
   const id = nextRequestId++;
   const startedAt = performance.now();
-  const start: RequestStartMessage = { id, server, request, system };
+  const start: Mutable<RequestStartMessage> = { id, server, request, system };
+  const batch = BATCH_LABEL.exec(request);
+  if (batch !== null) {
+    start.batchSize = Number(batch[1]);
+    if (batch[2] !== undefined) start.batchOperation = batch[2];
+  }
+  if (keySharers > 0 && keys !== undefined) start.keys = keys();
   channels.requestStart.publish(start);
   return sent().then(
     (value) => {

@@ -21,7 +21,12 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import type { RequestEndMessage, RequestErrorMessage, RequestStartMessage } from './diagnostics.js';
+import {
+  shareKeys,
+  type RequestEndMessage,
+  type RequestErrorMessage,
+  type RequestStartMessage,
+} from './diagnostics.js';
 
 /** Where {@link instrumentOpenTelemetry} records; the defaults use the globally registered providers. */
 export interface OpenTelemetryOptions {
@@ -34,10 +39,28 @@ export interface OpenTelemetryOptions {
    * `system`, e.g. `"memcached"` or `"redis"`).
    */
   system?: string;
+  /**
+   * Records the keys each request names (as sent, key prefix included) on its span, as the
+   * `memline.keys` attribute (a string array). Off by default: keys can be personal data, and
+   * whoever reads the traces sees them. Never recorded on metrics.
+   * @default false
+   */
+  recordKeys?: boolean;
 }
 
 /** The histogram buckets (seconds) the database semantic conventions advise for durations. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+/**
+ * `db.operation.name`: the codec's label for one operation (`mg`); for a batch of two or more,
+ * `BATCH` followed by the operation all its items share (`BATCH mg`), else `BATCH`. A batch of one
+ * is that one operation.
+ */
+function operationName(m: RequestStartMessage): string {
+  if (m.batchSize === undefined) return m.request;
+  if (m.batchSize < 2 && m.batchOperation !== undefined) return m.batchOperation;
+  return m.batchOperation === undefined ? 'BATCH' : `BATCH ${m.batchOperation}`;
+}
 
 /** `server.address` and `server.port` of a `"host:port"` (or a Unix socket path, which has no port). */
 function serverAttributes(server: string): Attributes {
@@ -51,10 +74,11 @@ function serverAttributes(server: string): Attributes {
 
 /**
  * Starts recording, as OpenTelemetry's database client conventions define it: a CLIENT span per
- * request named after the operation (`mg`, `GET`), with `db.system.name`, `db.operation.name`,
- * `server.address`, `server.port` and, when it failed, `error.type` (the error's code) and an error
- * status; and the histogram `db.client.operation.duration` (seconds) with the same attributes.
- * Keys and values are never recorded. Also counts circuit breaker changes
+ * request named after the operation (`mg`, `get`, `BATCH mg`), with `db.system.name`,
+ * `db.operation.name`, `server.address`, `server.port`, `db.operation.batch.size` on a batch of two
+ * or more (a getMulti's request to one server) and, when it failed, `error.type` (the error's code)
+ * and an error status; and the histogram `db.client.operation.duration` (seconds) with the same
+ * attributes but the batch size. Values are never recorded; keys only with `recordKeys`. Also counts circuit breaker changes
  * (`memline.breaker.changes`, by server and state). Returns a function that stops recording.
  */
 export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () => void {
@@ -71,13 +95,19 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
   const spans = new Map<number, Span>();
   const attributesOf = (m: RequestStartMessage): Attributes => ({
     'db.system.name': options.system ?? m.system,
-    'db.operation.name': m.request,
+    'db.operation.name': operationName(m),
     ...serverAttributes(m.server),
   });
 
   const onStart = (message: unknown): void => {
     const m = message as RequestStartMessage;
-    const span = tracer.startSpan(m.request, { kind: SpanKind.CLIENT, attributes: attributesOf(m) });
+    const attributes = attributesOf(m);
+    if (m.batchSize !== undefined && m.batchSize >= 2) {
+      attributes['db.operation.batch.size'] = m.batchSize;
+    }
+    if (options.recordKeys === true && m.keys !== undefined) attributes['memline.keys'] = [...m.keys];
+    const name = attributes['db.operation.name'] as string;
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes });
     spans.set(m.id, span);
   };
   const onEnd = (message: unknown): void => {
@@ -110,7 +140,9 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     ['memline:breaker:change', onBreaker],
   ];
   for (const [name, listener] of subscriptions) diagnostics.subscribe(name, listener);
+  const stopSharingKeys = options.recordKeys === true ? shareKeys() : undefined;
   return () => {
+    stopSharingKeys?.();
     for (const [name, listener] of subscriptions) diagnostics.unsubscribe(name, listener);
     for (const span of spans.values()) span.end();
     spans.clear();

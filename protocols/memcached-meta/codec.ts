@@ -217,6 +217,14 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     return label(req);
   }
 
+  /** The keys as sent (prefix included): a batch's items' keys, or the request's own. */
+  keys(req: MetaRequest): readonly string[] {
+    const items = req.kind === RequestKind.Batch ? (req.items ?? []) : [req];
+    const keys: string[] = [];
+    for (const item of items) if (item.key !== undefined) keys.push(item.key.token);
+    return keys;
+  }
+
   handshake(): MetaRequest[] {
     return this.#credentials === undefined ? [] : [MetaRequest.auth(this.#credentials)];
   }

@@ -90,8 +90,78 @@ describe('memline/otel with the OpenTelemetry SDK', function () {
       expect(p.value.count).to.equal(1);
       expect(p.value.sum).to.be.greaterThan(0).and.lessThan(5); // seconds, not ms
       expect(p.attributes).to.not.have.property('error.type');
+      expect(p.attributes).to.deep.include({
+        'db.system.name': 'memcached',
+        'server.address': mc.host,
+        'server.port': mc.port,
+      });
     }
     await o.shutdown();
+  });
+
+  it('memcached: a getMulti of n >= 2 keys is one BATCH mg span with db.operation.batch.size n', async () => {
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter });
+    const client = new MemcacheClient({ servers: [mc.address] });
+    try {
+      await client.getMulti(['a', 'b', 'c']);
+      await client.getMulti(['only']);
+    } finally {
+      stop();
+      await client.close();
+    }
+    const [batch, single] = o.spans.getFinishedSpans();
+    expect(batch.name).to.equal('BATCH mg');
+    expect(batch.attributes).to.deep.include({
+      'db.operation.name': 'BATCH mg',
+      'db.operation.batch.size': 3,
+      'db.system.name': 'memcached',
+      'server.port': mc.port,
+    });
+    // A batch of one is a single operation: no batch size (the conventions say it is never 1).
+    expect(single.name).to.equal('mg');
+    expect(single.attributes['db.operation.name']).to.equal('mg');
+    expect(single.attributes).to.not.have.property('db.operation.batch.size');
+    const [histogram] = await o.durations();
+    const names = histogram.dataPoints.map((p) => p.attributes['db.operation.name']).sort();
+    expect(names).to.deep.equal(['BATCH mg', 'mg']);
+    for (const p of histogram.dataPoints)
+      expect(p.attributes).to.not.have.property('db.operation.batch.size');
+    await o.shutdown();
+  });
+
+  it('memcached: keys only with recordKeys, as sent, on spans only', async () => {
+    const quiet = sdk();
+    const stopQuiet = instrumentOpenTelemetry({ tracer: quiet.tracer, meter: quiet.meter });
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter, recordKeys: true });
+    const client = new MemcacheClient({ servers: [mc.address], keyPrefix: 'app:' });
+    try {
+      await client.set('k1', 'v');
+      await client.getMulti(['k1', 'k2']);
+    } finally {
+      stop();
+      stopQuiet();
+    }
+    const spans = o.spans.getFinishedSpans();
+    expect(spans.map((s) => s.attributes['memline.keys'])).to.deep.equal([['app:k1'], ['app:k1', 'app:k2']]);
+    // The instrumentation without the option records none, even while another one asks for keys.
+    for (const span of quiet.spans.getFinishedSpans())
+      expect(span.attributes).to.not.have.property('memline.keys');
+    const [histogram] = await o.durations();
+    expect(JSON.stringify(histogram.dataPoints)).to.not.contain('k1');
+
+    // Once stopped, the keys are no longer shared with other subscribers.
+    const after = sdk();
+    const stopAfter = instrumentOpenTelemetry({ tracer: after.tracer, meter: after.meter });
+    try {
+      await client.get('k1');
+    } finally {
+      stopAfter();
+      await client.close();
+    }
+    expect(JSON.stringify(after.spans.getFinishedSpans()[0].attributes)).to.not.contain('k1');
+    await Promise.all([o.shutdown(), quiet.shutdown(), after.shutdown()]);
   });
 
   it('memcached: a failed request has error.type (the code), an error status and its duration', async () => {
@@ -137,6 +207,25 @@ describe('memline/otel with the OpenTelemetry SDK', function () {
     }
     const [histogram] = await o.durations();
     expect(histogram.dataPoints.every((p) => p.attributes['db.system.name'] === 'redis')).to.equal(true);
+    await o.shutdown();
+  });
+
+  it('redis: a pipeline is a BATCH span with its batch size', async () => {
+    const o = sdk();
+    const stop = instrumentOpenTelemetry({ tracer: o.tracer, meter: o.meter });
+    const client = new RedisClient({ servers: [redis.address] });
+    try {
+      await client.pipeline([
+        ['SET', 'p', '1'],
+        ['GET', 'p'],
+      ]);
+    } finally {
+      stop();
+      await client.close();
+    }
+    const [span] = o.spans.getFinishedSpans();
+    expect(span.name).to.equal('BATCH');
+    expect(span.attributes).to.deep.include({ 'db.operation.name': 'BATCH', 'db.operation.batch.size': 2 });
     await o.shutdown();
   });
 

@@ -104,6 +104,36 @@ describe('memline/rate-limit: RateLimitStore against real memcached', function (
       return a;
     }
 
+    it('exact under 1,000 concurrent HTTP hits spread over 4 apps, each with its own client', async () => {
+      const limit = 600;
+      const stores = Array.from({ length: 4 }, () => new RateLimitStore({ servers: [mc.address] }));
+      const servers = await Promise.all(
+        stores.map((store) => {
+          const a = express();
+          a.use(
+            rateLimit({ windowMs: 60_000, limit, standardHeaders: 'draft-6', legacyHeaders: false, store }),
+          );
+          a.get('/', (_req, res) => res.send('ok'));
+          return listen(a);
+        }),
+      );
+      try {
+        const replies = await Promise.all(
+          Array.from({ length: 1000 }, (_, i) => new Browser(servers[i % 4].url).request('GET', '/')),
+        );
+        const ok = replies.filter((r) => r.status === 200);
+        expect(ok).to.have.length(limit);
+        expect(replies.filter((r) => r.status === 429)).to.have.length(1000 - limit);
+        // Every count from 1 to the limit was handed out exactly once, whichever app served it.
+        const remaining = ok.map((r) => Number(r.headers.get('ratelimit-remaining'))).sort((a, b) => a - b);
+        expect(remaining).to.deep.equal(Array.from({ length: limit }, (_, i) => i));
+        expect((await stores[0].get('127.0.0.1'))!.totalHits).to.equal(1000);
+      } finally {
+        await Promise.all(servers.map((s) => s.close()));
+        await Promise.all(stores.map((s) => s.shutdown()));
+      }
+    });
+
     it('429 after the limit, with the RateLimit headers, counted across two app processes', async () => {
       // Two servers with their own client and store, as two processes behind a load balancer would be.
       const other = new RateLimitStore({ servers: [mc.address] });
