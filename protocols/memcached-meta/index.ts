@@ -7,6 +7,24 @@
  * ```
  */
 export { MemcacheClient } from './client.js';
+export { routes, checkRoute, PartialWriteError } from './routes/index.js';
+export type {
+  Route,
+  RouteLike,
+  PoolRoute,
+  GutterRoute,
+  FailoverRoute,
+  FailoverOptions,
+  ReplicatedRoute,
+  ReplicatedOptions,
+  ShadowRoute,
+  WarmUpRoute,
+  MigrateRoute,
+  PrefixRoute,
+  PoolOptions,
+  RouteMetrics,
+  RouteCounters,
+} from './routes/index.js';
 export type {
   CallOptions,
   StoreOptions,
