@@ -9,6 +9,7 @@
 export { MemcacheClient } from './client.js';
 export { routes, checkRoute, PartialWriteError } from './routes/index.js';
 export type {
+  RouteConstructors,
   Route,
   RouteLike,
   PoolRoute,

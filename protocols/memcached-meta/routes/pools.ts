@@ -62,10 +62,7 @@ export function resolvePools(given: unknown, fallback: DistributionKind): Resolv
     let distribution: Distribution;
     try {
       addresses = parseServers(o.servers as readonly ServerSpec[]);
-      distribution = createDistribution(
-        resolveDistribution(o.distribution ?? fallback),
-        addresses,
-      );
+      distribution = createDistribution(resolveDistribution(o.distribution ?? fallback), addresses);
     } catch (err) {
       if (err instanceof InvalidArgumentError) throw new InvalidArgumentError(`${path}: ${err.message}`);
       throw err;

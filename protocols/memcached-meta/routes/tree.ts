@@ -140,7 +140,7 @@ export function failover(...args: (RouteLike | FailoverOptions)[]): FailoverRout
 
 /** `replicated(pools, { write, read })`. */
 export function replicated(pools: readonly string[], options: ReplicatedOptions = {}): ReplicatedRoute {
-  const o = (options ?? {});
+  const o = options ?? {};
   const route = { type: 'replicated', pools, write: o.write ?? 'all', read: o.read ?? 'first' };
   return checkRoute(route, 'replicated') as ReplicatedRoute;
 }
