@@ -20,6 +20,7 @@
  */
 import type { MemlineError } from './errors.js';
 
+/** A circuit breaker's state: closed (requests flow), open (fail fast), half-open (one probe). */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** When a server's circuit breaker opens and how long it stays open. */

@@ -11,6 +11,7 @@ export type { ConnectionOptions, ConnectionEvents } from './connection-options.j
 export type { SendOptions, RequestEntry, EntryState, SignalWatch } from './request-entry.js';
 export { Backend } from './backend.js';
 export type { BackendOptions, ServerAddress } from './backend.js';
+export type { ReconnectOptions } from './reconnect.js';
 export { clientMetrics } from './metrics.js';
 export type { BackendStats, ClientMetrics, ServerMetrics, MetricsTotal } from './metrics.js';
 export { engineProbeVerdict } from './breaker.js';

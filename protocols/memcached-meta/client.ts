@@ -8,6 +8,7 @@
  * routing, sending, counters) over the client kit's `ClientCore`.
  */
 import type { ServerListChange, ServerSpec } from '../../lib/cluster.js';
+import { InvalidArgumentError } from '../../lib/errors.js';
 import * as bulk from './bulk.js';
 import type {
   AppendOptions,
@@ -36,6 +37,7 @@ import {
   type UpdateOptions,
 } from './recipes.js';
 import type { DebugInfo, Item, Key, MetaResult, Value } from './results.js';
+import type { RouteMetrics } from './routes/router.js';
 import * as servers from './server-calls.js';
 import * as writes from './writes.js';
 export type {
@@ -299,12 +301,14 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
 
   /** Lets the requests already issued finish, then closes every connection. Later calls reject. */
   async close(): Promise<void> {
+    await this.#d.router?.close();
     await Promise.all([this.#d.options.discovery?.stop(), this.#d.core.close()]);
   }
 
   /** Closes every connection now; requests in flight reject with ERR_CLIENT_CLOSED. */
   destroy(): void {
     void this.#d.options.discovery?.stop();
+    this.#d.router?.destroy();
     this.#d.core.destroy();
   }
 
@@ -320,11 +324,23 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
   }
 
   /**
+   * With `pools`: per route node (by its path in the tree, `route.default.children[1]`) which child
+   * answered, failovers, partial replicated writes, shadow and warm-up counts, and the depth of the
+   * background queue. `undefined` for a client with `servers`.
+   */
+  get routeMetrics(): RouteMetrics | undefined {
+    return this.#d.router?.metrics;
+  }
+
+  /**
    * Replaces the server list at runtime. Servers that stay keep their connections; removed ones
    * finish what they have in flight, then close; only the keys whose owner changed move. Throws
    * ERR_INVALID_ARGUMENT (and changes nothing) on a bad list.
    */
   setServers(servers: readonly ServerSpec[] | string): ServerListChange {
+    if (this.#d.router !== undefined) {
+      throw new InvalidArgumentError('setServers changes one server list: it does not apply to pools');
+    }
     const change = this.#d.core.cluster.setServers(servers);
     if (change.added.length > 0 || change.removed.length > 0) this.#d.hot.clear();
     this.#d.counters.retain(this.#d.core.cluster.backends.map((b) => b.server));

@@ -19,6 +19,7 @@ import { hashedWireKey } from './long-keys.js';
 import type { ResolvedOptions } from './options.js';
 import { MetaRequest, type WireKey } from './request.js';
 import type { Key } from './results.js';
+import { Router } from './routes/router.js';
 
 export type MetaCore = ClientCore<MetaRequest, unknown, MetaFrame>;
 export type MetaBackend = Backend<MetaRequest, unknown, MetaFrame>;
@@ -33,6 +34,8 @@ export class Dispatch {
   readonly counters: ReadCounters;
   /** The near cache and request coalescing. */
   readonly hot: HotKeys;
+  /** The route tree over the pools, when the client has `pools` (routes/router.ts). */
+  readonly router: Router | undefined;
 
   constructor(readonly options: ResolvedOptions) {
     const o = options;
@@ -45,6 +48,15 @@ export class Dispatch {
     this.core = new ClientCore(codec, o);
     this.counters = new ReadCounters(o.missOnError, o.onError);
     this.hot = new HotKeys(o.nearCache, o.coalesce);
+    this.router =
+      o.routing === undefined
+        ? undefined
+        : new Router(o.routing, {
+            core: this.core,
+            counters: this.counters,
+            casTags: this.casTags,
+            warn: (data, message) => o.logger?.warn(data, message),
+          });
   }
 
   /** Tells the hot-key layer when `req` changes its item (a store, delete, arithmetic, touch, lease). */
@@ -82,9 +94,22 @@ export class Dispatch {
 
   /** The backend for a key, unless the call names a `server` or a `routingKey`. */
   backendFor(wk: WireKey | undefined, options: RoutedCallOptions | undefined): MetaBackend {
+    if (this.router !== undefined) return this.#routed(wk, options);
     return (
       this.core.target(options) ?? this.core.cluster.backendFor(wk === undefined ? undefined : this.route(wk))
     );
+  }
+
+  /**
+   * With pools: the key's route as a backend (routes/router.ts), by the call's `routingKey` when
+   * given; a call naming a `server` goes there.
+   */
+  #routed(wk: WireKey | undefined, options: RoutedCallOptions | undefined): MetaBackend {
+    if (options?.server !== undefined) return this.core.backendNamed(options.server);
+    const rk = options?.routingKey;
+    if (rk === undefined && wk === undefined) return this.core.cluster.backendFor(undefined);
+    const key = rk ?? wk!.original;
+    return this.router!.backendFor(key, rk ?? this.route(wk!)) as unknown as MetaBackend;
   }
 
   /** Sends `req` to the backend of its key (or the one `options` chooses). */
@@ -144,20 +169,24 @@ export class Dispatch {
     make: (wk: WireKey) => MetaRequest,
     onReply: (backend: MetaBackend, wk: WireKey, frame: MetaFrame | undefined) => void,
   ): Promise<Map<string, MemlineError>> {
+    const made = (wk: WireKey): MetaRequest => {
+      const req = make(wk);
+      this.#changing(req);
+      return req;
+    };
+    if (this.router !== undefined && options?.server === undefined) {
+      const rk = options?.routingKey;
+      const keyOf = (wk: WireKey): [string, string] =>
+        rk === undefined ? [wk.original, this.route(wk)] : [rk, rk];
+      return this.router.batches(wks, keyOf, so, { make: made, onReply });
+    }
     const parts = splitByServer(
       this.core.cluster,
       wks.map((wk) => this.route(wk)),
       this.core.target(options),
     );
     return fanOut(parts, so, {
-      request: (indexes) =>
-        MetaRequest.batch(
-          indexes.map((i) => {
-            const req = make(wks[i]);
-            this.#changing(req);
-            return req;
-          }),
-        ),
+      request: (indexes) => MetaRequest.batch(indexes.map((i) => made(wks[i]))),
       onReply: (replies, indexes, backend) => {
         const frames = replies as (MetaFrame | undefined)[];
         indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));

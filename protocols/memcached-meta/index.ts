@@ -7,6 +7,25 @@
  * ```
  */
 export { MemcacheClient } from './client.js';
+export { routes, checkRoute, PartialWriteError } from './routes/index.js';
+export type {
+  RouteConstructors,
+  Route,
+  RouteLike,
+  PoolRoute,
+  GutterRoute,
+  FailoverRoute,
+  FailoverOptions,
+  ReplicatedRoute,
+  ReplicatedOptions,
+  ShadowRoute,
+  WarmUpRoute,
+  MigrateRoute,
+  PrefixRoute,
+  PoolOptions,
+  RouteMetrics,
+  RouteCounters,
+} from './routes/index.js';
 export type {
   CallOptions,
   StoreOptions,

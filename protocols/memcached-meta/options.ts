@@ -10,6 +10,10 @@ import { DEFAULT_BROTLI_QUALITY, type CompressionSettings } from './compression.
 import type { CompressionAlgorithm, Serializer } from './serializers.js';
 import { ValueCodec } from './values.js';
 import { resolveNearCacheOptions, type NearCacheOptions } from './hot-keys/near-cache.js';
+import type { PoolOptions } from './routes/pools.js';
+import { resolveRouting } from './routes/options.js';
+import type { Routing } from './routes/router.js';
+import type { Route } from './routes/tree.js';
 
 import {
   bool,
@@ -52,9 +56,19 @@ export interface MemcacheClientOptions<V = Buffer> {
   /**
    * The servers: `"host:port"`, `"[::1]:11211"`, `"memcached://host:port"`, a Unix socket path
    * (`"/run/memcached.sock"`), or `{ host, port, weight? }`; or one comma-separated string
-   * (`"a:11211,b:11211"`).
+   * (`"a:11211,b:11211"`). Required unless `pools` is given.
    */
-  servers: readonly ServerSpec[] | string;
+  servers?: readonly ServerSpec[] | string;
+  /**
+   * Named pools of servers, instead of `servers`: each a server list or `{ servers, distribution }`.
+   * The `route` decides which pools a request goes to (docs/routes.md). @default undefined
+   */
+  pools?: Readonly<Record<string, PoolOptions>>;
+  /**
+   * The route tree over `pools`, built with `routes` (or loaded as JSON). Optional with one pool.
+   * @default pool(<the only pool>)
+   */
+  route?: Route | string;
   /**
    * How keys map to servers: `'ketama'` (libmemcached-compatible weighted ketama: the same key lands
    * on the same server as in PHP/Python/C clients using libmemcached's ketama_weighted), `'jump'`,
@@ -216,6 +230,8 @@ export interface ResolvedOptions extends ResolvedEngineOptions {
   readonly values: ValueCodec | undefined;
   /** The largest value a write sends: `maxValueSize` when given, else {@link DEFAULT_MAX_STORE_SIZE}. */
   readonly maxStoreSize: number;
+  /** The pools and route tree, when `pools` is given. */
+  readonly routing: Routing | undefined;
 }
 
 /**
@@ -278,6 +294,8 @@ function resolveValues(options: MemcacheClientOptions<unknown>, maxDecompressedS
 /** Every option name, so that a typo (`tiemout`) is an error rather than silently ignored. */
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof MemcacheClientOptions>([
   'servers',
+  'pools',
+  'route',
   'distribution',
   'hashKeyPrefix',
   'maxConnectionAge',
@@ -337,6 +355,7 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
     checkNames(options.compression, new Set(['algorithm', 'threshold', 'level']), 'compression option');
   }
   const engine = resolveEngineOptions(options as EngineOptions, DEFAULTS);
+  const routed = resolveRouting(options, engine.distribution);
   const discovery = options.discovery;
   if (
     discovery !== undefined &&
@@ -365,7 +384,8 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
   const maxDecompressedSize = own('maxDecompressedSize');
   return {
     ...engine,
-    servers: options.servers,
+    servers: routed?.servers ?? (options.servers as ResolvedOptions['servers']),
+    routing: routed?.routing,
     keyPrefix,
     binaryKeys: flag('binaryKeys'),
     hashLongKeys: flag('hashLongKeys'),

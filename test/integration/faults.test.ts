@@ -173,7 +173,11 @@ describe('failures against real memcached and a fault proxy', function () {
   for (const timeout of [50, 400]) {
     it(`a silent (stopped) server still opens the breaker on ${timeout} ms timeouts`, async () => {
       const mc = await server();
-      const c = client({ servers: [mc.address], breaker: { threshold: 5, openTime: 60_000 }, coalesce: false });
+      const c = client({
+        servers: [mc.address],
+        breaker: { threshold: 5, openTime: 60_000 },
+        coalesce: false,
+      });
       await c.set('x', '1');
       await mc.pause();
       try {

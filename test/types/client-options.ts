@@ -111,8 +111,8 @@ export async function refusesWrongUses(): Promise<void> {
   const bytes: Buffer | undefined = item?.key;
   // @ts-expect-error without a serializer, values are Buffers
   await client.getValue<number>('k');
-  // @ts-expect-error servers is required
-  new MemcacheClient({});
+  // @ts-expect-error a pool is a server list or { servers, distribution }
+  new MemcacheClient({ pools: { main: 11211 } });
   // @ts-expect-error Redis's set has no ttl option (ex / px)
   await redis.set('k', 'v', { ttl: 5 });
   void bytes;

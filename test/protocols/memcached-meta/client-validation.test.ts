@@ -215,7 +215,7 @@ describe('MemcacheClient: options are validated in the constructor', () => {
     it(`throws ERR_INVALID_ARGUMENT for ${name}, naming the option`, () => {
       let err: MemlineError | undefined;
       try {
-        new MemcacheClient(options as never);
+        new MemcacheClient(options);
       } catch (e) {
         err = e as MemlineError;
       }
@@ -242,7 +242,7 @@ describe('MemcacheClient: options are validated in the constructor', () => {
   ];
   for (const [name, options, servers] of accepted) {
     it(`accepts ${name}`, () => {
-      const client = new MemcacheClient(options as never);
+      const client = new MemcacheClient(options);
       try {
         expect(client.metrics.servers.map((s) => s.server)).to.deep.equal(servers);
       } finally {
