@@ -5,7 +5,7 @@ import {
   type MemlineError,
   type Route,
 } from '../../../../protocols/memcached-meta/index.js';
-import { clampTtl } from '../../../../protocols/memcached-meta/routes/router.js';
+import { clampTtl } from '../../../../protocols/memcached-meta/routes/nodes.js';
 
 const { pool, failover, gutter, replicated, shadow, warmUp, migrate, byPrefix } = routes;
 

@@ -1,0 +1,273 @@
+/** The replicated, shadow and warm-up nodes of a route tree. */
+
+import type { SendOptions } from '../../../lib/request-entry.js';
+import type { MemlineError } from '../../../lib/errors.js';
+import type { MetaBackend } from '../dispatch.js';
+import { MetaFrame, returnedFlags } from '../frame.js';
+import { MetaRequest, type WireKey } from '../request.js';
+import { toItem } from '../results.js';
+import { PartialWriteError } from './errors.js';
+import type { Call, BulkItem, BulkHow, Node } from './node.js';
+import { isMiss, isRead, copy, unit } from './node.js';
+import type { PoolNode } from './nodes.js';
+import { inOrder, bulkInOrder } from './nodes.js';
+import type { RouterHost, RouteCounters } from './router.js';
+
+/** `replicated(pools, { write, read })`. */
+export class ReplicatedNode implements Node {
+  readonly #names: string[];
+
+  constructor(
+    readonly path: string,
+    readonly route: { readonly write: 'all' | 'majority'; readonly read: 'first' | 'fastest' },
+    readonly children: readonly PoolNode[],
+    readonly stats: RouteCounters,
+    readonly host: RouterHost,
+  ) {
+    this.#names = children.map((p) => p.name);
+  }
+
+  home(c: Call): MetaBackend {
+    return this.children[0].home(c);
+  }
+
+  /** Whether enough pools took a write. */
+  #enough(ok: number): boolean {
+    const n = this.children.length;
+    return this.route.write === 'all' ? ok === n : ok * 2 > n;
+  }
+
+  async send(req: MetaRequest, c: Call): Promise<unknown> {
+    if (c.cas) return this.#casWrite(req, c);
+    if (isRead(req)) {
+      if (this.route.read === 'first') {
+        return inOrder(
+          this.children,
+          this.children.length,
+          false,
+          undefined,
+          req,
+          c,
+          this.stats,
+          (i) => this.#names[i],
+        );
+      }
+      return this.#fastest(req, c);
+    }
+    return this.#write(this.children, req, c);
+  }
+
+  async #fastest(req: MetaRequest, c: Call): Promise<unknown> {
+    try {
+      return await Promise.any(this.children.map((p, i) => p.send(i === 0 ? req : copy(req), c)));
+    } catch (err) {
+      throw (err as AggregateError).errors[0];
+    }
+  }
+
+  /** Sends to every pool in `pools`; the first pool's reply (else the first that came). */
+  async #write(pools: readonly PoolNode[], req: MetaRequest, c: Call): Promise<unknown> {
+    const settled = await Promise.allSettled(pools.map((p, i) => p.send(i === 0 ? req : copy(req), c)));
+    const failed = new Map<string, MemlineError>();
+    const succeeded: string[] = [];
+    let reply: { value: unknown } | undefined;
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') {
+        succeeded.push(pools[i].name);
+        reply ??= { value: s.value };
+      } else failed.set(pools[i].name, s.reason as MemlineError);
+    });
+    const others = this.children.length - pools.length;
+    return this.#settle(succeeded, failed, others, reply);
+  }
+
+  #settle(
+    succeeded: string[],
+    failed: Map<string, MemlineError>,
+    alreadyOk: number,
+    reply: { value: unknown } | undefined,
+  ): unknown {
+    if (failed.size === 0) return reply!.value;
+    this.stats.partialWrites++;
+    const names = [...failed.keys()].join(', ');
+    // Nothing took it: a plain failure, with the first pool's error.
+    if (succeeded.length + alreadyOk === 0) throw failed.values().next().value!;
+    if (reply !== undefined && this.#enough(succeeded.length + alreadyOk)) {
+      this.host.warn(
+        { route: this.path, failed: [...failed.keys()] },
+        'memline: replicated write missed pools',
+      );
+      return reply.value;
+    }
+    throw new PartialWriteError(
+      `the write reached ${succeeded.length + alreadyOk} of ${this.children.length} pools; not: ${names}`,
+      succeeded,
+      failed,
+    );
+  }
+
+  /** A CAS write: decided on the first pool, then copied to the others as a plain store. */
+  async #casWrite(req: MetaRequest, c: Call): Promise<unknown> {
+    const [first, ...rest] = this.children;
+    const reply = await first.send(req, c);
+    if (req.command !== 'ms' || !(reply instanceof MetaFrame) || reply.status !== 'HD') return reply;
+    const plain = copy(req, req.flags.replace(/ C\d+/, ''));
+    const settled = await Promise.allSettled(
+      rest.map((p) => p.send(copy(plain), { ...c, target: undefined })),
+    );
+    const failed = new Map<string, MemlineError>();
+    const succeeded = [first.name];
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') succeeded.push(rest[i].name);
+      else failed.set(rest[i].name, s.reason as MemlineError);
+    });
+    return this.#settle(succeeded, failed, 0, { value: reply });
+  }
+
+  async bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    if (items.length === 0) return new Map();
+    if (isRead(how.make(items[0].wk))) {
+      const n = this.children.length;
+      return bulkInOrder(this.children, n, false, undefined, items, so, how, this.stats);
+    }
+    const answered = new Set<string>();
+    const once: BulkHow = {
+      make: (wk) => how.make(wk),
+      onReply: (b, wk, f) => {
+        if (answered.has(wk.original)) return;
+        answered.add(wk.original);
+        how.onReply(b, wk, f);
+      },
+    };
+    const results = await Promise.all(this.children.map((p) => p.bulk(items, so, once)));
+    const errors = new Map<string, MemlineError>();
+    for (const item of items) {
+      const key = item.wk.original;
+      const failed = new Map<string, MemlineError>();
+      const succeeded: string[] = [];
+      results.forEach((r, i) => {
+        const err = r.get(key);
+        if (err === undefined) succeeded.push(this.#names[i]);
+        else failed.set(this.#names[i], err);
+      });
+      if (failed.size === 0) continue;
+      this.stats.partialWrites++;
+      if (succeeded.length > 0 && this.#enough(succeeded.length)) continue;
+      errors.set(
+        key,
+        new PartialWriteError(
+          `the write of ${key} reached ${succeeded.length} of ${this.children.length} pools`,
+          succeeded,
+          failed,
+        ),
+      );
+    }
+    return errors;
+  }
+}
+
+/** `shadow(primary, target, { fraction })`. */
+export class ShadowNode implements Node {
+  constructor(
+    readonly path: string,
+    readonly primary: Node,
+    readonly target: Node,
+    readonly fraction: number,
+    readonly stats: RouteCounters,
+    readonly background: (job: () => Promise<unknown>) => boolean,
+  ) {}
+
+  home(c: Call): MetaBackend {
+    return this.primary.home(c);
+  }
+
+  send(req: MetaRequest, c: Call): Promise<unknown> {
+    if (!c.cas && this.fraction > 0 && unit(c.hash) < this.fraction) {
+      // No item sink: the copy's hits and misses are not the caller's.
+      const shadowReq = MetaRequest.meta(req.command!, req.key, req.flags, req.value, req.idempotent);
+      const timeout = c.so.timeout;
+      const queued = this.background(() => {
+        const so = { deadline: performance.now() + timeout, timeout, signal: undefined };
+        this.stats.shadowSent++;
+        return this.target.send(shadowReq, { ...c, so, target: undefined }).catch(() => {
+          this.stats.shadowErrors++;
+        });
+      });
+      if (!queued) this.stats.dropped++;
+    }
+    return this.primary.send(req, c);
+  }
+
+  bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    return this.primary.bulk(items, so, how);
+  }
+}
+
+/** `warmUp({ cold, warm })`. */
+export class WarmUpNode implements Node {
+  constructor(
+    readonly path: string,
+    readonly cold: Node,
+    readonly warm: Node,
+    readonly stats: RouteCounters,
+    readonly host: RouterHost,
+    readonly background: (job: () => Promise<unknown>) => boolean,
+  ) {}
+
+  home(c: Call): MetaBackend {
+    return this.cold.home(c);
+  }
+
+  async send(req: MetaRequest, c: Call): Promise<unknown> {
+    if (req.command === 'md' && !c.cas) {
+      // Deleted on both: a value left on warm would be copied back to cold by the next miss.
+      const [cold] = await Promise.all([
+        this.cold.send(req, c),
+        this.warm.send(copy(req), { ...c, target: undefined }),
+      ]);
+      return cold;
+    }
+    if (c.cas || req.command !== 'mg' || !isRead(req) || !/ v/.test(req.flags)) return this.cold.send(req, c);
+    const sink = req.itemSink;
+    const reply = await this.cold.send(req, c);
+    if (!isMiss(reply)) return reply;
+    // `t` and `f` give the remaining TTL and the flags the back-fill needs; no item sink: the frame.
+    let flags = req.flags;
+    for (const f of [' t', ' f']) if (!flags.split(' ').includes(f.slice(1))) flags += f;
+    const warmReq = MetaRequest.meta('mg', req.key, flags, undefined, true);
+    const frame = (await this.warm.send(warmReq, c)) as MetaFrame;
+    if (frame.status !== 'VA' || frame.value === undefined) return reply;
+    this.stats.warmHits++;
+    this.#backfill(req.key!, frame, c);
+    if (sink === undefined) return frame;
+    const server = c.target?.server ?? '';
+    const item = toItem(req.key!.original, frame);
+    if (item === null) return reply;
+    this.host.counters.count(server, true);
+    item.cas = this.host.casTags.tag(item.cas, server);
+    return item;
+  }
+
+  /** Adds the value to cold (`ms … ME`: never over a newer value) with warm's remaining TTL and flags. */
+  #backfill(key: WireKey, frame: MetaFrame, c: Call): void {
+    const f = returnedFlags(frame);
+    const ttl = f.t ?? -1;
+    if (ttl === 0) return; // expiring now: nothing to copy
+    const flags = ' ME' + (ttl > 0 ? ` T${ttl}` : '') + (f.f ? ` F${f.f}` : '');
+    const req = MetaRequest.meta('ms', key, flags, frame.value, false);
+    const timeout = c.so.timeout;
+    const queued = this.background(() => {
+      const so = { deadline: performance.now() + timeout, timeout, signal: undefined };
+      this.stats.backfills++;
+      return this.cold.send(req, { ...c, so, target: undefined, cas: false }).catch((err: unknown) => {
+        this.stats.backfillErrors++;
+        this.host.warn({ route: this.path, err }, 'memline: warm-up back-fill failed');
+      });
+    });
+    if (!queued) this.stats.dropped++;
+  }
+
+  bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    return this.cold.bulk(items, so, how);
+  }
+}
