@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CellSpec } from './cells.js';
 import type { Driver, LaneOps, LaneSink } from './driver.js';
 import type { Keyspace } from './keyspace.js';
-import { serverStats } from './raw.js';
+import { serverStats } from '../shared/ask.js';
 import { summarizeLatency, type LatencySummary } from './stats.js';
 import { ZipfSampler } from './zipf.js';
 

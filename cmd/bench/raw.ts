@@ -339,28 +339,3 @@ export class RawBatch implements RawWaiter {
     if (--this.#left === 0) this.#resolve();
   }
 }
-
-/** memcached's `stats` as a map (one short-lived connection), or undefined when it does not answer. */
-export function serverStats(address: string): Promise<Map<string, string> | undefined> {
-  const colon = address.lastIndexOf(':');
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
-    let reply = '';
-    const done = (value: Map<string, string> | undefined): void => {
-      socket.destroy();
-      resolve(value);
-    };
-    socket.setTimeout(2000, () => done(undefined));
-    socket.once('connect', () => socket.write('stats\r\n'));
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('latin1');
-      if (reply.startsWith('ERROR')) done(undefined);
-      if (!reply.endsWith('END\r\n')) return;
-      const stats = new Map<string, string>();
-      for (const m of reply.matchAll(/^STAT (\S+) (.*)\r$/gm)) stats.set(m[1], m[2]);
-      done(stats);
-    });
-    socket.once('error', () => done(undefined));
-    socket.once('close', () => done(undefined));
-  });
-}

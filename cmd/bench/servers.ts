@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { serverVersion } from '../shared/ask.js';
 import {
   startLocalMemcached,
   type LocalMemcached,
@@ -92,24 +92,8 @@ export function killServersNow(servers: readonly LocalMemcached[]): void {
 }
 
 /** What `version` answers, e.g. "1.6.18". */
-export function memcachedVersion(address: string): Promise<string> {
-  const colon = address.lastIndexOf(':');
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
-    let reply = '';
-    const done = (v: string): void => {
-      socket.destroy();
-      resolve(v);
-    };
-    socket.setTimeout(2000, () => done('unknown'));
-    socket.once('connect', () => socket.write('version\r\n'));
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('latin1');
-      const m = /^VERSION (\S+)\r\n/.exec(reply);
-      if (m !== null) done(m[1]);
-    });
-    socket.once('error', () => done('unknown'));
-  });
+export async function memcachedVersion(address: string): Promise<string> {
+  return (await serverVersion(address)) ?? 'unknown';
 }
 
 /**

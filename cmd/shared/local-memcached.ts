@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { serverVersion } from './ask.js';
 
 export interface LocalMemcached {
   /** Where clients connect (TLS when the server was started with {@link LocalMemcachedOptions.tls}). */
@@ -31,17 +32,7 @@ async function freePort(): Promise<number> {
 }
 
 async function answersVersion(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.setTimeout(500, () => socket.destroy());
-    socket.once('connect', () => socket.write('version\r\n'));
-    socket.once('data', (chunk) => {
-      socket.destroy();
-      resolve(chunk.toString('latin1').startsWith('VERSION '));
-    });
-    socket.once('close', () => resolve(false));
-    socket.once('error', () => undefined);
-  });
+  return (await serverVersion(`127.0.0.1:${port}`, 500)) !== undefined;
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { serverStats } from './ask.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLocalMemcached, type LocalMemcached } from './local-memcached.js';
 
@@ -171,21 +171,7 @@ function stopped(pid: number): boolean {
 }
 
 /** The PID that memcached on `port` reports in `stats`, or undefined when nothing answers in time. */
-function answeringPid(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let reply = '';
-    const done = (pid: number | undefined): void => {
-      socket.destroy();
-      resolve(pid);
-    };
-    socket.setTimeout(500, () => done(undefined));
-    socket.once('connect', () => socket.write('stats\r\n'));
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('latin1');
-      if (reply.endsWith('END\r\n')) done(Number(/STAT pid (\d+)/.exec(reply)?.[1]));
-    });
-    socket.once('error', () => done(undefined));
-    socket.once('close', () => done(undefined));
-  });
+async function answeringPid(port: number): Promise<number | undefined> {
+  const pid = (await serverStats(`127.0.0.1:${port}`, 500))?.get('pid');
+  return pid === undefined ? undefined : Number(pid);
 }

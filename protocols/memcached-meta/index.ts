@@ -7,7 +7,8 @@
  * ```
  */
 export { MemcacheClient } from './client.js';
-export { routes, checkRoute, PartialWriteError } from './routes/index.js';
+// The route constructors, checkRoute, PartialWriteError and the route types.
+export * from './routes/index.js';
 export type {
   RouteConstructors,
   Route,

@@ -3,26 +3,18 @@
  * with every client on the engine, plus Redis's own; typed, documented, with frozen defaults,
  * validated in the constructor with an error that names the option.
  */
-import {
-  ENGINE_DEFAULTS,
-  integer,
-  objectOption,
-  resolveEngineOptions,
-  type EngineOptions,
-  type ResolvedEngineOptions,
-  type TlsOptions,
-} from '../../lib/kit/index.js';
+import * as kit from '../../lib/kit/index.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 
 /** TLS settings: the same as the memcached client's. */
-export type RedisTlsOptions = TlsOptions;
+export type RedisTlsOptions = kit.TlsOptions;
 
 /**
  * The settings of a {@link RedisClient}; only `servers` is required. Several servers are shards
  * chosen by the client from each key (`distribution`), not a Redis Cluster: every server is a
  * standalone Redis, and `MOVED`/`ASK` replies are errors.
  */
-export interface RedisClientOptions extends EngineOptions {
+export interface RedisClientOptions extends kit.EngineOptions {
   /** 2: RESP2 (any Redis); 3: RESP3 via `HELLO 3` on every connection (Redis ≥ 6). @default 2 */
   protocol?: 2 | 3;
   /** Credentials sent on every new connection; `username` defaults to `default`. @default undefined */
@@ -44,7 +36,7 @@ export interface RedisClientOptions extends EngineOptions {
  * derive your own settings rather than repeating the numbers.
  */
 export const REDIS_DEFAULTS = Object.freeze({
-  ...ENGINE_DEFAULTS,
+  ...kit.ENGINE_DEFAULTS,
   protocol: 2 as const,
   database: 0,
   maxValueSize: 16 * 1024 * 1024,
@@ -54,7 +46,7 @@ export const REDIS_DEFAULTS = Object.freeze({
 });
 
 /** {@link RedisClientOptions} with every default filled in and every value checked. */
-export interface ResolvedRedisOptions extends ResolvedEngineOptions {
+export interface ResolvedRedisOptions extends kit.ResolvedEngineOptions {
   readonly protocol: 2 | 3;
   readonly auth: RedisClientOptions['auth'];
   readonly database: number;
@@ -66,20 +58,20 @@ export interface ResolvedRedisOptions extends ResolvedEngineOptions {
 
 /** Fills in the defaults and validates; throws ERR_INVALID_ARGUMENT naming the option. */
 export function resolveRedisOptions(options: RedisClientOptions): ResolvedRedisOptions {
-  const engine = resolveEngineOptions(options, REDIS_DEFAULTS);
+  const engine = kit.resolveEngineOptions(options, REDIS_DEFAULTS);
   const protocol = options.protocol ?? REDIS_DEFAULTS.protocol;
   if (protocol !== 2 && protocol !== 3) throw new InvalidArgumentError('protocol must be 2 or 3');
   const auth = options.auth;
   if (auth !== undefined) {
     const shape = '{ username?, password } with string values';
-    if (typeof objectOption(auth, 'auth', shape).password !== 'string')
+    if (typeof kit.objectOption(auth, 'auth', shape).password !== 'string')
       throw new InvalidArgumentError(`auth must be ${shape}`);
     if (auth.username !== undefined && (typeof auth.username !== 'string' || auth.username === '')) {
       throw new InvalidArgumentError('auth.username must be a non-empty string');
     }
   }
   const own = (name: 'database' | 'maxValueSize' | 'maxElements' | 'maxDepth' | 'maxLineLength', min = 1) =>
-    integer(options[name] ?? REDIS_DEFAULTS[name], name, min);
+    kit.integer(options[name] ?? REDIS_DEFAULTS[name], name, min);
   return {
     ...engine,
     protocol,
