@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { AbortedError, ServerErrorReply, TimeoutError } from '../../../../lib/errors.js';
-import { SingleFlight } from '../../../../protocols/memcached-meta/hot-keys/single-flight.js';
+import { SingleFlight, slotOf } from '../../../../protocols/memcached-meta/hot-keys/single-flight.js';
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {
   let resolve!: (v: T) => void;
@@ -39,6 +39,26 @@ describe('SingleFlight', () => {
     old.resolve('old');
     fresh.resolve('new');
     expect([await first, await second]).to.deep.equal(['old', 'new']);
+  });
+
+  it('two keys in one slot: the later takes it, a read of the earlier sends its own, forget spares the other', () => {
+    const a = 'key:0';
+    let b = '';
+    for (let i = 1; b === ''; i++) if (slotOf(`key:${i}`) === slotOf(a)) b = `key:${i}`;
+    const flights = new SingleFlight<string>();
+    const sent: string[] = [];
+    const start = (key: string) => (): Promise<string> => {
+      sent.push(key);
+      return new Promise(() => {});
+    };
+    void flights.run(a, 100, undefined, start(a));
+    void flights.run(b, 100, undefined, start(b));
+    void flights.run(a, 100, undefined, start(a)); // a's flight lost its slot: a request of its own
+    expect(sent).to.deep.equal([a, b, a]);
+    flights.forget(b); // b no longer holds the slot: a's flight stays
+    void flights.run(a, 100, undefined, start(a)); // joins the a in flight
+    expect(sent).to.have.length(3);
+    expect(flights.size).to.equal(1);
   });
 
   it('does not make a caller with an earlier deadline wait for a later request', () => {
