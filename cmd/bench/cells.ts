@@ -6,15 +6,15 @@
 /**
  * Every client the benchmark knows, in the order the report shows them. `raw` and `raw-contract` are
  * the two ceilings (raw.ts): the least a client can send, and what memline's contract makes it send.
- * `memline` runs with its default options (coalescing on, no near cache); `memline-plain` with
- * coalescing off, `memline-near` with coalescing and a near cache: these two run only in the cells that
+ * `memline` runs with its default options (no coalescing, no near cache); `memline-coalesce` with
+ * coalescing on, `memline-near` with coalescing and a near cache: these two run only in the cells that
  * name them (the hot-key cells).
  */
 export const CLIENTS = [
   'raw',
   'raw-contract',
   'memline',
-  'memline-plain',
+  'memline-coalesce',
   'memline-near',
   'memjs',
   'memcached',
@@ -30,7 +30,7 @@ export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract'];
 export const PEERS: readonly ClientName[] = ['memjs', 'memcached', 'memcache-client', 'memcache'];
 
 /** memline with other options than its defaults: only the cells that list them run them. */
-export const MEMLINE_VARIANTS: readonly ClientName[] = ['memline-plain', 'memline-near'];
+export const MEMLINE_VARIANTS: readonly ClientName[] = ['memline-coalesce', 'memline-near'];
 
 /** The clients a cell runs unless it says otherwise: all but the memline variants. */
 export const DEFAULT_CLIENTS: readonly ClientName[] = CLIENTS.filter((c) => !MEMLINE_VARIANTS.includes(c));
@@ -184,7 +184,7 @@ export const CELLS: readonly CellSpec[] = [
     unit: 'gets/s',
     keyCount: 100_000,
     zipf: 1,
-    clients: ['raw', 'memline-plain', 'memline', 'memline-near'],
+    clients: ['raw', 'memline', 'memline-coalesce', 'memline-near'],
   }),
 ];
 

@@ -18,7 +18,7 @@ const GROUP_GAP = 14;
 
 const COLOURS: Record<string, string> = {
   memline: '#2b6cb0',
-  'memline-plain': '#90cdf4',
+  'memline-coalesce': '#90cdf4',
   'memline-near': '#1a365d',
   memjs: '#9c4221',
   memcached: '#6b46c1',

@@ -25,11 +25,11 @@ export function createDriver(name: ClientName, ks: Keyspace): Driver {
       return new RawDriver(ks, 'contract');
     case 'memline':
       return new MemlineDriver(ks, name, {});
-    case 'memline-plain':
-      return new MemlineDriver(ks, name, { coalesce: false });
+    case 'memline-coalesce':
+      return new MemlineDriver(ks, name, { coalesce: true });
     case 'memline-near':
       // The near cache's defaults, spelt out so the report's figures keep their meaning.
-      return new MemlineDriver(ks, name, { nearCache: { maxAge: 1000, promoteChance: 0.1 } });
+      return new MemlineDriver(ks, name, { coalesce: true, nearCache: { maxAge: 1000, promoteChance: 0.1 } });
     case 'memjs':
       return new MemjsDriver(ks);
     case 'memcached':

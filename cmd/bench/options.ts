@@ -31,8 +31,8 @@ Markdown and a JSON report to bench-results/ and prints the Markdown.
                        (pick cells with --cells for less)
                        (full mode: ${FULL.repeats} × ${FULL.durationMs} ms, about 10 minutes)
   --clients <list>     comma-separated subset of: ${CLIENTS.join(', ')}
-                       (default: all; memline-plain, coalescing off, and memline-near, with a near
-                       cache, run only in the hot-key cell zipf-200)
+                       (default: all; memline-coalesce, coalescing on, and memline-near, with a
+                       near cache too, run only in the hot-key cell zipf-200)
   --cells <list>       comma-separated subset of: ${CELLS.map((c) => c.id).join(', ')}
                        (default: all)
   --repeats <n>        timed runs per client and cell (overrides the mode)

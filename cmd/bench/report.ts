@@ -20,8 +20,8 @@ import {
 const LABEL: Record<string, string> = {
   raw: 'raw socket',
   'raw-contract': "raw, memline's flags",
-  'memline-plain': 'memline, coalescing off',
-  'memline-near': 'memline + near cache',
+  'memline-coalesce': 'memline, coalescing',
+  'memline-near': 'memline, coalescing + near cache',
 };
 const label = (name: string): string => LABEL[name] ?? name;
 
@@ -256,7 +256,7 @@ function hotKeysSection(cells: readonly CellSummary[]): string[] {
   );
   const per = (x: number | undefined): string => (x === undefined ? '—' : x.toFixed(3));
   for (const c of cells) {
-    const plain = c.clients.find((s) => s.name === 'memline-plain')?.median;
+    const plain = c.clients.find((s) => s.name === 'memline')?.median;
     for (const name of CLIENTS) {
       const s = c.clients.find((x) => x.name === name);
       if (s?.median === undefined) continue;

@@ -23,7 +23,7 @@ describe('hot keys against real memcached', function () {
 
   describe('request coalescing', () => {
     it('200 concurrent reads of one key cost one request', async () => {
-      const c = client();
+      const c = client({ coalesce: true });
       await c.set('hot', 'value');
       const before = await serverGets(c);
       const items = await Promise.all(Array.from({ length: 200 }, () => c.get('hot')));
@@ -34,20 +34,20 @@ describe('hot keys against real memcached', function () {
       expect(c.metrics.total.coalesced).to.equal(199);
     });
 
-    it('sends one request per caller with coalesce: false, per call or per client', async () => {
-      const c = client({ coalesce: false });
+    it('sends one request per caller by default, and with coalesce: false per call', async () => {
+      const c = client();
       await c.set('hot', 'value');
       let before = await serverGets(c);
       await Promise.all(Array.from({ length: 20 }, () => c.get('hot')));
       expect(await serverGets(c)).to.equal(before + 20);
-      const d = client();
+      const d = client({ coalesce: true });
       before = await serverGets(d);
       await Promise.all(Array.from({ length: 20 }, () => d.get('hot', { coalesce: false })));
       expect(await serverGets(d)).to.equal(before + 20);
     });
 
     it('a read issued after a write never shares a request issued before it', async () => {
-      const c = client();
+      const c = client({ coalesce: true });
       await c.set('k', 'old');
       const first = c.get('k');
       const write = c.set('k', 'new');
@@ -58,7 +58,7 @@ describe('hot keys against real memcached', function () {
     });
 
     it('getMulti shares the requests in flight for its keys', async () => {
-      const c = client();
+      const c = client({ coalesce: true });
       await c.setMulti([
         ['a', '1'],
         ['b', '2'],
@@ -72,7 +72,7 @@ describe('hot keys against real memcached', function () {
     });
 
     it('a caller with an earlier deadline does not wait for a request it cannot outlive', async () => {
-      const c = client();
+      const c = client({ coalesce: true });
       await c.set('k', 'v');
       const before = await serverGets(c);
       await Promise.all([c.get('k', { timeout: 5000 }), c.get('k', { timeout: 1000 })]);
