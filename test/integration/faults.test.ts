@@ -240,36 +240,52 @@ describe('failures against real memcached and a fault proxy', function () {
   it('one of three servers paused: the keys of the other two keep error rate 0 and p99 under twice the baseline', async () => {
     const servers = await Promise.all([server(), server(), server()]);
     const c = client({ servers: servers.map((m) => m.address), timeout: 300 });
+    // The baseline: a client of the two healthy servers alone, measured in the same moments, so that
+    // what else the machine runs weighs on both alike.
+    const control = client({ servers: servers.slice(1).map((m) => m.address), timeout: 300 });
     const keys = Array.from({ length: 3000 }, (_, i) => `iso:${i}`);
     await c.setMulti(keys.map((k) => [k, 'v'] as const));
+    await control.setMulti(keys.map((k) => [k, 'v'] as const));
     const sick = servers[0].address;
     const healthy = keys.filter((k) => c.serverFor(k) !== sick);
     const sickKeys = keys.filter((k) => c.serverFor(k) === sick);
 
-    async function measure(): Promise<{ p99: number; errors: number }> {
+    /** One round of 400 concurrent gets of healthy keys: its p99 and its errors. */
+    async function round(on: typeof c): Promise<{ p99: number; errors: number }> {
       const latencies: number[] = [];
       let errors = 0;
-      for (let round = 0; round < 5; round++) {
-        await Promise.all(
-          healthy.slice(0, 400).map(async (k) => {
-            const t = performance.now();
-            try {
-              await c.get(k);
-            } catch {
-              errors++;
-            }
-            latencies.push(performance.now() - t);
-          }),
-        );
-      }
+      await Promise.all(
+        healthy.slice(0, 400).map(async (k) => {
+          const t = performance.now();
+          try {
+            await on.get(k);
+          } catch {
+            errors++;
+          }
+          latencies.push(performance.now() - t);
+        }),
+      );
       return { p99: percentile(latencies, 99), errors };
     }
-    const baseline = await measure();
+    /** Seven rounds each, interleaved; the median of the rounds' p99s (one stalled round moves nothing). */
+    async function measure(): Promise<{ p99: number; control: number; errors: number }> {
+      const mine: number[] = [];
+      const theirs: number[] = [];
+      let errors = 0;
+      for (let i = 0; i < 7; i++) {
+        const r = await round(c);
+        errors += r.errors;
+        mine.push(r.p99);
+        theirs.push((await round(control)).p99);
+      }
+      return { p99: percentile(mine, 50), control: percentile(theirs, 50), errors };
+    }
+    await measure(); // warm both clients' paths
     await servers[0].pause();
     const sickCalls = sickKeys.slice(0, 200).map((k) => c.get(k).catch((e: MemlineError) => e));
     const during = await measure();
     expect(during.errors).to.equal(0);
-    expect(during.p99).to.be.lessThan(Math.max(2 * baseline.p99, baseline.p99 + 5));
+    expect(during.p99).to.be.lessThan(Math.max(2 * during.control, during.control + 5));
     for (const r of await Promise.all(sickCalls))
       expect((r as MemlineError).code).to.match(/ERR_TIMEOUT|ERR_CONNECTION|ERR_CIRCUIT_OPEN/);
     servers[0].resume();
