@@ -1,15 +1,18 @@
 /**
  * memline's example program (`npm start`).
  *
- *   npm start                          starts three throwaway local memcached processes and shows
- *                                      routing, stampede protection, a server failing and recovering
+ *   npm start                          starts throwaway local memcached processes and shows routing,
+ *                                      stampede protection, a server failing and recovering; then
+ *                                      routes: failover to a gutter pool and warming a cold pool
  *   npm start -- --servers host:port   runs against your fleet; touches only keys it writes (under a
  *                                      random prefix), deletes them at the end, and kills nothing
+ *                                      (so it skips the routes, which pause a server)
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
 import { spreadKeys } from './keys.js';
+import { showRoutes } from './routes.js';
 import { killServersNow, startServers, stopServers, type LocalServer } from '../shared/local-servers.js';
 
 const { values: args } = parseArgs({
@@ -31,10 +34,10 @@ function describe(err: unknown): string {
 }
 
 async function main(): Promise<void> {
-  let local: LocalServer[] = [];
+  const local: LocalServer[] = [];
   let servers: string[];
   if (args.servers === undefined) {
-    local = await startServers(3);
+    local.push(...(await startServers(3)));
     servers = local.map((s) => s.address);
     console.log(`started 3 local memcached: ${local.map((s) => `${s.address} (pid ${s.pid})`).join(', ')}`);
   } else {
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
     if (interrupted) process.exit(130);
     interrupted = true;
     console.log('\ninterrupted: stopping the local servers');
+    for (const s of local) s.resume();
     killServersNow(local);
     process.exit(130);
   });
@@ -98,7 +102,20 @@ async function main(): Promise<void> {
     }
 
     if (local.length === 3) await failAndRecover(client, local[0], keys);
+
+    console.log('\n══ part 2: routes, one client over several pools (docs/routes.md)');
+    if (local.length === 0) {
+      console.log('(skipped with --servers: it starts servers of its own and pauses one)');
+      return;
+    }
+    const [main, gutter, cold, warm] = await startServers(4);
+    local.push(main, gutter, cold, warm);
+    console.log(
+      `started 4 more local memcached, one per pool: ${[main, gutter, cold, warm].map((s) => `pid ${s.pid}`).join(', ')}`,
+    );
+    await showRoutes({ main, gutter, cold, warm });
   } finally {
+    for (const s of local) s.resume();
     if (local.length === 0 && written.size > 0) await client.deleteMulti(written).catch(() => undefined);
     await client.close();
     await stopServers(local);

@@ -1,10 +1,13 @@
 /**
  * The example program (`npm start`, cmd/example/): its keys are picked from the ring so that the
  * server it kills always holds some of them, whatever the random prefix and ports; run end to end,
- * its failure section shows that server's keys failing fast and the others still served.
+ * its failure section shows that server's keys failing fast and the others still served, and its
+ * routes part a failover to a gutter (TTL clamped) and a warm-up that copies TTLs and flags. The
+ * assertions read what the program printed, never how long a step took.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { spreadKeys } from '../../cmd/example/keys.js';
@@ -21,6 +24,46 @@ function holdings(servers: string[], prefix: string, keys: readonly string[]): M
   for (const k of keys) held.set(client.serverFor(k), held.get(client.serverFor(k))! + 1);
   client.destroy();
   return held;
+}
+
+/** Whether `pid` is a live process (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc: kill(pid, 0) answered
+  }
+}
+
+/** Runs `npm start` without servers; resolves with its exit code and output. */
+async function runExample(): Promise<{ code: number | null; out: string; err: string }> {
+  const env = { ...process.env };
+  delete env.MEMLINE_SERVERS;
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  clearTimeout(timer);
+  return { code, out, err };
+}
+
+/** The lines of `out` from the heading that starts with `title` to the next heading. */
+function section(out: string, title: string): string {
+  const start = out.indexOf(`── ${title}`);
+  expect(start, `a section "${title}"`).to.be.at.least(0);
+  const end = out.indexOf('\n─', start + 1);
+  return out.slice(start, end < 0 ? undefined : end);
 }
 
 function keysFor(servers: string[], prefix: string): string[] {
@@ -64,42 +107,86 @@ describe('example program (cmd/example)', function () {
     );
   });
 
-  it('runs end to end: the killed server holds keys that fail fast, the others are served, exit 0', async () => {
-    const env = { ...process.env };
-    delete env.MEMLINE_SERVERS;
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: ROOT, env });
+  describe('run end to end', () => {
     let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', resolve);
+
+    before(async function () {
+      this.timeout(RUN_LIMIT_MS + 10_000);
+      const run = await runExample();
+      expect(run.code, `${run.out}\n${run.err}`).to.equal(0);
+      expect(run.err).to.equal('');
+      out = run.out;
     });
-    clearTimeout(timer);
-    expect(code, `${out}\n${err}`).to.equal(0);
-    expect(err).to.equal('');
-    expect(out).not.to.match(/ok\?|undefined|example failed/);
 
-    const failure = out.slice(out.indexOf('── a server dies'));
-    const victim = /killing (\S+)/.exec(failure)![1];
-    const placed = [...out.matchAll(/^ {2}(user:\d+)\s+on (\S+) →/gm)];
-    expect(placed).to.have.length(8);
-    const onVictim = placed.filter((m) => m[2] === victim).map((m) => m[1]);
-    expect(onVictim.length).to.be.within(2, 3);
+    it('prints no placeholder and stops every process it started', () => {
+      expect(out).not.to.match(/ok\?|a hit\?|hit on cold\?|undefined|example failed/);
+      expect(out).to.include('stopped the local memcached processes');
+      const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(new Set(pids).size).to.equal(7);
+      for (const pid of pids) expect(alive(pid), `pid ${pid}`).to.equal(false);
+    });
 
-    const gets = [...failure.matchAll(/^ {2}get (\S+) \(on the dead server\) → (\S+) in [\d.]+ ms$/gm)];
-    expect(gets).to.have.length(6);
-    for (const [, key, result] of gets) {
-      expect(onVictim).to.include(key);
-      expect(result).to.be.oneOf(['ERR_CONNECTION', 'ERR_CIRCUIT_OPEN', 'ERR_TIMEOUT']);
-    }
-    const others = 8 - onVictim.length;
-    expect(failure).to.include(`the other servers: ${others}/${others} of their keys still found`);
-    expect(failure).to.include(`getMulti over all keys → ERR_PARTIAL_RESULT: ${others} results`);
-    expect(failure).to.match(/requests to it succeed again after \d+ ms/);
-    expect(failure).to.match(/its cache is cold: get user:\d+ → miss/);
-    expect(out).to.include('stopped the local memcached processes');
+    it('the killed server holds keys that fail fast, the others are served', () => {
+      const failure = out.slice(out.indexOf('── a server dies'), out.indexOf('══ part 2'));
+      const victim = /killing (\S+)/.exec(failure)![1];
+      const placed = [...out.matchAll(/^ {2}(user:\d+)\s+on (\S+) →/gm)];
+      expect(placed).to.have.length(8);
+      const onVictim = placed.filter((m) => m[2] === victim).map((m) => m[1]);
+      expect(onVictim.length).to.be.within(2, 3);
+
+      const gets = [...failure.matchAll(/^ {2}get (\S+) \(on the dead server\) → (\S+) in [\d.]+ ms$/gm)];
+      expect(gets).to.have.length(6);
+      for (const [, key, result] of gets) {
+        expect(onVictim).to.include(key);
+        expect(result).to.be.oneOf(['ERR_CONNECTION', 'ERR_CIRCUIT_OPEN', 'ERR_TIMEOUT']);
+      }
+      const others = 8 - onVictim.length;
+      expect(failure).to.include(`the other servers: ${others}/${others} of their keys still found`);
+      expect(failure).to.include(`getMulti over all keys → ERR_PARTIAL_RESULT: ${others} results`);
+      expect(failure).to.match(/requests to it succeed again after \d+ ms/);
+      expect(failure).to.match(/its cache is cold: get user:\d+ → miss/);
+    });
+
+    it('while main is paused, writes and reads go to the gutter, with the TTL clamped to maxTtl', () => {
+      expect(out).to.include('══ part 2: routes');
+      const gutter = section(out, 'failover to a gutter pool');
+      expect(gutter).to.match(/^ {2}get cart:1 → ttl \d+ s, answered by main in [\d.]+ ms$/m);
+      expect(gutter).to.match(/^ {2}main stops answering: SIGSTOP to pid \d+$/m);
+      expect(gutter).to.match(/^ {2}set cart:2 \(ttl 300\) → ok, answered by the gutter in [\d.]+ ms$/m);
+      const read =
+        /^ {2}get cart:2 → "written during", ttl (\d+) s, answered by the gutter in [\d.]+ ms$/m.exec(gutter);
+      expect(read, gutter).not.to.equal(null);
+      expect(Number(read![1])).to.be.within(1, 10);
+      expect(gutter).to.include('the gutter clamps every TTL to maxTtl 10');
+      // cart:1 was written to main before it stopped: the gutter does not have it.
+      expect(gutter).to.match(/^ {2}get cart:1 → miss, answered by the gutter in [\d.]+ ms$/m);
+      expect(gutter).to.match(/^ {2}6 more reads of cart:2: ([\d.]+ ms, ){5}[\d.]+ ms$/m);
+      // 3 calls and 6 reads during the pause, each a failover answered by the gutter.
+      expect(gutter).to.include('route metrics: 9 failovers; answered by main 2, by the gutter 9');
+      expect(gutter).to.match(/main answers again: SIGCONT to pid \d+/);
+    });
+
+    it('the warm-up serves cold misses from warm and back-fills cold with the same TTL and flags', () => {
+      const warm = section(out, 'warming a cold pool');
+      for (let i = 1; i <= 3; i++) {
+        expect(warm).to.include(
+          `get page:${i} → "content of page:${i}" (missed on cold: served by warm, back-fill queued)`,
+        );
+        const re = new RegExp(
+          `page:${i} {2}cold: ttl (\\d+) s, flags (\\d+) {3}warm: ttl (\\d+) s, flags (\\d+)$`,
+          'm',
+        );
+        const row = re.exec(warm);
+        expect(row, warm).not.to.equal(null);
+        const [, coldTtl, coldFlags, warmTtl, warmFlags] = row!.map(Number);
+        expect(coldFlags).to.equal(i);
+        expect(warmFlags).to.equal(i);
+        // Two processes, each with its own one-second clock: the remaining TTLs may differ by one.
+        expect(Math.abs(coldTtl - warmTtl)).to.be.at.most(1);
+        expect(coldTtl).to.be.within(120 * i - 5, 120 * i);
+      }
+      expect(warm).to.include('read again through the warm-up client: 3 of 3 served by cold');
+      expect(warm).to.include('route metrics: 3 warm hits, 3 back-fills, 0 failed, 0 dropped');
+    });
   });
 });
