@@ -76,3 +76,36 @@ export function clientMetrics<C extends string = never>(
   });
   return { total: total as MetricsTotal<C>, servers, counters };
 }
+
+/**
+ * Anything with memline's `metrics` getter (a {@link ClientMetrics}): any memline client. Read by the
+ * Prometheus and OpenTelemetry exporters when they collect; nothing runs per request.
+ */
+export interface MetricsSource {
+  readonly metrics: {
+    readonly servers: readonly BackendStats[];
+    readonly counters: readonly string[];
+  };
+}
+
+/**
+ * The client-wide groups of numbers a client's metrics carry beside `total`, `servers` and `counters`
+ * (e.g. a cache's `{ hits, evictions, entries }`), by group name.
+ */
+export function metricGroups(metrics: object): [string, Record<string, number>][] {
+  const groups: [string, Record<string, number>][] = [];
+  for (const [name, value] of Object.entries(metrics)) {
+    if (name === 'total' || name === 'servers' || name === 'counters') continue;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
+    const numbers: Record<string, number> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      if (typeof v === 'number') numbers[k] = v;
+    groups.push([name, numbers]);
+  }
+  return groups;
+}
+
+/** `nearHits` → `near_hits`: metric names are lower snake case. */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}

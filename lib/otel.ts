@@ -17,10 +17,13 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
+  type BatchObservableResult,
   type Meter,
+  type Observable,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
+import { metricGroups, snakeCase, type MetricsSource } from './metrics.js';
 import {
   shareKeys,
   type RequestEndMessage,
@@ -147,4 +150,94 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     for (const span of spans.values()) span.end();
     spans.clear();
   };
+}
+
+/** Where and with which attributes {@link observeClientMetrics} records. */
+export interface ClientMetricsOptions {
+  /** @default metrics.getMeter('memline') */
+  meter?: Meter;
+  /**
+   * Added to every data point, e.g. `{ 'memline.client': 'sessions' }` when several clients are
+   * observed. @default {}
+   */
+  attributes?: Attributes;
+}
+
+/** Engine numbers per server that go up and down. */
+const SERVER_GAUGES = [
+  ['connections', 'Open or opening connections'],
+  ['pending', 'Requests queued or in flight'],
+  ['inflight', 'Requests written and awaiting their reply'],
+] as const;
+
+/** Engine numbers per server that only grow. */
+const SERVER_COUNTERS = [
+  ['created', 'Connections opened'],
+  ['reconnects', 'Connections opened to replace one that closed'],
+  ['errors', 'Requests that failed with an error'],
+  ['timeouts', 'Requests whose deadline passed'],
+] as const;
+
+/**
+ * Observes a client's `metrics` with OpenTelemetry instruments, read when the SDK collects (nothing
+ * runs per request): per server (`server.address`, `server.port`), the gauges
+ * `memline.client.connections`, `.pending`, `.inflight` and `.breaker.open` (0 closed, 1 open, 0.5
+ * half-open); the counters `memline.client.created`, `.reconnects`, `.errors`, `.timeouts` and one per
+ * counter of the protocol's own (`memline.client.hits`, `.near_hits`, `.coalesced`…); and a gauge per
+ * number of each client-wide group (`memline.client.near_cache.evictions`…). Returns a function that
+ * stops observing.
+ */
+export function observeClientMetrics(source: MetricsSource, options: ClientMetricsOptions = {}): () => void {
+  const meter = options.meter ?? metrics.getMeter('memline');
+  const base = options.attributes ?? {};
+  const name = (n: string): string => `memline.client.${snakeCase(n)}`;
+  const gauges = SERVER_GAUGES.map(([field, description]) => {
+    return [field, meter.createObservableUpDownCounter(name(field), { description })] as const;
+  });
+  const counters: (readonly [string, Observable])[] = SERVER_COUNTERS.map(([field, description]) => {
+    return [field, meter.createObservableCounter(name(field), { description })] as const;
+  });
+  for (const counter of source.metrics.counters) {
+    counters.push([
+      counter,
+      meter.createObservableCounter(name(counter), { description: `The client's ${counter}` }),
+    ]);
+  }
+  const breaker = meter.createObservableGauge('memline.client.breaker.open', {
+    description: 'Circuit breaker: 0 closed, 1 open, 0.5 half-open',
+  });
+  const groups = metricGroups(source.metrics).flatMap(([group, numbers]) =>
+    Object.keys(numbers).map((key) => {
+      const gauge = meter.createObservableGauge(`${name(group)}.${snakeCase(key)}`, {
+        description: `The client's ${group}.${key}`,
+      });
+      return [group, key, gauge] as const;
+    }),
+  );
+  const observables: Observable[] = [
+    ...gauges.map(([, g]) => g),
+    ...counters.map(([, c]) => c),
+    breaker,
+    ...groups.map(([, , g]) => g),
+  ];
+  const callback = (result: BatchObservableResult): void => {
+    const m = source.metrics;
+    for (const s of m.servers) {
+      const attributes = { ...base, ...serverAttributes(s.server) };
+      const values = s as unknown as Record<string, number | undefined>;
+      for (const [field, gauge] of gauges) result.observe(gauge, s[field], attributes);
+      for (const [field, counter] of counters) {
+        const value = values[field];
+        if (value !== undefined) result.observe(counter, value, attributes);
+      }
+      result.observe(breaker, s.breaker === 'open' ? 1 : s.breaker === 'half-open' ? 0.5 : 0, attributes);
+    }
+    const now = new Map(metricGroups(m));
+    for (const [group, key, gauge] of groups) {
+      const value = now.get(group)?.[key];
+      if (value !== undefined) result.observe(gauge, value, base);
+    }
+  };
+  meter.addBatchObservableCallback(callback, observables);
+  return () => meter.removeBatchObservableCallback(callback, observables);
 }

@@ -13,18 +13,9 @@
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import type { BackendStats } from './backend.js';
 import { InvalidArgumentError } from './errors.js';
+import { snakeCase as snake, type MetricsSource } from './metrics.js';
 
-/**
- * Anything with memline's `metrics` getter (a `ClientMetrics`): any memline client. The engine's
- * stats become gauges and counters; each of the protocol's own counters (`metrics.counters`, e.g.
- * `hits`) becomes a counter `<prefix><name>_total`.
- */
-export interface MetricsSource {
-  readonly metrics: {
-    readonly servers: readonly BackendStats[];
-    readonly counters: readonly string[];
-  };
-}
+export type { MetricsSource } from './metrics.js';
 
 /** Where and under which names {@link registerPrometheusMetrics} registers its metrics. */
 export interface PrometheusOptions {
@@ -189,8 +180,4 @@ function addOwnCounter(registry: Registry, prefix: string, set: MetricSet, name:
       });
     },
   });
-}
-
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

@@ -16,7 +16,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { instrumentOpenTelemetry } from '../../lib/otel.js';
+import { instrumentOpenTelemetry, observeClientMetrics } from '../../lib/otel.js';
 import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
 import { RedisClient } from '../../protocols/redis-resp/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
@@ -39,6 +39,15 @@ function sdk() {
       const metrics = exporter.getMetrics().flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics));
       const found = metrics.filter((m) => m.descriptor.name === 'db.client.operation.duration');
       return found as HistogramMetricData[];
+    },
+    /** Every data point of the metric `name` after a flush: its value and attributes. */
+    async points(name: string): Promise<{ value: number; attributes: Record<string, unknown> }[]> {
+      exporter.reset();
+      await meterProvider.forceFlush();
+      const metrics = exporter.getMetrics().flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics));
+      return metrics
+        .filter((m) => m.descriptor.name === name)
+        .flatMap((m) => m.dataPoints.map((p) => ({ value: p.value as number, attributes: p.attributes })));
     },
     async shutdown() {
       await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
@@ -240,6 +249,68 @@ describe('memline/otel with the OpenTelemetry SDK', function () {
       await client.close();
     }
     expect(o.spans.getFinishedSpans()[0].attributes['db.system.name']).to.equal('other');
+    await o.shutdown();
+  });
+
+  it("observeClientMetrics: the engine's numbers and the client's counters per server, and the near cache's", async () => {
+    const o = sdk();
+    const client = new MemcacheClient({
+      servers: [mc.address],
+      coalesce: true,
+      nearCache: { promoteChance: 1, hotWithin: 60 },
+    });
+    const stop = observeClientMetrics(client, { meter: o.meter, attributes: { 'memline.client': 'cache' } });
+    try {
+      await client.set('otel:hot', 'v');
+      await client.get('otel:missing');
+      await Promise.all(Array.from({ length: 10 }, () => client.get('otel:hot'))); // one request, 9 coalesced
+      for (let i = 0; i < 3; i++) await client.get('otel:hot'); // hot on the server: promoted, then near hits
+      const total = client.metrics.total;
+      expect(total.coalesced).to.equal(9);
+      expect(total.nearHits).to.be.greaterThan(0);
+      const [port] = [Number(mc.address.split(':')[1])];
+      const server = { 'server.address': '127.0.0.1', 'server.port': port, 'memline.client': 'cache' };
+      const one = async (name: string) => {
+        const points = await o.points(name);
+        expect(points, name).to.have.length(1);
+        expect(points[0].attributes).to.deep.equal(server);
+        return points[0].value;
+      };
+      expect(await one('memline.client.hits')).to.equal(total.hits);
+      expect(await one('memline.client.misses')).to.equal(total.misses);
+      expect(await one('memline.client.coalesced')).to.equal(9);
+      expect(await one('memline.client.near_hits')).to.equal(total.nearHits);
+      expect(await one('memline.client.connections')).to.equal(1);
+      expect(await one('memline.client.created')).to.equal(1);
+      expect(await one('memline.client.breaker.open')).to.equal(0);
+      const promotions = await o.points('memline.client.near_cache.promotions');
+      expect(promotions).to.deep.equal([
+        { value: client.metrics.nearCache!.promotions, attributes: { 'memline.client': 'cache' } },
+      ]);
+      expect(promotions[0].value).to.be.greaterThan(0);
+      stop(); // no longer read: a later miss does not reach the meter
+      await client.get('otel:missing');
+      expect((await o.points('memline.client.misses')).map((p) => p.value)).to.deep.equal([total.misses]);
+    } finally {
+      stop();
+      await client.close();
+    }
+    await o.shutdown();
+  });
+
+  it('observeClientMetrics: a Redis client has the engine numbers per server and no counters of its own', async () => {
+    const o = sdk();
+    const client = new RedisClient({ servers: [redis.address] });
+    const stop = observeClientMetrics(client, { meter: o.meter });
+    try {
+      await client.set('otel', '1');
+      expect((await o.points('memline.client.created')).map((p) => p.value)).to.deep.equal([1]);
+      expect(await o.points('memline.client.errors')).to.have.length(1);
+      expect(await o.points('memline.client.hits')).to.have.length(0);
+    } finally {
+      stop();
+      await client.close();
+    }
     await o.shutdown();
   });
 });
