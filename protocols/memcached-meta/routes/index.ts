@@ -1,7 +1,7 @@
 /**
  * Routes: several pools and a tree that decides, per key and per command, which of them see a
- * request (failover to a gutter pool, replication, shadow traffic, warming a cold pool…). See
- * docs/routes.md for what each command does under each route.
+ * request (failover to a gutter pool, replication, shadow traffic, warming a cold pool, moving keys
+ * to a new pool…). See docs/routes.md for what each command does under each route.
  */
 import { byPrefix, failover, gutter, migrate, pool, replicated, shadow, warmUp } from './tree.js';
 
@@ -15,7 +15,10 @@ export interface RouteConstructors {
   readonly gutter: typeof gutter;
   /** Writes to every pool, reads from the first healthy one or the fastest. */
   readonly replicated: typeof replicated;
-  /** Each key moves from one route to another at a moment its hash fixes (validated; not routable yet). */
+  /**
+   * Each key moves from one route to another at a moment its hash fixes inside a window; after it, a
+   * miss on the new route is filled from the old one.
+   */
   readonly migrate: typeof migrate;
   /** The answer from the primary; a fraction of the keys is copied to a target, only counted. */
   readonly shadow: typeof shadow;

@@ -5,7 +5,7 @@ import { resolvePools } from './pools.js';
 import type { Routing } from './router.js';
 import { checkRoute, type Route } from './tree.js';
 
-/** Background jobs (shadow copies, warm-up back-fills) queued at most per client. */
+/** Background jobs (shadow copies, back-fills) queued at most per client. */
 export const MAX_BACKGROUND = 1024;
 
 /**

@@ -3,12 +3,12 @@
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { MetaBackend } from '../dispatch.js';
-import { MetaFrame, returnedFlags } from '../frame.js';
-import { MetaRequest, type WireKey } from '../request.js';
-import { toItem } from '../results.js';
+import { MetaFrame } from '../frame.js';
+import { MetaRequest } from '../request.js';
 import { PartialWriteError } from './errors.js';
 import type { Call, BulkItem, BulkHow, Node } from './node.js';
-import { isMiss, isRead, copy, unit } from './node.js';
+import { isRead, copy, unit } from './node.js';
+import { type Filler, fillable, readThrough } from './fill.js';
 import type { PoolNode } from './nodes.js';
 import { inOrder, bulkInOrder } from './nodes.js';
 import type { RouterHost, RouteCounters } from './router.js';
@@ -205,14 +205,18 @@ export class ShadowNode implements Node {
 
 /** `warmUp({ cold, warm })`. */
 export class WarmUpNode implements Node {
+  readonly #fill: Filler;
+
   constructor(
     readonly path: string,
     readonly cold: Node,
     readonly warm: Node,
     readonly stats: RouteCounters,
-    readonly host: RouterHost,
-    readonly background: (job: () => Promise<unknown>) => boolean,
-  ) {}
+    host: RouterHost,
+    background: (job: () => Promise<unknown>) => boolean,
+  ) {
+    this.#fill = { path, stats, host, background, hits: 'warmHits' };
+  }
 
   home(c: Call): MetaBackend {
     return this.cold.home(c);
@@ -227,44 +231,8 @@ export class WarmUpNode implements Node {
       ]);
       return cold;
     }
-    if (c.cas || req.command !== 'mg' || !isRead(req) || !/ v/.test(req.flags)) return this.cold.send(req, c);
-    const sink = req.itemSink;
-    const reply = await this.cold.send(req, c);
-    if (!isMiss(reply)) return reply;
-    // `t` and `f` give the remaining TTL and the flags the back-fill needs; no item sink: the frame.
-    let flags = req.flags;
-    for (const f of [' t', ' f']) if (!flags.split(' ').includes(f.slice(1))) flags += f;
-    const warmReq = MetaRequest.meta('mg', req.key, flags, undefined, true);
-    const frame = (await this.warm.send(warmReq, c)) as MetaFrame;
-    if (frame.status !== 'VA' || frame.value === undefined) return reply;
-    this.stats.warmHits++;
-    this.#backfill(req.key!, frame, c);
-    if (sink === undefined) return frame;
-    const server = c.target?.server ?? '';
-    const item = toItem(req.key!.original, frame);
-    if (item === null) return reply;
-    this.host.counters.count(server, true);
-    item.cas = this.host.casTags.tag(item.cas, server);
-    return item;
-  }
-
-  /** Adds the value to cold (`ms … ME`: never over a newer value) with warm's remaining TTL and flags. */
-  #backfill(key: WireKey, frame: MetaFrame, c: Call): void {
-    const f = returnedFlags(frame);
-    const ttl = f.t ?? -1;
-    if (ttl === 0) return; // expiring now: nothing to copy
-    const flags = ' ME' + (ttl > 0 ? ` T${ttl}` : '') + (f.f ? ` F${f.f}` : '');
-    const req = MetaRequest.meta('ms', key, flags, frame.value, false);
-    const timeout = c.so.timeout;
-    const queued = this.background(() => {
-      const so = { deadline: performance.now() + timeout, timeout, signal: undefined };
-      this.stats.backfills++;
-      return this.cold.send(req, { ...c, so, target: undefined, cas: false }).catch((err: unknown) => {
-        this.stats.backfillErrors++;
-        this.host.warn({ route: this.path, err }, 'memline: warm-up back-fill failed');
-      });
-    });
-    if (!queued) this.stats.dropped++;
+    if (c.cas || !fillable(req)) return this.cold.send(req, c);
+    return readThrough(this.#fill, this.cold, this.warm, req, c);
   }
 
   bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {

@@ -9,12 +9,11 @@
  *   server, so a token never crosses pools (the typed API already refuses a token read from another
  *   server than the home one, cas-token.ts);
  * - a reply's CAS is tagged with the server that answered it, never with the home server;
- * - background work (shadow copies, warm-up back-fills) goes through one bounded queue per client.
+ * - background work (shadow copies, back-fills) goes through one bounded queue per client.
  */
 import PQueue from 'p-queue';
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
-import { InvalidArgumentError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
 import type { ReadCounters } from '../counters.js';
 import type { MetaCore } from '../dispatch.js';
@@ -26,6 +25,7 @@ import type { Call, BulkHow, Node } from './node.js';
 import { CAS_COMPARE } from './node.js';
 import { PoolNode, PrefixNode, FailoverNode } from './nodes.js';
 import { ReplicatedNode, ShadowNode, WarmUpNode } from './replicas.js';
+import { MigrateNode } from './migrate.js';
 
 /** The resolved `pools` + `route` options. */
 export interface Routing {
@@ -50,8 +50,11 @@ export interface RouteCounters {
   /** Shadow copies sent, failed (their errors never reach the caller) and dropped (queue full). */
   shadowSent: number;
   shadowErrors: number;
-  /** Cold misses filled from warm, and back-fills that failed or were dropped. */
+  /** Cold misses filled from warm (warmUp). */
   warmHits: number;
+  /** Reads that missed on `to` inside a migrate window and were answered by `from`. */
+  fallbacks: number;
+  /** Back-fills (warmUp, migrate) sent and failed; background jobs of any kind dropped (queue full). */
   backfills: number;
   backfillErrors: number;
   dropped: number;
@@ -166,6 +169,7 @@ export class Router {
       shadowSent: 0,
       shadowErrors: 0,
       warmHits: 0,
+      fallbacks: 0,
       backfills: 0,
       backfillErrors: 0,
       dropped: 0,
@@ -225,7 +229,17 @@ export class Router {
           (job) => this.#background(job),
         );
       case 'migrate':
-        throw new InvalidArgumentError(`${path}: migrate routes are not supported yet`);
+        return new MigrateNode(
+          path,
+          sub(route.from, `${path}.from`),
+          sub(route.to, `${path}.to`),
+          route.start,
+          route.duration,
+          this.#counters(path, 'migrate'),
+          this.#host,
+          (job) => this.#background(job),
+          Date.now,
+        );
     }
   }
 }

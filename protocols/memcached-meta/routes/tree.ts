@@ -51,7 +51,11 @@ export interface WarmUpRoute {
   readonly warm: Route;
 }
 
-/** Each key moves from `from` to `to` at a moment its hash fixes inside the window. */
+/**
+ * Each key moves from `from` to `to` at a moment its hash fixes inside [start, start + duration):
+ * before it the key's reads and writes go to `from`, after it to `to`, where a read's miss inside
+ * the window is filled from `from`; deletes go to both during the window.
+ */
 export interface MigrateRoute {
   readonly type: 'migrate';
   readonly from: Route;
@@ -167,7 +171,13 @@ export function warmUp(options: { cold: RouteLike; warm: RouteLike }): WarmUpRou
   return checkRoute(route, 'warmUp') as WarmUpRoute;
 }
 
-/** `migrate({ from, to, start, duration })`: `start` as a `Date` or ms since the epoch, `duration` in ms. */
+/**
+ * `migrate({ from, to, start, duration })`: each key moves from `from` to `to` at
+ * `start + unit(key) × duration` (`unit`: the key's hash in [0, 1)). After its moment a read that
+ * misses on `to` is read from `from` and added to `to` with the same remaining TTL and flags; deletes
+ * go to both pools for the whole window; writes and CAS go to the key's owner only. `start` is a
+ * `Date` or ms since the epoch (the clients' clocks should agree), `duration` in ms.
+ */
 export function migrate(options: {
   from: RouteLike;
   to: RouteLike;
