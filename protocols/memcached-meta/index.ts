@@ -10,24 +10,6 @@ export { MemcacheClient } from './client.js';
 // The route constructors, checkRoute, PartialWriteError and the route types.
 export * from './routes/index.js';
 export type {
-  RouteConstructors,
-  Route,
-  RouteLike,
-  PoolRoute,
-  GutterRoute,
-  FailoverRoute,
-  FailoverOptions,
-  ReplicatedRoute,
-  ReplicatedOptions,
-  ShadowRoute,
-  WarmUpRoute,
-  MigrateRoute,
-  PrefixRoute,
-  PoolOptions,
-  RouteMetrics,
-  RouteCounters,
-} from './routes/index.js';
-export type {
   CallOptions,
   StoreOptions,
   CounterOptions,

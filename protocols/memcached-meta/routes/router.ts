@@ -75,6 +75,24 @@ export interface RouterHost {
   readonly warn: (data: object, message: string) => void;
 }
 
+/** A route node's counters, all zero. */
+export function newRouteCounters(type: Route['type']): RouteCounters {
+  return {
+    type,
+    answeredBy: {},
+    failovers: 0,
+    missFailovers: 0,
+    partialWrites: 0,
+    shadowSent: 0,
+    shadowErrors: 0,
+    warmHits: 0,
+    fallbacks: 0,
+    backfills: 0,
+    backfillErrors: 0,
+    dropped: 0,
+  };
+}
+
 /**
  * A key's route in place of a backend: `server` is the key's home server (where CAS tokens must
  * come from) until a reply arrives, then the server that answered.
@@ -160,20 +178,7 @@ export class Router {
   }
 
   #counters(path: string, type: Route['type']): RouteCounters {
-    const s: RouteCounters = {
-      type,
-      answeredBy: {},
-      failovers: 0,
-      missFailovers: 0,
-      partialWrites: 0,
-      shadowSent: 0,
-      shadowErrors: 0,
-      warmHits: 0,
-      fallbacks: 0,
-      backfills: 0,
-      backfillErrors: 0,
-      dropped: 0,
-    };
+    const s = newRouteCounters(type);
     this.#stats.set(path, s);
     return s;
   }

@@ -12,7 +12,11 @@ import { wireKey } from '../../../../protocols/memcached-meta/keys.js';
 import { MetaRequest, type WireKey } from '../../../../protocols/memcached-meta/request.js';
 import { MigrateNode } from '../../../../protocols/memcached-meta/routes/migrate.js';
 import type { BulkItem, BulkHow, Call, Node } from '../../../../protocols/memcached-meta/routes/node.js';
-import type { RouteCounters, RouterHost } from '../../../../protocols/memcached-meta/routes/router.js';
+import {
+  newRouteCounters,
+  type RouteCounters,
+  type RouterHost,
+} from '../../../../protocols/memcached-meta/routes/router.js';
 
 interface Stored {
   value: Buffer;
@@ -80,22 +84,7 @@ class MemoryPool implements Node {
   }
 }
 
-function counters(): RouteCounters {
-  return {
-    type: 'migrate',
-    answeredBy: {},
-    failovers: 0,
-    missFailovers: 0,
-    partialWrites: 0,
-    shadowSent: 0,
-    shadowErrors: 0,
-    warmHits: 0,
-    fallbacks: 0,
-    backfills: 0,
-    backfillErrors: 0,
-    dropped: 0,
-  };
-}
+const counters = (): RouteCounters => newRouteCounters('migrate');
 
 const host = { warn: () => undefined } as unknown as RouterHost;
 
