@@ -26,6 +26,8 @@ export type {
   PoolOptions,
   RouteMetrics,
   RouteCounters,
+  EjectOptions,
+  EjectStats,
 } from './routes/index.js';
 export type {
   CallOptions,
