@@ -1,6 +1,7 @@
 /** The pool, prefix and failover nodes of a route tree, and the TTL clamp of gutter pools. */
 
 import type { SendOptions } from '../../../lib/request-entry.js';
+import type { Ejector } from '../../../lib/eject.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import { TimeoutError } from '../../../lib/errors.js';
 import { fanOut } from '../../../lib/kit/index.js';
@@ -30,30 +31,41 @@ export function clampTtl(command: string, flags: string, max: number): string {
   return out;
 }
 
-/** `pool(name)` and `gutter(name)`: a ring over the pool's servers. */
+/**
+ * `pool(name)` and `gutter(name)`: a ring over the pool's servers; with the pool's `eject`, the
+ * ring leaves out the servers that failed (lib/eject.ts) and every call's outcome is reported.
+ */
 export class PoolNode implements Node {
   readonly #backends: MetaBackend[];
   readonly #pool: ResolvedPool;
   readonly #host: RouterHost;
+  readonly #eject: Ejector | undefined;
 
   constructor(
     readonly path: string,
     host: RouterHost,
     pool: ResolvedPool,
     readonly maxTtl: number | undefined,
+    eject?: Ejector,
   ) {
     this.#host = host;
     this.#pool = pool;
     this.#backends = pool.addresses.map((a) => host.core.backendNamed(a.address));
+    this.#eject = eject;
   }
 
   get name(): string {
     return this.#pool.name;
   }
 
+  #index(hash: string): number {
+    if (this.#backends.length === 1) return 0;
+    const e = this.#eject;
+    return e === undefined ? this.#pool.distribution.pick(hash) : e.pick(hash);
+  }
+
   #pick(hash: string): MetaBackend {
-    const b = this.#backends;
-    return b.length === 1 ? b[0] : b[this.#pool.distribution.pick(hash)];
+    return this.#backends[this.#index(hash)];
   }
 
   #adjust(req: MetaRequest): MetaRequest {
@@ -67,13 +79,15 @@ export class PoolNode implements Node {
   }
 
   send(req: MetaRequest, c: Call): Promise<unknown> {
-    const backend = this.#pick(c.hash);
+    const i = this.#index(c.hash);
+    const backend = this.#backends[i];
     const r = this.#adjust(req);
     if (r.itemSink !== undefined) {
       r.itemSink = this.#host.counters.of(backend.server);
       r.casTag = this.#host.casTags.tagOf(backend.server);
     }
-    const sent = backend.send(r, c.so);
+    const e = this.#eject;
+    const sent = e === undefined ? backend.send(r, c.so) : watch(backend.send(r, c.so), e, i);
     const target = c.target;
     if (target === undefined) return sent;
     return sent.then((reply) => {
@@ -82,7 +96,7 @@ export class PoolNode implements Node {
     });
   }
 
-  bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+  async bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
     const parts = new Map<MetaBackend, number[]>();
     items.forEach((item, i) => {
       const b = this.#pick(item.hash);
@@ -90,7 +104,7 @@ export class PoolNode implements Node {
       if (part === undefined) parts.set(b, [i]);
       else part.push(i);
     });
-    return fanOut(parts, so, {
+    const errors = await fanOut(parts, so, {
       request: (indexes) => MetaRequest.batch(indexes.map((i) => this.#adjust(how.make(items[i].wk)))),
       onReply: (replies, indexes, backend) => {
         const frames = replies as (MetaFrame | undefined)[];
@@ -98,7 +112,29 @@ export class PoolNode implements Node {
       },
       name: (i) => items[i].wk.original,
     });
+    const e = this.#eject;
+    if (e !== undefined) {
+      // One outcome per server's batch: its error is on each of its keys, or on none.
+      for (const [backend, indexes] of parts) {
+        e.outcome(this.#backends.indexOf(backend), errors.get(items[indexes[0]].wk.original));
+      }
+    }
+    return errors;
   }
+}
+
+/** Reports the outcome of a call on server `i` to the pool's ejector. */
+function watch(sent: Promise<unknown>, e: Ejector, i: number): Promise<unknown> {
+  return sent.then(
+    (reply) => {
+      e.outcome(i);
+      return reply;
+    },
+    (err: unknown) => {
+      e.outcome(i, err);
+      throw err;
+    },
+  );
 }
 
 /** `byPrefix`: the longest matching prefix's child, else the default. */

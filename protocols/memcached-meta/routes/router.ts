@@ -12,13 +12,13 @@
  * - background work (shadow copies, back-fills) goes through one bounded queue per client.
  */
 import PQueue from 'p-queue';
+import { Ejector, type EjectStats } from '../../../lib/eject.js';
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
 import type { ReadCounters } from '../counters.js';
 import type { MetaCore } from '../dispatch.js';
-import type { MetaRequest } from '../request.js';
-import { RequestKind, type WireKey } from '../request.js';
+import { MetaRequest, RequestKind, type WireKey } from '../request.js';
 import type { ResolvedPool } from './pools.js';
 import type { Route } from './tree.js';
 import type { Call, BulkHow, Node } from './node.js';
@@ -63,6 +63,8 @@ export interface RouteCounters {
 /** {@link MemcacheClient.routeMetrics}: counters per route node and the background queue. */
 export interface RouteMetrics {
   readonly routes: Record<string, RouteCounters>;
+  /** Per pool with `eject`: ejections, restorations and the servers out of its ring now. */
+  readonly ejects: Record<string, EjectStats>;
   /** Background jobs waiting and running. */
   readonly background: { readonly queued: number; readonly running: number };
 }
@@ -127,6 +129,8 @@ export class Router {
   readonly #queue: PQueue;
   readonly #maxBackground: number;
   readonly #stats = new Map<string, RouteCounters>();
+  /** One per pool with `eject`, shared by every node of that pool. */
+  readonly #ejectors = new Map<string, Ejector>();
 
   constructor(routing: Routing, host: RouterHost) {
     this.#host = host;
@@ -157,17 +161,39 @@ export class Router {
   get metrics(): RouteMetrics {
     const routes: Record<string, RouteCounters> = {};
     for (const [path, s] of this.#stats) routes[path] = { ...s, answeredBy: { ...s.answeredBy } };
-    return { routes, background: { queued: this.#queue.size, running: this.#queue.pending } };
+    const ejects: Record<string, EjectStats> = {};
+    for (const [name, e] of this.#ejectors) ejects[name] = e.stats;
+    return { routes, ejects, background: { queued: this.#queue.size, running: this.#queue.pending } };
   }
 
-  /** Waits for the background work already queued. */
+  /** Stops probing ejected servers and waits for the background work already queued. */
   async close(): Promise<void> {
+    for (const e of this.#ejectors.values()) e.close();
     await this.#queue.onIdle();
   }
 
-  /** Drops the background work not yet started. */
+  /** Stops probing and drops the background work not yet started. */
   destroy(): void {
+    for (const e of this.#ejectors.values()) e.close();
     this.#queue.clear();
+  }
+
+  /** The pool's node; with `eject`, on the pool's one ejector. */
+  #pool(path: string, pool: ResolvedPool, maxTtl: number | undefined): PoolNode {
+    let e = this.#ejectors.get(pool.name);
+    if (e === undefined && pool.eject !== undefined && pool.addresses.length > 1) {
+      const backends = pool.addresses.map((a) => this.#host.core.backendNamed(a.address));
+      const timeout = pool.eject.probeInterval;
+      // A probe is a no-op (`mn`), given the probe interval to answer.
+      const probe = (i: number) =>
+        backends[i].send(MetaRequest.meta('mn', undefined, '', undefined, true), {
+          deadline: performance.now() + timeout,
+          timeout,
+        });
+      e = new Ejector(pool.addresses, pool.kind, pool.distribution, pool.eject, probe);
+      this.#ejectors.set(pool.name, e);
+    }
+    return new PoolNode(path, this.#host, pool, maxTtl, e);
   }
 
   /** Runs `job` in the background unless the queue is full; `false` when dropped. */
@@ -188,9 +214,9 @@ export class Router {
     const sub = (r: Route | string, at: string) => this.#compile(r, at, pools);
     switch (route.type) {
       case 'pool':
-        return new PoolNode(path, this.#host, pools.get(route.pool)!, undefined);
+        return this.#pool(path, pools.get(route.pool)!, undefined);
       case 'gutter':
-        return new PoolNode(path, this.#host, pools.get(route.pool)!, route.maxTtl);
+        return this.#pool(path, pools.get(route.pool)!, route.maxTtl);
       case 'byPrefix': {
         const table = Object.entries(route.prefixes).map(
           ([p, r]) => [p, sub(r, `${path}.prefixes[${JSON.stringify(p)}]`)] as const,
@@ -210,9 +236,7 @@ export class Router {
         );
       }
       case 'replicated': {
-        const children = route.pools.map(
-          (p) => new PoolNode(`${path}.pools.${p}`, this.#host, pools.get(p)!, undefined),
-        );
+        const children = route.pools.map((p) => this.#pool(`${path}.pools.${p}`, pools.get(p)!, undefined));
         return new ReplicatedNode(path, route, children, this.#counters(path, 'replicated'), this.#host);
       }
       case 'shadow':

@@ -95,9 +95,24 @@ describe('routes: the tree as data', () => {
       'route is required with more than one pool',
     );
     expect(msg({ pools: { a: ['nonsense'] }, route: 'a' })).to.match(/^pools\.a: servers: "nonsense"/);
-    expect(msg({ pools: { a: { servers: ['127.0.0.1:1'], eject: true } } })).to.equal(
-      'pools.a: unknown option "eject"',
+    expect(msg({ pools: { a: { servers: ['127.0.0.1:1'], retries: 2 } } })).to.equal(
+      'pools.a: unknown option "retries"',
     );
+    const eject = (e: unknown) => msg({ pools: { a: { servers: ['127.0.0.1:1'], eject: e } } });
+    expect(eject(true)).to.equal('pools.a.eject: must be { after, probeInterval }');
+    expect(eject({ after: 0 })).to.equal('pools.a.eject.after: must be a positive integer');
+    expect(eject({ after: 2.5 })).to.equal('pools.a.eject.after: must be a positive integer');
+    expect(eject({ probeInterval: -1 })).to.equal(
+      'pools.a.eject.probeInterval: must be a positive integer (ms)',
+    );
+    expect(eject({ after: 3, every: 1 })).to.equal('pools.a.eject: unknown option "every"');
+    const ejecting = new MemcacheClient({
+      pools: { a: { servers: ['127.0.0.1:1', '127.0.0.1:2'], eject: {} } },
+    });
+    expect(ejecting.routeMetrics!.ejects).to.deep.equal({
+      a: { ejections: 0, restorations: 0, ejected: [] },
+    });
+    ejecting.destroy();
     expect(msg({ servers: ['127.0.0.1:1'], route: 'a' })).to.equal('route needs pools');
     const c = new MemcacheClient({ pools: { a: { servers: ['127.0.0.1:1'], distribution: 'jump' } } });
     expect(() => c.setServers(['127.0.0.1:3'])).to.throw(/does not apply to pools/);
