@@ -74,6 +74,7 @@ export class PoolNode implements Node {
       r.casTag = this.#host.casTags.tagOf(backend.server);
     }
     const sent = backend.send(r, c.so);
+    this.#host.journal?.watch(backend.server, r, sent);
     const target = c.target;
     if (target === undefined) return sent;
     return sent.then((reply) => {
@@ -97,6 +98,10 @@ export class PoolNode implements Node {
         indexes.forEach((i, j) => how.onReply(backend, items[i].wk, frames[j]));
       },
       name: (i) => items[i].wk.original,
+      sent:
+        this.#host.journal === undefined
+          ? undefined
+          : (b, req, reply) => this.#host.journal!.watch(b.server, req, reply),
     });
   }
 }

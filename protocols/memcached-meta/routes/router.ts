@@ -11,12 +11,13 @@
  * - a reply's CAS is tagged with the server that answered it, never with the home server;
  * - background work (shadow copies, back-fills) goes through one bounded queue per client.
  */
-import PQueue from 'p-queue';
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
 import type { ReadCounters } from '../counters.js';
 import type { MetaCore } from '../dispatch.js';
+import type { Background } from '../background.js';
+import type { DeleteJournal } from '../delete-journal.js';
 import type { MetaRequest } from '../request.js';
 import { RequestKind, type WireKey } from '../request.js';
 import type { ResolvedPool } from './pools.js';
@@ -73,6 +74,10 @@ export interface RouterHost {
   readonly counters: ReadCounters;
   readonly casTags: CasTags;
   readonly warn: (data: object, message: string) => void;
+  /** The client's bounded background queue (shared with the delete journal). */
+  readonly background: Background;
+  /** The journal of failed deletes, with `reliableDeletes`. */
+  readonly journal: DeleteJournal | undefined;
 }
 
 /**
@@ -106,14 +111,10 @@ export class RoutedBackend {
 export class Router {
   readonly #host: RouterHost;
   readonly #root: Node;
-  readonly #queue: PQueue;
-  readonly #maxBackground: number;
   readonly #stats = new Map<string, RouteCounters>();
 
   constructor(routing: Routing, host: RouterHost) {
     this.#host = host;
-    this.#maxBackground = routing.maxBackground;
-    this.#queue = new PQueue({ concurrency: 16 });
     this.#root = this.#compile(routing.route, 'route', routing.pools);
   }
 
@@ -139,24 +140,12 @@ export class Router {
   get metrics(): RouteMetrics {
     const routes: Record<string, RouteCounters> = {};
     for (const [path, s] of this.#stats) routes[path] = { ...s, answeredBy: { ...s.answeredBy } };
-    return { routes, background: { queued: this.#queue.size, running: this.#queue.pending } };
-  }
-
-  /** Waits for the background work already queued. */
-  async close(): Promise<void> {
-    await this.#queue.onIdle();
-  }
-
-  /** Drops the background work not yet started. */
-  destroy(): void {
-    this.#queue.clear();
+    return { routes, background: this.#host.background.stats };
   }
 
   /** Runs `job` in the background unless the queue is full; `false` when dropped. */
   #background(job: () => Promise<unknown>): boolean {
-    if (this.#queue.size + this.#queue.pending >= this.#maxBackground) return false;
-    void this.#queue.add(job).catch(() => undefined);
-    return true;
+    return this.#host.background.run(job);
   }
 
   #counters(path: string, type: Route['type']): RouteCounters {
