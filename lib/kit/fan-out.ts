@@ -43,6 +43,8 @@ export interface FanOut<Req, Res, Frame> {
   onReply(reply: Res, indexes: readonly number[], backend: Backend<Req, Res, Frame>): void;
   /** The name of item `i` in the call's errors (a key, or a command's index as a string). */
   name(i: number): string;
+  /** Sees each request as it is sent, with the promise of its reply (e.g. to follow its outcome). */
+  sent?: ((backend: Backend<Req, Res, Frame>, req: Req, reply: Promise<Res>) => void) | undefined;
 }
 
 /**
@@ -61,14 +63,16 @@ export async function fanOut<Req, Res, Frame>(
     ([backend, indexes]) => [backend, indexes, how.request(indexes, backend)] as const,
   );
   await Promise.all(
-    requests.map(([backend, indexes, req]) =>
-      backend.send(req, so).then(
+    requests.map(([backend, indexes, req]) => {
+      const reply = backend.send(req, so);
+      how.sent?.(backend, req, reply);
+      return reply.then(
         (reply) => how.onReply(reply, indexes, backend),
         (err: MemlineError) => {
           for (const i of indexes) errors.set(how.name(i), err);
         },
-      ),
-    ),
+      );
+    }),
   );
   return errors;
 }

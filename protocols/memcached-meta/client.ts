@@ -301,26 +301,38 @@ export class MemcacheClient<V = Buffer> implements RecipeClient {
 
   /** Lets the requests already issued finish, then closes every connection. Later calls reject. */
   async close(): Promise<void> {
-    await this.#d.router?.close();
+    // The journal stops first, so no replay round starts while the queue drains.
+    await this.#d.journal?.close();
+    this.#d.router?.close();
+    await this.#d.background?.idle();
     await Promise.all([this.#d.options.discovery?.stop(), this.#d.core.close()]);
   }
 
   /** Closes every connection now; requests in flight reject with ERR_CLIENT_CLOSED. */
   destroy(): void {
     void this.#d.options.discovery?.stop();
-    this.#d.router?.destroy();
+    this.#d.journal?.destroy();
+    this.#d.router?.close();
+    this.#d.background?.clear();
     this.#d.core.destroy();
   }
 
   /**
    * Counters per server and for the whole client: connections, pending, in flight, created,
-   * reconnects, errors, timeouts, hits, misses. (Named `metrics` because `stats()` is memcached's
+   * reconnects, errors, timeouts, hits, misses; the near cache's and, with `reliableDeletes`, the
+   * delete journal's (`depth`, `replayed`, `dropped`…). (Named `metrics` because `stats()` is memcached's
    * own `stats` command.)
    */
   get metrics(): ClientMetrics {
     const metrics = this.#d.counters.metrics(this.#d.core.cluster.stats);
     const near = this.#d.hot.stats();
-    return near === undefined ? metrics : { ...metrics, nearCache: near };
+    const journal = this.#d.journal?.stats;
+    if (near === undefined && journal === undefined) return metrics;
+    return {
+      ...metrics,
+      ...(near === undefined ? {} : { nearCache: near }),
+      ...(journal === undefined ? {} : { reliableDeletes: journal }),
+    };
   }
 
   /**

@@ -6,6 +6,7 @@
 import { clientMetrics, type BackendStats, type ClientMetrics as EngineMetrics } from '../../lib/backend.js';
 import type { MemlineError } from '../../lib/errors.js';
 import type { NearCacheStats } from './hot-keys/near-cache.js';
+import type { DeleteJournalStats } from './delete-journal.js';
 
 /** One server's read counters; the object is the `itemSink` of that server's reads. */
 export interface ReadCounts {
@@ -32,7 +33,11 @@ export type ServerMetrics = BackendStats & ReadCounts;
  * What `MemcacheClient.metrics` returns: the engine's shape, with the read counters, and the near
  * cache's counters and size when it is configured.
  */
-export type ClientMetrics = EngineMetrics<ReadCounter> & { readonly nearCache?: NearCacheStats | undefined };
+export type ClientMetrics = EngineMetrics<ReadCounter> & {
+  readonly nearCache?: NearCacheStats | undefined;
+  /** With `reliableDeletes`: the delete journal's depth and counters. */
+  readonly reliableDeletes?: DeleteJournalStats | undefined;
+};
 
 /** Per-server read counters and the `missOnError` policy. */
 export class ReadCounters {

@@ -19,7 +19,10 @@ import { hashedWireKey } from './long-keys.js';
 import type { ResolvedOptions } from './options.js';
 import { MetaRequest, type WireKey } from './request.js';
 import type { Key } from './results.js';
-import { Router } from './routes/router.js';
+import { MAX_BACKGROUND } from './routes/options.js';
+import { RoutedBackend, Router } from './routes/router.js';
+import { Background } from './background.js';
+import { DeleteJournal } from './delete-journal.js';
 
 export type MetaCore = ClientCore<MetaRequest, unknown, MetaFrame>;
 export type MetaBackend = Backend<MetaRequest, unknown, MetaFrame>;
@@ -36,6 +39,10 @@ export class Dispatch {
   readonly hot: HotKeys;
   /** The route tree over the pools, when the client has `pools` (routes/router.ts). */
   readonly router: Router | undefined;
+  /** The client's bounded background queue, when routes or the delete journal need one. */
+  readonly background: Background | undefined;
+  /** The journal of failed deletes, with `reliableDeletes` (delete-journal.ts). */
+  readonly journal: DeleteJournal | undefined;
 
   constructor(readonly options: ResolvedOptions) {
     const o = options;
@@ -48,6 +55,15 @@ export class Dispatch {
     this.core = new ClientCore(codec, o);
     this.counters = new ReadCounters(o.missOnError, o.onError);
     this.hot = new HotKeys(o.nearCache, o.coalesce);
+    const background =
+      o.routing === undefined && o.reliableDeletes === undefined
+        ? undefined
+        : new Background(o.routing?.maxBackground ?? MAX_BACKGROUND);
+    this.background = background;
+    this.journal =
+      o.reliableDeletes === undefined
+        ? undefined
+        : new DeleteJournal(o.reliableDeletes, background!, (s) => this.core.backendNamed(s), o.timeout);
     this.router =
       o.routing === undefined
         ? undefined
@@ -56,6 +72,8 @@ export class Dispatch {
             counters: this.counters,
             casTags: this.casTags,
             warn: (data, message) => o.logger?.warn(data, message),
+            background: background!,
+            journal: this.journal,
           });
   }
 
@@ -115,7 +133,15 @@ export class Dispatch {
   /** Sends `req` to the backend of its key (or the one `options` chooses). */
   send(req: MetaRequest, so: SendOptions, options: RoutedCallOptions | undefined): Promise<MetaFrame> {
     this.#changing(req);
-    return this.backendFor(req.key, options).send(req, so) as Promise<MetaFrame>;
+    const backend = this.backendFor(req.key, options);
+    const sent = backend.send(req, so) as Promise<MetaFrame>;
+    if (this.journal !== undefined) this.#follow(backend, req, sent);
+    return sent;
+  }
+
+  /** Hands a request sent to one server to the delete journal (the route nodes do it for theirs). */
+  #follow(backend: MetaBackend, req: MetaRequest, sent: Promise<unknown>): void {
+    if (!((backend as unknown) instanceof RoutedBackend)) this.journal!.watch(backend.server, req, sent);
   }
 
   /** A server's features: from `version`, asked once per server (a failed probe is asked again). */
@@ -150,7 +176,9 @@ export class Dispatch {
         err.server = backend.server;
         throw err;
       }
-      return (backend.send(req, so) as Promise<MetaFrame>).catch((err: unknown) => {
+      const sent = backend.send(req, so) as Promise<MetaFrame>;
+      if (this.journal !== undefined) this.#follow(backend, req, sent);
+      return sent.catch((err: unknown) => {
         if (err instanceof ClientErrorReply) this.features.forget(backend.server);
         throw err;
       });
@@ -192,6 +220,8 @@ export class Dispatch {
         indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
       },
       name: (i) => wks[i].original,
+      sent:
+        this.journal === undefined ? undefined : (b, req, reply) => this.journal!.watch(b.server, req, reply),
     });
   }
 }

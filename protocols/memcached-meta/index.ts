@@ -49,6 +49,8 @@ export type { ServerSpec, ServerListChange } from '../../lib/cluster.js';
 export type { ClientMetrics, ServerMetrics } from './client.js';
 export type { ReadCounts, ReadCounter } from './counters.js';
 export type { NearCacheOptions, NearCacheStats } from './hot-keys/near-cache.js';
+export type { ReliableDeletesOptions } from './reliable-deletes.js';
+export type { DeleteJournalStats } from './delete-journal.js';
 export type { BackendStats } from '../../lib/backend.js';
 export { ElastiCacheDiscovery, parseClusterConfig, ELASTICACHE_DISCOVERY_DEFAULTS } from './elasticache.js';
 export type { ElastiCacheDiscoveryOptions, ClusterConfig } from './elasticache.js';

@@ -14,6 +14,11 @@ import type { PoolOptions } from './routes/pools.js';
 import { resolveRouting } from './routes/options.js';
 import type { Routing } from './routes/router.js';
 import type { Route } from './routes/tree.js';
+import {
+  resolveReliableDeletes,
+  type ReliableDeletesOptions,
+  type ResolvedReliableDeletes,
+} from './reliable-deletes.js';
 
 import {
   bool,
@@ -191,6 +196,14 @@ export interface MemcacheClientOptions<V = Buffer> {
    * @default undefined (off)
    */
   nearCache?: NearCacheOptions;
+  /**
+   * Reliable deletes: a delete (`delete`, `deleteMulti`) that fails because its server is down, slow
+   * or shed (ERR_CONNECTION, ERR_TIMEOUT, ERR_CIRCUIT_OPEN) still rejects, and is journaled and
+   * replayed in the background until that server takes it; a later store of the key by this client
+   * cancels it. Applies to `servers` and to every pool. `true` takes every default; counted in
+   * `metrics.reliableDeletes`. @default undefined (off)
+   */
+  reliableDeletes?: boolean | ReliableDeletesOptions;
 }
 
 /**
@@ -233,6 +246,8 @@ export interface ResolvedOptions extends ResolvedEngineOptions {
   readonly maxStoreSize: number;
   /** The pools and route tree, when `pools` is given. */
   readonly routing: Routing | undefined;
+  /** The delete journal's settings, or undefined: off. */
+  readonly reliableDeletes: ResolvedReliableDeletes | undefined;
 }
 
 /**
@@ -327,6 +342,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof MemcacheClientOptions>([
   'onError',
   'coalesce',
   'nearCache',
+  'reliableDeletes',
 ]);
 
 /**
@@ -400,6 +416,7 @@ export function resolveOptions(options: MemcacheClientOptions<unknown>): Resolve
     missOnError: flag('missOnError'),
     coalesce: flag('coalesce'),
     nearCache: options.nearCache === undefined ? undefined : resolveNearCacheOptions(options.nearCache),
+    reliableDeletes: resolveReliableDeletes(options.reliableDeletes),
     onError: typeof options.onError === 'function' ? options.onError : undefined,
     auth,
   };

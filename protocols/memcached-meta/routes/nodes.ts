@@ -88,6 +88,7 @@ export class PoolNode implements Node {
     }
     const e = this.#eject;
     const sent = e === undefined ? backend.send(r, c.so) : watch(backend.send(r, c.so), e, i);
+    this.#host.journal?.watch(backend.server, r, sent);
     const target = c.target;
     if (target === undefined) return sent;
     return sent.then((reply) => {
@@ -111,6 +112,10 @@ export class PoolNode implements Node {
         indexes.forEach((i, j) => how.onReply(backend, items[i].wk, frames[j]));
       },
       name: (i) => items[i].wk.original,
+      sent:
+        this.#host.journal === undefined
+          ? undefined
+          : (b, req, reply) => this.#host.journal!.watch(b.server, req, reply),
     });
     const e = this.#eject;
     if (e !== undefined) {

@@ -11,13 +11,14 @@
  * - a reply's CAS is tagged with the server that answered it, never with the home server;
  * - background work (shadow copies, back-fills) goes through one bounded queue per client.
  */
-import PQueue from 'p-queue';
 import { Ejector, type EjectStats } from '../../../lib/eject.js';
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
 import type { ReadCounters } from '../counters.js';
 import type { MetaCore } from '../dispatch.js';
+import type { Background } from '../background.js';
+import type { DeleteJournal } from '../delete-journal.js';
 import { MetaRequest, RequestKind, type WireKey } from '../request.js';
 import type { ResolvedPool } from './pools.js';
 import type { Route } from './tree.js';
@@ -75,6 +76,10 @@ export interface RouterHost {
   readonly counters: ReadCounters;
   readonly casTags: CasTags;
   readonly warn: (data: object, message: string) => void;
+  /** The client's bounded background queue (shared with the delete journal). */
+  readonly background: Background;
+  /** The journal of failed deletes, with `reliableDeletes`. */
+  readonly journal: DeleteJournal | undefined;
 }
 
 /** A route node's counters, all zero. */
@@ -126,16 +131,12 @@ export class RoutedBackend {
 export class Router {
   readonly #host: RouterHost;
   readonly #root: Node;
-  readonly #queue: PQueue;
-  readonly #maxBackground: number;
   readonly #stats = new Map<string, RouteCounters>();
   /** One per pool with `eject`, shared by every node of that pool. */
   readonly #ejectors = new Map<string, Ejector>();
 
   constructor(routing: Routing, host: RouterHost) {
     this.#host = host;
-    this.#maxBackground = routing.maxBackground;
-    this.#queue = new PQueue({ concurrency: 16 });
     this.#root = this.#compile(routing.route, 'route', routing.pools);
   }
 
@@ -163,19 +164,12 @@ export class Router {
     for (const [path, s] of this.#stats) routes[path] = { ...s, answeredBy: { ...s.answeredBy } };
     const ejects: Record<string, EjectStats> = {};
     for (const [name, e] of this.#ejectors) ejects[name] = e.stats;
-    return { routes, ejects, background: { queued: this.#queue.size, running: this.#queue.pending } };
+    return { routes, ejects, background: this.#host.background.stats };
   }
 
-  /** Stops probing ejected servers and waits for the background work already queued. */
-  async close(): Promise<void> {
+  /** Stops probing ejected servers (the client drains or clears the background queue itself). */
+  close(): void {
     for (const e of this.#ejectors.values()) e.close();
-    await this.#queue.onIdle();
-  }
-
-  /** Stops probing and drops the background work not yet started. */
-  destroy(): void {
-    for (const e of this.#ejectors.values()) e.close();
-    this.#queue.clear();
   }
 
   /** The pool's node; with `eject`, on the pool's one ejector. */
@@ -198,9 +192,7 @@ export class Router {
 
   /** Runs `job` in the background unless the queue is full; `false` when dropped. */
   #background(job: () => Promise<unknown>): boolean {
-    if (this.#queue.size + this.#queue.pending >= this.#maxBackground) return false;
-    void this.#queue.add(job).catch(() => undefined);
-    return true;
+    return this.#host.background.run(job);
   }
 
   #counters(path: string, type: Route['type']): RouteCounters {
