@@ -153,15 +153,9 @@ export function command(...args: (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Each request's reply slot, as the engine's FIFO entry would hold it (tests only). */
-const slots = new WeakMap<object, ReplySlot>();
+import { slotOf } from '../../harness/reply-slots.js';
 
-/** The slot the engine would keep for `req` (one per request object in these tests). */
-export function slotOf(req: object): ReplySlot {
-  let slot = slots.get(req);
-  if (slot === undefined) slots.set(req, (slot = { reply: undefined }));
-  return slot;
-}
+export { slotOf } from '../../harness/reply-slots.js';
 
 /** A RESP codec whose `encode` and `onFrame` default to {@link slotOf} the request. */
 export class TestRespCodec extends RespCodec {
