@@ -271,7 +271,7 @@ function hotKeysSection(cells: readonly CellSummary[]): string[] {
   out.push(
     '',
     `Keys drawn from a Zipf(${cells.map((c) => c.zipf).join(', ')}) distribution (seeded: every client reads the same sequence). ` +
-      'memline runs three ways: coalescing off (`coalesce: false`), its defaults (concurrent reads of a key share one request), ' +
+      'memline runs three ways: its defaults (no coalescing), `coalesce: true` (concurrent reads of a key share one request), ' +
       'and with `nearCache: { maxAge: 1000, promoteChance: 0.1 }` as well. Memcached gets and hits per op are ' +
       "the server's `cmd_get` and `get_hits` over each whole run (warm-up and drain included) ÷ the client's " +
       "completed gets; near-cache hits and coalesced reads are the client's own counters (`metrics.total`) over the same " +
