@@ -242,6 +242,31 @@ describe('routes against real memcached pools', function () {
     expect(await c.get('w')).to.equal(null);
   });
 
+  it('warmUp, bulk: getMulti fills cold from warm with TTL and flags; deleteMulti reaches both pools', async () => {
+    const c = client({
+      pools: { cold: [b.address], warm: [a.address] },
+      route: warmUp({ cold: 'cold', warm: 'warm' }),
+    });
+    await a.command('ms bw1 2 T400 F3\r\nv1\r\n', { until: '\r\n' });
+    await a.command('ms bw2 2 T400 F4\r\nv2\r\n', { until: '\r\n' });
+    await b.command('ms bw3 2\r\nv3\r\n', { until: '\r\n' });
+    const got = await c.getMulti(['bw1', 'bw2', 'bw3', 'bw-none']);
+    expect([...got.keys()].sort()).to.deep.equal(['bw1', 'bw2', 'bw3']);
+    expect(got.get('bw1')?.flags).to.equal(3);
+    expect(got.get('bw3')?.value.toString()).to.equal('v3');
+    await waitFor(
+      () => c.routeMetrics!.routes.route.backfills === 2 && c.routeMetrics!.background.running === 0,
+    );
+    expect(c.routeMetrics!.routes.route.warmHits).to.equal(2);
+    expect(await ttlOn(b, 'bw2')).to.be.within(390, 400);
+    expect((await b.command('mg bw2 f v\r\n', { until: '\r\n' })).toString()).to.match(/^VA 2 f4/);
+    await c.deleteMulti(['bw1', 'bw2']);
+    for (const k of ['bw1', 'bw2']) {
+      expect(await has(a, k), `${k} on warm`).to.equal(false);
+      expect(await has(b, k), `${k} on cold`).to.equal(false);
+    }
+  });
+
   it('servers alone keeps the single-pool path: no route metrics', () => {
     const c = client({ servers: [a.address] });
     expect(c.routeMetrics).to.equal(undefined);

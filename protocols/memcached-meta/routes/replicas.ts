@@ -7,10 +7,10 @@ import { MetaFrame } from '../frame.js';
 import { MetaRequest } from '../request.js';
 import { PartialWriteError } from './errors.js';
 import type { Call, BulkItem, BulkHow, Node } from './node.js';
-import { isRead, copy, unit } from './node.js';
-import { type Filler, fillable, readThrough } from './fill.js';
+import { CAS_COMPARE, isRead, copy, unit } from './node.js';
+import { type Filler, bulkReadThrough, fillable, readThrough } from './fill.js';
 import type { PoolNode } from './nodes.js';
-import { inOrder, bulkInOrder } from './nodes.js';
+import { inOrder, bulkInOrder, merge } from './nodes.js';
 import type { RouterHost, RouteCounters } from './router.js';
 
 /** `replicated(pools, { write, read })`. */
@@ -235,7 +235,16 @@ export class WarmUpNode implements Node {
     return readThrough(this.#fill, this.cold, this.warm, req, c);
   }
 
-  bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
-    return this.cold.bulk(items, so, how);
+  /** As {@link send}, per key: bulk reads filled from warm, bulk deletes on both pools. */
+  async bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    if (items.length === 0) return new Map();
+    const probe = how.make(items[0].wk);
+    if (probe.command === 'md' && !CAS_COMPARE.test(probe.flags)) {
+      // Deleted on both; a key failed on either is failed, as a single delete's Promise.all is.
+      const quiet: BulkHow = { make: (wk) => how.make(wk), onReply: () => undefined };
+      return merge(await Promise.all([this.cold.bulk(items, so, how), this.warm.bulk(items, so, quiet)]));
+    }
+    if (!fillable(probe)) return this.cold.bulk(items, so, how);
+    return bulkReadThrough(this.#fill, this.cold, this.warm, items, so, how);
   }
 }
