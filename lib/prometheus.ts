@@ -13,7 +13,7 @@
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import type { BackendStats } from './backend.js';
 import { InvalidArgumentError } from './errors.js';
-import { snakeCase as snake, type MetricsSource } from './metrics.js';
+import { metricGroups, snakeCase as snake, type MetricsSource } from './metrics.js';
 
 export type { MetricsSource } from './metrics.js';
 
@@ -95,6 +95,9 @@ export function registerPrometheusMetrics(
   const entry: Registered = { source, extra };
   set.sources.add(entry);
   for (const name of source.metrics.counters) addOwnCounter(registry, prefix, set, name);
+  for (const [group, numbers] of metricGroups(source.metrics)) {
+    for (const key of Object.keys(numbers)) addGroupGauge(registry, prefix, set, group, key);
+  }
   const owner = set;
   return () => {
     if (!owner.sources.delete(entry) || owner.sources.size > 0) return;
@@ -178,6 +181,30 @@ function addOwnCounter(registry: Registry, prefix: string, set: MetricSet, name:
         const value = (s as unknown as Record<string, number | undefined>)[name];
         if (value !== undefined) this.inc(labels, value);
       });
+    },
+  });
+}
+
+/**
+ * Registers (once per set) a gauge `<prefix><group>_<key>` for a number of a client-wide group of
+ * the metrics (e.g. `nearCache.evictions` → `memline_near_cache_evictions`), labelled without `server`.
+ */
+function addGroupGauge(registry: Registry, prefix: string, set: MetricSet, group: string, key: string): void {
+  const metric = `${prefix}${snake(group)}_${snake(key)}`;
+  if (set.own.has(metric)) return;
+  set.own.add(metric);
+  set.names.push(metric);
+  new Gauge({
+    name: metric,
+    help: `The client's ${group}.${key}`,
+    labelNames: set.labelNames.filter((n) => n !== 'server'),
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { source, extra } of set.sources) {
+        const value = new Map(metricGroups(source.metrics)).get(group)?.[key];
+        if (value !== undefined) this.set(extra, value);
+      }
     },
   });
 }

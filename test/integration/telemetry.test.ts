@@ -78,6 +78,30 @@ describe('telemetry: OpenTelemetry (API only) and Prometheus', () => {
     expect(text).to.match(/# TYPE memline_pending gauge/);
   });
 
+  it("exposes the near cache's numbers to Prometheus as gauges labelled without server", async () => {
+    const registry = new Registry();
+    const client = new MemcacheClient({
+      servers: [mc.address],
+      nearCache: { promoteChance: 1, hotWithin: 60 },
+    });
+    const off = registerPrometheusMetrics(client, { registry, labels: { client: 'near' } });
+    try {
+      await client.set('near-p', '1');
+      for (let i = 0; i < 4; i++) await client.get('near-p'); // hot: promoted, then served locally
+      const near = client.metrics.nearCache!;
+      expect(near.promotions).to.be.greaterThan(0);
+      const text = await registry.metrics();
+      expect(text).to.contain(`memline_near_cache_promotions{client="near"} ${near.promotions}`);
+      expect(text).to.contain(`memline_near_cache_entries{client="near"} ${near.entries}`);
+      expect(text).to.contain(
+        `memline_near_hits_total{server="${mc.address}",client="near"} ${client.metrics.total.nearHits}`,
+      );
+    } finally {
+      off();
+      await client.close();
+    }
+  });
+
   it('serves two clients with different labels from one registry, and unregisters each', async () => {
     const registry = new Registry();
     const a = new MemcacheClient({ servers: [mc.address] });
