@@ -8,6 +8,7 @@ import type {
   MemcacheClientOptions,
   ServerSpec,
 } from '../../protocols/memcached-meta/index.js';
+import type { PoolInfo } from './config.js';
 
 /** One option of a command (or a global one): what parseArgs needs plus a line of help. */
 export interface OptionSpec {
@@ -25,6 +26,11 @@ export const GLOBAL_OPTIONS: OptionTable = {
     type: 'string',
     arg: 'host:port[*w],…',
     description: 'the servers, *w a ketama weight (else $MEMLINE_SERVERS)',
+  },
+  config: {
+    type: 'string',
+    arg: 'file.json',
+    description: 'pools and a route tree (JSON) instead of --servers: see below',
   },
   distribution: { type: 'string', arg: 'kind', description: 'ketama (default), jump or modula' },
   timeout: { type: 'string', arg: 'ms', description: 'per-request timeout, connecting included (1000)' },
@@ -65,7 +71,7 @@ export const DEFAULT_SERVER = '127.0.0.1:11211';
 export class UsageError extends Error {}
 
 /** Where the servers came from, so the default can be announced. */
-export type ServerSource = '--servers' | 'MEMLINE_SERVERS' | 'default';
+export type ServerSource = '--servers' | 'MEMLINE_SERVERS' | '--config' | 'default';
 
 /** TLS as given on the command line: file names, read when the client is built. */
 export interface TlsFlags {
@@ -77,11 +83,18 @@ export interface TlsFlags {
 }
 
 export interface GlobalOptions {
-  /** Each server's address as shown and keyed in the output (`host:port`, without its weight). */
+  /**
+   * Each server's address as shown and keyed in the output (`host:port`, without its weight). With
+   * `--config`, empty until the client is built; then every server of every pool, in the client's order.
+   */
   servers: string[];
   /** What the client is given, in the same order: the string as typed, or `{ host, port, weight }`. */
   serverSpecs: ServerSpec[];
   serverSource: ServerSource;
+  /** The `--config` file, whose pools and route replace the server list. */
+  config: string | undefined;
+  /** With `--config`: each pool, filled in once the client accepted the file. */
+  pools: ReadonlyMap<string, PoolInfo> | undefined;
   distribution: DistributionKind;
   timeout: number;
   keyPrefix: string | undefined;
@@ -145,15 +158,26 @@ export function parseLine(
 function globalOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) {
   const fromFlag = values.servers as string | undefined;
   const fromEnv = env.MEMLINE_SERVERS?.trim() || undefined;
+  const config = values.config as string | undefined;
+  if (config !== undefined && (fromFlag ?? fromEnv) !== undefined) {
+    const other = fromFlag !== undefined ? '--servers' : 'MEMLINE_SERVERS';
+    throw new UsageError(`--config and ${other} both give the servers: use one of them`);
+  }
   const serverSource: ServerSource =
-    fromFlag !== undefined ? '--servers' : fromEnv !== undefined ? 'MEMLINE_SERVERS' : 'default';
-  const list = fromFlag ?? fromEnv ?? DEFAULT_SERVER;
+    config !== undefined
+      ? '--config'
+      : fromFlag !== undefined
+        ? '--servers'
+        : fromEnv !== undefined
+          ? 'MEMLINE_SERVERS'
+          : 'default';
+  const list = config !== undefined ? '' : (fromFlag ?? fromEnv ?? DEFAULT_SERVER);
   const entries = list
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => serverEntry(s, serverSource));
-  if (entries.length === 0) throw new UsageError(`${serverSource} names no server`);
+  if (entries.length === 0 && config === undefined) throw new UsageError(`${serverSource} names no server`);
 
   const distribution = (values.distribution as string | undefined) ?? 'ketama';
   if (distribution !== 'ketama' && distribution !== 'jump' && distribution !== 'modula') {
@@ -166,6 +190,8 @@ function globalOptions(values: Record<string, string | boolean | undefined>, env
     servers: entries.map((e) => e.address),
     serverSpecs: entries.map((e) => e.spec),
     serverSource,
+    config,
+    pools: undefined,
     distribution,
     timeout: timeout === undefined ? 1000 : integer('--timeout', timeout as string, 1, 3_600_000),
     keyPrefix: values.prefix as string | undefined,

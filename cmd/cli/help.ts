@@ -29,6 +29,15 @@ ${optionLines(GLOBAL_OPTIONS)}
 servers: host:port, [ipv6]:port, or either with *weight for ketama (10.0.0.1:11211*2 gets twice
 the keys of a server of weight 1), comma-separated
 
+--config file.json: pools and a route tree instead of --servers (not with --servers or
+MEMLINE_SERVERS), as the client's pools and route options take them (docs/routes.md), e.g.
+  { "pools": { "main": ["10.0.0.1:11211", "10.0.0.2:11211"],
+               "spare": { "servers": ["10.0.1.1:11211"], "distribution": "jump", "eject": { "after": 3 } } },
+    "route": { "type": "failover", "children": ["main", "spare"], "maxTries": 2, "onMiss": false } }
+"route" may be left out with one pool. Commands go through the route; stats, version and ping
+name each server's pools; where prints a key's pool and home server; pools shows the pools and
+the route's counters. A file memline cannot read or a route the client refuses is a usage error.
+
 environment:
   MEMLINE_SERVERS   the servers when --servers is not given (else ${DEFAULT_SERVER})
   MEMLINE_USERNAME  the -Y username when --username is not given
@@ -46,7 +55,7 @@ ${c.summary[0].toUpperCase()}${c.summary.slice(1)}.
 
 ${c.description}
 
-${own}global options: --servers host:port[*w],… --distribution kind --timeout ms --prefix p --tls …
+${own}global options: --servers host:port[*w],… | --config file.json --distribution kind --timeout ms --prefix p --tls …
 --username u --json (memline --help)
 
 ${EXIT_STATUSES}`;

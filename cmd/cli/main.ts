@@ -20,6 +20,7 @@ import {
 import { DEFAULT_SERVER, findCommand as commandIndex, parseLine, UsageError, type TlsFlags } from './argv.js';
 import type { Command, Context } from './command.js';
 import { findCommand } from './commands/index.js';
+import { describePools, readConfig, type RouteConfig } from './config.js';
 import { ARGUMENT_CODES, exitFor } from './errors.js';
 import { commandHelp, globalHelp } from './help.js';
 import { verboseLogger } from './logger.js';
@@ -76,8 +77,11 @@ async function runCommand(
   ctx: Omit<Context, 'client' | 'signal' | 'stdin'>,
 ): Promise<ExitCode> {
   const g = ctx.global;
+  const config = g.config === undefined ? undefined : readConfig(g.config);
   const options: MemcacheClientOptions = {
-    servers: g.serverSpecs,
+    ...(config === undefined
+      ? { servers: g.serverSpecs }
+      : { pools: config.pools, ...(config.route === undefined ? {} : { route: config.route }) }),
     distribution: g.distribution,
     timeout: g.timeout,
     connectTimeout: g.timeout,
@@ -87,7 +91,16 @@ async function runCommand(
     breaker: { threshold: 0 },
     ...(g.verbose ? { logger: await verboseLogger() } : {}),
   };
-  const client = new MemcacheClient(options);
+  const client = newClient(options, config);
+  // With pools, the servers are every pool's, in the client's order (what per-server.ts indexes).
+  const global =
+    config === undefined
+      ? g
+      : {
+          ...g,
+          servers: client.metrics.servers.map((s) => s.server),
+          pools: describePools(config, g.distribution),
+        };
   const interrupt = new AbortController();
   // The first Ctrl-C asks a long-running command to finish (and print its summary); a second one exits.
   const onSigint = () => {
@@ -96,10 +109,22 @@ async function runCommand(
   };
   if (command.interruptible === true) process.on('SIGINT', onSigint);
   try {
-    return await command.run({ ...ctx, client, signal: interrupt.signal, stdin: readStdin });
+    return await command.run({ ...ctx, global, client, signal: interrupt.signal, stdin: readStdin });
   } finally {
     process.off('SIGINT', onSigint);
     await client.close();
+  }
+}
+
+/** The client; with `--config`, a pool or route the client refuses is a usage error naming the file. */
+function newClient(options: MemcacheClientOptions, config: RouteConfig | undefined): MemcacheClient {
+  try {
+    return new MemcacheClient(options);
+  } catch (err) {
+    if (config !== undefined && err instanceof MemlineError && err.code === 'ERR_INVALID_ARGUMENT') {
+      throw new UsageError(`--config ${config.file}: ${err.message}`);
+    }
+    throw err;
   }
 }
 

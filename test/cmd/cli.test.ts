@@ -309,6 +309,122 @@ describe('memline CLI (cmd/cli)', function () {
     expect((await on('get', 'cli:gone')).code).to.equal(1);
   });
 
+  describe('--config: pools and a route tree', () => {
+    let dir: string;
+    let config: string;
+    const via = (...args: string[]) => memline(['--config', config, ...args]);
+    /** Writes `data` as JSON into the test's directory and returns the file's path. */
+    const file = async (name: string, data: unknown) => {
+      const at = path.join(dir, name);
+      await writeFile(at, typeof data === 'string' ? data : JSON.stringify(data));
+      return at;
+    };
+
+    before(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'memline-cli-'));
+      config = await file('pools.json', {
+        pools: {
+          main: [a.address],
+          spare: { servers: [b.address], distribution: 'jump', eject: { after: 2 } },
+        },
+        // The route as data, as routes.byPrefix(…) and routes.failover(…) return it.
+        route: {
+          type: 'byPrefix',
+          prefixes: { 'sp:': 'spare' },
+          default: { type: 'failover', children: ['main', 'spare'], maxTries: 2, onMiss: false },
+        },
+      });
+    });
+    after(async () => {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('set then get go through the route: each prefix to its pool', async () => {
+      for (const key of ['cfg:main', 'sp:cfg']) {
+        const set = await via('set', key, `value of ${key}`);
+        expect(set.code, set.err).to.equal(0);
+        const get = await via('get', key);
+        expect(get.code, get.err).to.equal(0);
+        expect(get.out).to.equal(`value of ${key}`);
+      }
+      // Each key is on its pool's server only.
+      expect((await memline(['--servers', a.address, 'get', 'cfg:main'])).code).to.equal(0);
+      expect((await memline(['--servers', b.address, 'get', 'cfg:main'])).code).to.equal(1);
+      expect((await memline(['--servers', b.address, 'get', 'sp:cfg'])).code).to.equal(0);
+      expect((await memline(['--servers', a.address, 'get', 'sp:cfg'])).code).to.equal(1);
+    });
+
+    it('pools --json lists both pools with their servers, settings and route counters', async () => {
+      const run = await via('pools', '--json');
+      expect(run.code, run.err).to.equal(0);
+      const data = JSON.parse(run.out) as { pools: Record<string, unknown>; routes: Record<string, unknown> };
+      expect(data.pools).to.deep.equal({
+        main: { servers: [a.address], distribution: 'ketama', eject: null, ejected: [] },
+        spare: {
+          servers: [b.address],
+          distribution: 'jump',
+          eject: { after: 2, probeInterval: 1000 },
+          ejected: [],
+        },
+      });
+      expect(data.routes).to.have.nested.property('route\\.default.type', 'failover');
+      const text = await via('pools');
+      expect(text.out).to.match(/^main +127\.0\.0\.1:\d+ +ketama +off +none$/m);
+      expect(text.out).to.match(/^spare +127\.0\.0\.1:\d+ +jump +after 2, probe 1000 ms +none$/m);
+      const without = await on('pools');
+      expect(without.code).to.equal(2);
+      expect(without.err).to.include('pools shows the pools of --config');
+    });
+
+    it("where names the pool and home server; version names each server's pool", async () => {
+      const run = await via('where', 'cfg:main', 'sp:cfg', '--json');
+      expect(run.code, run.err).to.equal(0);
+      expect((JSON.parse(run.out) as { keys: unknown[] }).keys).to.deep.equal([
+        { key: 'cfg:main', server: a.address, pools: ['main'] },
+        { key: 'sp:cfg', server: b.address, pools: ['spare'] },
+      ]);
+      expect((await via('where', 'sp:cfg')).out).to.match(new RegExp(`^sp:cfg +spare +${b.address}$`, 'm'));
+      const version = await via('version');
+      expect(version.code, version.err).to.equal(0);
+      expect(version.out).to.match(new RegExp(`^${a.address} +main +\\d`, 'm'));
+      expect(version.out).to.match(new RegExp(`^${b.address} +spare +\\d`, 'm'));
+    });
+
+    it('--config with --servers or MEMLINE_SERVERS is a usage error naming both', async () => {
+      const flag = await memline(['--config', config, '--servers', servers, 'get', 'k']);
+      expect(flag.code).to.equal(Exit.USAGE);
+      expect(flag.err).to.include('--config and --servers');
+      const env = await memline(['--config', config, 'get', 'k'], { env: { MEMLINE_SERVERS: servers } });
+      expect(env.code).to.equal(Exit.USAGE);
+      expect(env.err).to.include('--config and MEMLINE_SERVERS');
+    });
+
+    it('a bad route, a file that is not JSON or not there is a usage error naming the file', async () => {
+      const badRoute = await file('bad-route.json', {
+        pools: { main: [a.address] },
+        route: { type: 'failover', children: ['main', 'nope'], maxTries: 2, onMiss: false },
+      });
+      const route = await memline(['--config', badRoute, 'get', 'k']);
+      expect(route.code).to.equal(Exit.USAGE);
+      expect(route.err).to.include(`--config ${badRoute}: route.children[1]: unknown pool "nope"`);
+      expect(route.err).to.include('usage: memline get');
+      const notJson = await memline(['--config', await file('broken.json', '{ "pools": '), 'get', 'k']);
+      expect(notJson.code).to.equal(Exit.USAGE);
+      expect(notJson.err).to.include('is not JSON');
+      const missing = await memline(['--config', path.join(dir, 'missing.json'), 'get', 'k']);
+      expect(missing.code).to.equal(Exit.USAGE);
+      expect(missing.err).to.include('--config: cannot read').and.include('ENOENT');
+      const shape = await memline([
+        '--config',
+        await file('shape.json', { servers: [a.address] }),
+        'get',
+        'k',
+      ]);
+      expect(shape.code).to.equal(Exit.USAGE);
+      expect(shape.err).to.include('unknown field "servers"');
+    });
+  });
+
   describe('reaching every fleet the library does', () => {
     it('--prefix prepends to every key (keyPrefix)', async () => {
       const set = await on('--prefix', 'cli-app:', 'set', 'k', 'prefixed');

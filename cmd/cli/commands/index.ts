@@ -4,6 +4,7 @@
 import type { Command } from '../command.js';
 import { decr, del, get, incr, set, touch } from './items.js';
 import { ping } from './ping.js';
+import { pools } from './pools.js';
 import { flush, stats, version } from './servers.js';
 import { top } from './top.js';
 import { where } from './where.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   flush,
   ping,
   where,
+  pools,
   top,
 ];
 

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MemlineError } from '../../../protocols/memcached-meta/index.js';
 import { integer, UsageError } from '../argv.js';
 import type { Command } from '../command.js';
+import { poolLabel } from '../config.js';
 import { Exit, formatMs, table } from '../output.js';
 import { serverNames } from '../per-server.js';
 
@@ -80,9 +81,21 @@ random key that is not there. Exit status 3 if any request failed. Ctrl-C stops 
       { probe, servers: rows },
       () =>
         table(
-          ['server', 'sent', 'ok', 'errors', 'connect', 'min', 'p50', 'p90', 'p99', 'max', 'last error'],
+          [
+            global.pools === undefined ? 'server' : 'server (pools)',
+            'sent',
+            'ok',
+            'errors',
+            'connect',
+            'min',
+            'p50',
+            'p90',
+            'p99',
+            'max',
+            'last error',
+          ],
           rows.map((r) => [
-            r.server,
+            r.server + poolLabel(global, r.server),
             String(r.sent),
             String(r.ok),
             String(r.errors),

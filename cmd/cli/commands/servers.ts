@@ -5,6 +5,7 @@
 import type { MemlineError } from '../../../protocols/memcached-meta/index.js';
 import { integer, UsageError } from '../argv.js';
 import type { Command } from '../command.js';
+import { poolLabel, poolsOf } from '../config.js';
 import { Exit, table, type ExitCode, type Output } from '../output.js';
 import { askEach, errorsJson, only } from '../per-server.js';
 
@@ -31,7 +32,10 @@ values as memcached sent them (strings).`,
       { group: group ?? null, servers: Object.fromEntries(results), errors: errorsJson(errors) },
       () =>
         [...results]
-          .map(([server, s]) => `── ${server}\n${table(['stat', 'value'], Object.entries(s))}`)
+          .map(
+            ([server, s]) =>
+              `── ${server}${poolLabel(global, server)}\n${table(['stat', 'value'], Object.entries(s))}`,
+          )
           .join('\n\n'),
     );
     return reportErrors(out, errors);
@@ -49,10 +53,15 @@ export const version: Command = {
     const { results, errors } = await askEach(client, global.servers, async (o) =>
       only(await client.version(o)),
     );
+    const pools = global.pools;
     out.result({ servers: Object.fromEntries(results), errors: errorsJson(errors) }, () =>
       table(
-        ['server', 'version'],
-        global.servers.map((s) => [s, results.get(s) ?? `(${errors.get(s)?.code ?? 'no answer'})`]),
+        pools === undefined ? ['server', 'version'] : ['server', 'pools', 'version'],
+        global.servers.map((s) => [
+          s,
+          ...(pools === undefined ? [] : [poolsOf(pools, s).join(',')]),
+          results.get(s) ?? `(${errors.get(s)?.code ?? 'no answer'})`,
+        ]),
       ),
     );
     return reportErrors(out, errors);
