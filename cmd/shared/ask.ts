@@ -1,9 +1,9 @@
 /**
  * One line of memcached's text protocol on a short-lived connection, for the programs' probes
- * (readiness, `stats`, `version`): the only socket the programs open outside the client, apart from the
- * benchmark's raw ceiling, which must not go through memline.
+ * (readiness, `stats`, `version`), opened by the engine's transport like every other connection;
+ * only the benchmark's raw ceiling opens its own sockets, as it must not go through memline.
  */
-import net from 'node:net';
+import { Transport } from '../../lib/transport.js';
 
 /**
  * Sends `line` to `address` (`host:port`) and resolves with everything read once `complete` says the
@@ -17,14 +17,17 @@ export function ask(
 ): Promise<string | undefined> {
   const colon = address.lastIndexOf(':');
   return new Promise((resolve) => {
-    const socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
+    const transport = new Transport(
+      { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) },
+      () => transport.socket.write(`${line}\r\n`), // on connect, after the assignment
+    );
+    const socket = transport.socket;
     let reply = '';
     const done = (value: string | undefined): void => {
       socket.destroy();
       resolve(value);
     };
     socket.setTimeout(timeoutMs, () => done(undefined));
-    socket.once('connect', () => socket.write(`${line}\r\n`));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1');
       if (reply.startsWith('ERROR') || reply.startsWith('CLIENT_ERROR')) done(undefined);
