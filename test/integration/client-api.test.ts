@@ -72,8 +72,8 @@ describe('client API: TTLs are seconds from now, whatever their length', () => {
    * A long TTL goes on the wire as a Unix time, and memcached's clock ticks once a second, up to a
    * second behind the client's: the remaining TTL it reports can be one more than asked.
    */
-  function expectAbout31Days(ttl: number | undefined, what: string): void {
-    expect(ttl, what).to.be.within(DAYS_31 - 5, DAYS_31 + 1);
+  function expectAbout31Days(ttl: number | undefined, what: string, lag = 1): void {
+    expect(ttl, what).to.be.within(DAYS_31 - 5, DAYS_31 + lag);
   }
 
   it('a 31-day ttl is readable, with about 31 days left, in every method that takes one', async () => {
@@ -111,9 +111,10 @@ describe('client API: TTLs are seconds from now, whatever their length', () => {
     await client.set('u', 'v');
     await client.update('u', () => 'w', { ttl: DAYS_31 });
     expectAbout31Days(await remaining('u'), 'update');
-    // update without a ttl keeps the remaining one, even past 30 days.
+    // update without a ttl keeps the remaining one, even past 30 days. The remaining TTL it reads may
+    // already be a second long (the server's clock lags), and the one it stores gains the same again.
     await client.update('u', () => 'x');
-    expectAbout31Days(await remaining('u'), 'update keeping the TTL');
+    expectAbout31Days(await remaining('u'), 'update keeping the TTL', 2);
     const held = await client.lock('l', { ttl: DAYS_31 });
     expectAbout31Days(await remaining('l'), 'lock');
     expect(await held!.extend(DAYS_31 + 10)).to.equal(true);
