@@ -100,6 +100,10 @@ export class DeleteJournal {
     return { depth: this.#entries.size, ...this.#stats };
   }
 
+  /** {@link watch} in the shape of a bulk call's `sent` hook (one function for every bulk call). */
+  readonly sent = (backend: { readonly server: string }, req: MetaRequest, reply: Promise<unknown>): void =>
+    this.watch(backend.server, req, reply);
+
   /**
    * Follows a request sent to `server`: a plain delete that fails with a journaled error is
    * journaled; a store or delete that succeeds removes the key's older entry.

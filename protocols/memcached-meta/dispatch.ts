@@ -220,8 +220,7 @@ export class Dispatch {
         indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
       },
       name: (i) => wks[i].original,
-      sent:
-        this.journal === undefined ? undefined : (b, req, reply) => this.journal!.watch(b.server, req, reply),
+      sent: this.journal?.sent,
     });
   }
 }

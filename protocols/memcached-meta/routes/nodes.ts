@@ -112,10 +112,7 @@ export class PoolNode implements Node {
         indexes.forEach((i, j) => how.onReply(backend, items[i].wk, frames[j]));
       },
       name: (i) => items[i].wk.original,
-      sent:
-        this.#host.journal === undefined
-          ? undefined
-          : (b, req, reply) => this.#host.journal!.watch(b.server, req, reply),
+      sent: this.#host.journal?.sent,
     });
     const e = this.#eject;
     if (e !== undefined) {
