@@ -23,6 +23,9 @@ interface RawWrite {
   utf8Write(s: string, offset: number): number;
 }
 
+/** Strings up to this length are written by {@link OutBuffer.latin1}'s own loop. */
+const SHORT_STRING = 48;
+
 /**
  * The bytes a connection writes in one go: codecs append requests to it in {@link ProtocolCodec.encode},
  * and the connection hands the batch to the socket without copying it again.
@@ -54,10 +57,21 @@ export class OutBuffer {
     return this.#piecesLength + this.#pos - this.#start;
   }
 
-  /** Writes a string whose characters are all below U+0100, one byte each. */
+  /**
+   * Writes a string whose characters are all below U+0100, one byte each. Short strings (the
+   * tokens of a request line) are copied by a loop: cheaper than a call into Node's string writer.
+   */
   latin1(s: string): void {
-    this.#ensure(s.length);
-    this.#pos += (this.#slab as unknown as RawWrite).latin1Write(s, this.#pos);
+    const n = s.length;
+    this.#ensure(n);
+    if (n > SHORT_STRING) {
+      this.#pos += (this.#slab as unknown as RawWrite).latin1Write(s, this.#pos);
+      return;
+    }
+    const slab = this.#slab;
+    const at = this.#pos;
+    for (let i = 0; i < n; i++) slab[at + i] = s.charCodeAt(i);
+    this.#pos = at + n;
   }
 
   /** Writes a string as UTF-8. */

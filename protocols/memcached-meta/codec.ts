@@ -242,29 +242,27 @@ function checkMeta(
   opaque: number,
   inBatch: boolean,
 ): FrameFailure | undefined {
-  if (!COMMANDS[req.command ?? 'mn'].statuses.has(frame.status)) return outOfSync(req, frame);
-  const line = frame.line;
-  if (frame.status === 'ME') {
+  const status = frame.status;
+  if (!COMMANDS[req.command ?? 'mn'].statuses.has(status)) return outOfSync(req, frame);
+  if (status === 'ME') {
     // `ME <key> …` must name the key asked for: on 1.6.18 a binary key created by `mg … N` is
     // printed raw, and its bytes could forge reply lines.
+    const line = frame.line;
     const end = line.indexOf(' ', 3);
     if (line.slice(3, end === -1 ? line.length : end) !== req.key?.token) return outOfSync(req, frame, 'key');
     return undefined;
   }
-  if (line.length === 2) {
-    // A bare status (`HD`, `EN`…): no opaque to check. memcached echoes every opaque it is sent
-    //; a reply without one is taken as is, so that a reply stream is checked wherever it
-    // carries opaques (every batch reply, every reply of memcached and mcrouter).
-    return opaque >= 0 || !req.ownOpaque || !req.flags.includes(' O')
-      ? undefined
-      : outOfSync(req, frame, 'opaque');
-  }
-  // The decoder's one pass over the flags found the `O` and `k` tokens (frame.opaque, frame.keyAt).
+  // The decoder's one pass over the flags found the `O` and `k` tokens (frame.opaque, frame.keyAt);
+  // the line itself is read only to compare a key or a caller's own opaque.
+  const got = frame.opaque;
   if (!inBatch) {
-    const got = frame.opaque;
     if (opaque >= 0) {
+      // A bare status (`HD`, `EN`…) carries no opaque: memcached echoes every opaque it is sent, and
+      // a reply without one is taken as is, so that a stream is checked wherever it carries opaques.
       if (got !== -1 && got !== opaque) return outOfSync(req, frame, 'opaque');
     } else if (req.ownOpaque && req.flags.includes(' O')) {
+      const line = frame.line;
+      if (line.length === 2) return outOfSync(req, frame, 'opaque');
       const at = line.lastIndexOf(' O');
       const sent = requestToken(req.flags, 'O');
       if (at === -1 || line.slice(at + 2, nextSpace(line, at + 2)) !== sent) {
@@ -278,6 +276,7 @@ function checkMeta(
   if (from === -1) return undefined;
   const key = req.key;
   if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
+  const line = frame.line;
   const end = nextSpace(line, from);
   // A base64 key comes back as `k<token> b`.
   const base64 = line.startsWith(' b', end) && (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20);
@@ -299,7 +298,9 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
   }
   sink.hits++;
   const raw = casOf(frame);
-  const cas = raw === 0n ? 0n : raw | req.casTag;
+  const tag = req.casTag;
+  const cas = raw === 0n || tag === 0n ? raw : raw | tag;
+  frame.spend();
   return { key: req.key!.original, value: frame.value, flags: frame.clientFlags, cas };
 }
 

@@ -14,7 +14,7 @@
  */
 import type { FrameDecoder } from '../../lib/codec.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
-import { BARE, MetaFrame, scanned, wellFormedFlags, type ScannedFlags } from './frame.js';
+import { BARE, latin1, MetaFrame, scanFlags, scanned, type ScannedFlags } from './frame.js';
 
 /** Caps checked before anything is buffered or allocated. */
 export interface DecoderLimits {
@@ -22,11 +22,6 @@ export interface DecoderLimits {
   maxValueSize: number;
   /** The longest reply line, in bytes, without its CRLF. */
   maxLineLength: number;
-}
-
-/** `latin1Slice` is the method behind `toString('latin1', …)`, without the encoding lookup. */
-interface RawSlice {
-  latin1Slice(start: number, end: number): string;
 }
 
 const LF = 0x0a;
@@ -47,11 +42,17 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** The bytes of a line that has not ended yet. */
   #partial: Buffer | undefined = undefined;
   #partialLength = 0;
-  /** The `VA` whose data block is being read, if any. */
+  /** The size of the `VA` data block being read, or -1 when none is. */
+  #size = -1;
+  /** Its bytes so far, once they span chunks (allocated at the first partial chunk). */
   #value: Buffer | undefined = undefined;
+  /** The `VA` line: `#valueSrc[#valueFrom, #valueTo)` while those bytes last, else `#valueLine`. */
+  #valueSrc: Buffer | undefined = undefined;
+  #valueFrom = 0;
+  #valueTo = 0;
   #valueLine = '';
-  /** The scan of `#valueLine`'s flags, kept until its value is read. */
-  readonly #valueScan: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
+  /** The scan of the `VA` line's flags, kept until its value is read. */
+  readonly #valueScan: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1, cas: -1 };
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
   #filled = 0;
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
@@ -64,13 +65,13 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
 
   /** Bytes held back waiting for the rest of a frame. */
   get buffered(): number {
-    return this.#partialLength + (this.#value === undefined ? 0 : this.#filled);
+    return this.#partialLength + (this.#size === -1 ? 0 : this.#filled);
   }
 
   feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
     const length = chunk.length;
     let pos = 0;
-    if (this.#value !== undefined || this.#skipLeft > 0) {
+    if (this.#size !== -1 || this.#skipLeft > 0) {
       pos = this.#data(chunk, 0, onFrame);
       if (pos === length) return;
     }
@@ -85,7 +86,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       this.#partialLength = 0;
       if ((this.#partial as Buffer).length > KEEP_LINE_BUFFER) this.#partial = undefined;
       pos = nl + 1;
-      if (frame !== undefined) onFrame(frame);
+      if (frame !== undefined) emit(frame, onFrame);
       if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
     while (pos < length) {
@@ -96,7 +97,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       }
       const frame = this.#line(chunk, pos, nl);
       pos = nl + 1;
-      if (frame !== undefined) onFrame(frame);
+      if (frame !== undefined) emit(frame, onFrame);
       if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
   }
@@ -118,74 +119,109 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
 
   /**
    * Reads the line `buf[start, nl)` (`nl`: where its LF is). Returns its frame, or `undefined` for a
-   * `VA` header, whose data block is then expected.
+   * `VA` header, whose data block is then expected. Meta replies are read as bytes: their frame is a
+   * view of `buf` ({@link MetaFrame.view}) unless `buf` is the partial-line buffer, which is reused.
    */
   #line(buf: Buffer, start: number, nl: number): MetaFrame | undefined {
     if (nl - start > this.#maxLine + 1) throw this.#tooLong();
     // Lines end with CRLF; a bare LF or a CR elsewhere means we are not reading memcached.
     if (nl === start || buf[nl - 1] !== CR) {
-      throw new ProtocolError(
-        `reply line not ended by CRLF: ${quote((buf as unknown as RawSlice).latin1Slice(start, nl))}`,
-      );
+      throw new ProtocolError(`reply line not ended by CRLF: ${quote(latin1(buf, start, nl))}`);
     }
-    if (nl - start === 3) {
-      // A bare two-letter status (`HD`, `EN`, `MN`…: the usual reply to a write) needs no slicing.
+    const end = nl - 1;
+    const length = end - start;
+    if (length >= 2 && (length === 2 || buf[start + 2] === SPACE)) {
       const status = shortStatus(buf[start], buf[start + 1]);
-      if (status !== undefined && status !== 'VA') return new MetaFrame(status, status, undefined, -1, BARE);
-    }
-    const line = (buf as unknown as RawSlice).latin1Slice(start, nl - 1);
-    if (line.includes('\r')) throw new ProtocolError(`reply line contains a bare CR: ${quote(line)}`);
-
-    if (line.length === 2 || line.charCodeAt(2) === SPACE) {
-      const status = shortStatus(line.charCodeAt(0), line.charCodeAt(1));
-      if (status === 'VA') return this.#startValue(line);
-      if (status === 'ME' || status === 'OK') return new MetaFrame(status, line, undefined, -1, BARE);
+      if (status === 'VA') return this.#startValue(buf, start, end);
       if (status !== undefined) {
-        if (!wellFormedFlags(line, 2)) throw malformed(line);
-        return new MetaFrame(status, line, undefined, -1, scanned);
+        // A bare two-letter status (`HD`, `EN`, `MN`…: the usual reply to a write) is one shared frame.
+        if (length === 2) return BARE_FRAMES[status];
+        if (status === 'ME' || status === 'OK')
+          return new MetaFrame(status, this.#text(buf, start, end), undefined, -1, BARE);
+        if (!scanFlags(buf, start + 2, end, start)) throw this.#malformed(buf, start, end);
+        return buf === this.#partial
+          ? new MetaFrame(status, latin1(buf, start, end), undefined, -1, scanned)
+          : MetaFrame.view(status, buf, start, end, undefined, scanned);
       }
     }
+    const line = this.#text(buf, start, end);
     const status = wordStatus(line);
     if (status === undefined) throw new ProtocolError(`unknown reply ${quote(line)}`);
     return new MetaFrame(status, line, undefined, -1, BARE);
   }
 
+  /** The line `buf[start, end)` as a string, refused if it holds a CR. */
+  #text(buf: Buffer, start: number, end: number): string {
+    const line = latin1(buf, start, end);
+    if (line.includes('\r')) throw new ProtocolError(`reply line contains a bare CR: ${quote(line)}`);
+    return line;
+  }
+
+  #malformed(buf: Buffer, start: number, end: number): ProtocolError {
+    return malformed(this.#text(buf, start, end));
+  }
+
   /**
-   * `VA <size> <flags>*`: checks the size against the cap, then allocates the value once.
-   * Over the cap, returns a frame without a value whose `skipped` is the size, and reads past the data
-   * block as it comes, holding none of it: the request it answers fails alone (a batch names its key).
+   * `VA <size> <flags>*` in `buf[start, end)`: checks the size against the cap, then expects the data
+   * block. Over the cap, returns a frame without a value whose `skipped` is the size, and reads past
+   * the data block as it comes, holding none of it: the request it answers fails alone (a batch names
+   * its key).
    */
-  #startValue(line: string): MetaFrame | undefined {
-    let i = 3;
+  #startValue(buf: Buffer, start: number, end: number): MetaFrame | undefined {
+    let i = start + 3;
     let size = 0;
-    for (; i < line.length; i++) {
-      const d = line.charCodeAt(i) - 0x30;
+    for (; i < end; i++) {
+      const d = buf[i] - 0x30;
       if (d < 0 || d > 9) break;
       size = size * 10 + d;
     }
-    const digits = i - 3;
-    if (digits < 1 || digits > 20 || (i < line.length && line.charCodeAt(i) !== SPACE)) throw malformed(line);
+    const digits = i - start - 3;
+    if (digits < 1 || digits > 20 || (i < end && buf[i] !== SPACE)) throw this.#malformed(buf, start, end);
     // Checked before the flags and before any allocation: a hostile size must cost nothing.
     if (size > this.#maxValue && size <= MAX_SKIPPED_VALUE && digits <= 10) {
-      if (!wellFormedFlags(line, i)) throw malformed(line);
+      if (!scanFlags(buf, i, end, start)) throw this.#malformed(buf, start, end);
       this.#skipLeft = size + 2;
-      return new MetaFrame('VA', line, undefined, size, scanned);
+      return new MetaFrame('VA', latin1(buf, start, end), undefined, size, scanned);
     }
     if (size > this.#maxValue) {
       throw new ResponseTooLargeError(
         `reply declares a value of ${digits > 15 ? `${digits} digits of` : size} bytes, over maxValueSize ${this.#maxValue}`,
       );
     }
-    if (!wellFormedFlags(line, i)) throw malformed(line);
+    if (!scanFlags(buf, i, end, start)) throw this.#malformed(buf, start, end);
     const keep = this.#valueScan;
     keep.opaque = scanned.opaque;
     keep.keyAt = scanned.keyAt;
     keep.clientFlags = scanned.clientFlags;
     keep.casAt = scanned.casAt;
-    this.#value = Buffer.allocUnsafe(size);
-    this.#valueLine = line;
+    keep.cas = scanned.cas;
+    this.#size = size;
     this.#filled = 0;
+    if (buf === this.#partial) {
+      this.#valueSrc = undefined;
+      this.#valueLine = latin1(buf, start, end);
+    } else {
+      // A socket chunk is never written again: the line can be read from it until the value is done.
+      this.#valueSrc = buf;
+      this.#valueFrom = start;
+      this.#valueTo = end;
+    }
     return undefined;
+  }
+
+  /** The frame of the `VA` just read, with `value`; the decoder lets go of the line's bytes. */
+  #valueFrame(value: Buffer): MetaFrame {
+    const src = this.#valueSrc;
+    this.#size = -1;
+    if (src === undefined) return new MetaFrame('VA', this.#valueLine, value, -1, this.#valueScan);
+    this.#valueSrc = undefined;
+    return MetaFrame.view('VA', src, this.#valueFrom, this.#valueTo, value, this.#valueScan);
+  }
+
+  /** The `VA` line being read, as a string (for an error message). */
+  #valueText(): string {
+    const src = this.#valueSrc;
+    return src === undefined ? this.#valueLine : latin1(src, this.#valueFrom, this.#valueTo);
   }
 
   /** Reads the data block being filled or skipped; returns where it stopped in `chunk`. */
@@ -210,26 +246,37 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     return pos;
   }
 
-  /** Copies what `chunk` holds of the pending data block; emits the frame once its CRLF is read. */
+  /**
+   * Reads what `chunk` holds of the pending data block; emits the frame once its CRLF is read. A
+   * block that lies whole in `chunk` is handed over as a view of it, without a copy, when that pins
+   * no more memory than Node's own Buffer pool would ({@link shareable}); otherwise its bytes are
+   * copied into a Buffer of its own.
+   */
   #fill(chunk: Buffer, pos: number, onFrame: (frame: MetaFrame) => void): number {
-    const value = this.#value as Buffer;
-    const size = value.length;
+    const size = this.#size;
     let filled = this.#filled;
+    if (filled === 0 && pos + size + 2 <= chunk.length) {
+      // The usual case: the whole block and its CRLF are here.
+      const end = pos + size;
+      if (chunk[end] !== CR || chunk[end + 1] !== LF) {
+        throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
+      }
+      const value = shareable(chunk, size) ? chunk.subarray(pos, end) : copyOf(chunk, pos, size);
+      emit(this.#valueFrame(value), onFrame);
+      return end + 2;
+    }
+    let value = this.#value;
+    if (value === undefined) this.#value = value = Buffer.allocUnsafe(size);
     if (filled < size) {
       const n = Math.min(size - filled, chunk.length - pos);
-      if (n > 32) {
-        chunk.copy(value, filled, pos, pos + n);
-      } else {
-        // Buffer#copy costs a view allocation; a loop is faster for the many small values.
-        for (let i = 0; i < n; i++) value[filled + i] = chunk[pos + i];
-      }
+      chunk.copy(value, filled, pos, pos + n);
       filled += n;
       pos += n;
     }
     // The block is read by length; only its CRLF is checked (values may contain CRLF).
     while (filled < size + 2 && pos < chunk.length) {
       if (chunk[pos] !== (filled === size ? CR : LF)) {
-        throw new ProtocolError(`value of ${quote(this.#valueLine)} not followed by CRLF`);
+        throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
       }
       filled++;
       pos++;
@@ -240,13 +287,58 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     this.#value = undefined;
     this.#filled = 0;
-    onFrame(new MetaFrame('VA', this.#valueLine, value, -1, this.#valueScan));
+    emit(this.#valueFrame(value), onFrame);
     return pos;
   }
 
   #tooLong(): ProtocolError {
     return new ProtocolError(`reply line longer than maxLineLength ${this.#maxLine}`);
   }
+}
+
+/** Hands `frame` to the callback; then it no longer reads the bytes it came from. */
+function emit(frame: MetaFrame, onFrame: (frame: MetaFrame) => void): void {
+  onFrame(frame);
+  frame.settle();
+}
+
+/** The frames of the bare statuses, shared: a frame is never changed once made. */
+const BARE_FRAMES: Readonly<Record<string, MetaFrame>> = Object.freeze(
+  Object.fromEntries(
+    ['HD', 'EN', 'NF', 'NS', 'EX', 'MN', 'ME', 'OK'].map((s) => [
+      s,
+      new MetaFrame(s, s, undefined, -1, BARE),
+    ]),
+  ),
+);
+
+/**
+ * The largest socket chunk a value may be a view of. A view keeps its whole chunk alive as long as
+ * the caller keeps the value; up to this size that is no more than `Buffer.allocUnsafe` itself pins
+ * for a small value (Node's shared 8 KiB pool).
+ */
+export const SHARED_CHUNK_MAX = 8 * 1024;
+
+/**
+ * Whether a value of `size` bytes may be handed over as a view of `chunk` rather than copied: when
+ * the memory behind the chunk is small ({@link SHARED_CHUNK_MAX}), or the value is at least half of
+ * it. A small value never keeps a large chunk alive.
+ */
+export function shareable(chunk: Buffer, size: number): boolean {
+  const behind = chunk.buffer.byteLength;
+  return behind <= SHARED_CHUNK_MAX || size * 2 >= behind;
+}
+
+/** `chunk[pos, pos + size)` in a Buffer of its own. */
+function copyOf(chunk: Buffer, pos: number, size: number): Buffer {
+  const value = Buffer.allocUnsafe(size);
+  if (size > 32) {
+    chunk.copy(value, 0, pos, pos + size);
+  } else {
+    // Buffer#copy costs a view allocation; a loop is faster for the many small values.
+    for (let i = 0; i < size; i++) value[i] = chunk[pos + i];
+  }
+  return value;
 }
 
 /** The two-letter statuses, as constants so frames share one string each. */

@@ -82,22 +82,20 @@ export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCu
  * (or datalen): `me` reads it only there (docs/meta-protocol.md).
  */
 function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
-  const command = req.command ?? 'mn';
   const key = req.key;
   const value = req.value;
-  const isSet = command === 'ms' && value !== undefined;
-  let tail = isSet ? lengthToken(value.length) : '';
-  if (key?.base64 === true) tail += ' b';
-  tail += req.flags + end;
-  if (key === undefined) {
-    out.latin1(command + tail);
-  } else if (key.ascii) {
-    out.latin1(command + ' ' + key.token + tail);
-  } else {
-    out.latin1(command + ' ');
-    out.utf8(key.token);
-    out.latin1(tail);
+  const isSet = req.command === 'ms' && value !== undefined;
+  // Written token by token: no request line is ever built as one string.
+  out.latin1(req.command ?? 'mn');
+  if (key !== undefined) {
+    out.latin1(' ');
+    if (key.ascii) out.latin1(key.token);
+    else out.utf8(key.token);
   }
+  if (isSet) out.latin1(lengthToken(value.length));
+  if (key?.base64 === true) out.latin1(' b');
+  out.latin1(req.flags);
+  out.latin1(end);
   if (isSet) {
     // The length came from the Buffer itself, never from a string (docs/reliability.md).
     out.bytes(value);

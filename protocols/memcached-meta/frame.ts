@@ -1,30 +1,47 @@
 /**
  * One decoded reply: a status line and, after `VA`, its data block. Returned flags are read from
- * the line on demand, so a frame costs one string and (for `VA`) one Buffer; their syntax was
- * checked once by the decoder ({@link wellFormedFlags}), so reading them cannot fail.
+ * the line on demand; their syntax was checked once by the decoder ({@link scanFlags}), which also
+ * read the few every reply needs (opaque, key position, client flags, CAS), so reading them cannot
+ * fail.
+ *
+ * A frame the decoder makes is a view of the bytes it was read from while it is being correlated:
+ * its {@link MetaFrame.line} string is made only if someone reads it, or when the frame outlives the
+ * decoder's callback ({@link MetaFrame.settle}). A get's reply, turned into an Item, never makes one.
  */
 
 /** `opaque` of a frame whose `O` token is not a canonical decimal of at most 9 digits. */
 export const FOREIGN_OPAQUE = -2;
 
+/** `latin1Slice` is the method behind `toString('latin1', …)`, without the encoding lookup. */
+interface RawSlice {
+  latin1Slice(start: number, end: number): string;
+}
+
+/** The bytes `buf[from, to)` as a string, one character per byte. */
+export function latin1(buf: Buffer, from: number, to: number): string {
+  return (buf as unknown as RawSlice).latin1Slice(from, to);
+}
+
 /**
- * What the decoder's one pass over a line's returned flags ({@link wellFormedFlags}) found, read by
+ * What the decoder's one pass over a line's returned flags ({@link scanFlags}) found, read by
  * correlation and by the Item builder without scanning the line again. Filled per line; the decoder
  * copies it into the frame.
  */
 export interface ScannedFlags {
   /** The `O` token as a number; -1 without one; -2 when not one the codec writes (not canonical decimal of at most 9 digits). */
   opaque: number;
-  /** Where the `k` token starts (after the letter), or -1. */
+  /** Where the `k` token starts in the line (after the letter), or -1. */
   keyAt: number;
   /** The `f` token (client flags), 0 without one. */
   clientFlags: number;
-  /** Where the `c` token starts (after the letter), or -1. */
+  /** Where the `c` token starts in the line (after the letter), or -1. */
   casAt: number;
+  /** The `c` token as a Number when it has at most 15 digits (exact), else -1. */
+  cas: number;
 }
 
-/** The scan of the last line {@link wellFormedFlags} checked (one at a time: the decoder is synchronous). */
-export const scanned: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
+/** The scan of the last line {@link scanFlags} checked (one at a time: the decoder is synchronous). */
+export const scanned: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1, cas: -1 };
 
 /** A reply line and its value. */
 export class MetaFrame {
@@ -36,6 +53,13 @@ export class MetaFrame {
   readonly clientFlags: number;
   /** Where the `c` token starts in {@link line} (after the letter), or -1. */
   readonly casAt: number;
+  /** The `c` token as a Number when it has at most 15 digits, else -1 (see {@link casOf}). */
+  readonly cas: number;
+  #line: string;
+  /** While a view: the bytes the line is read from, `[#from, #to)`. */
+  #src: Buffer | undefined = undefined;
+  #from = 0;
+  #to = 0;
 
   constructor(
     /**
@@ -44,7 +68,7 @@ export class MetaFrame {
      */
     readonly status: string,
     /** The whole line without its CRLF, one character per byte (latin1). */
-    readonly line: string,
+    line: string,
     /** The data block of a `VA`, without its CRLF; `undefined` for every other status. */
     readonly value: Buffer | undefined,
     /**
@@ -55,8 +79,9 @@ export class MetaFrame {
     /** The decoder's scan of the flags; scanned here when not given. */
     scan?: ScannedFlags,
   ) {
+    this.#line = line;
     if (scan === undefined) {
-      scan = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 };
+      scan = BARE;
       if (isMetaStatus(status) && line.length > 2) {
         const start = status === 'VA' ? nextSpace(line, 3) : 2;
         if (wellFormedFlags(line, start)) scan = scanned;
@@ -66,11 +91,60 @@ export class MetaFrame {
     this.keyAt = scan.keyAt;
     this.clientFlags = scan.clientFlags;
     this.casAt = scan.casAt;
+    this.cas = scan.cas;
+  }
+
+  /**
+   * A frame whose line is `src[from, to)`, made into a string only when read. `src` must not change
+   * until {@link settle} is called: the decoder calls it once its callback returns.
+   */
+  static view(
+    status: string,
+    src: Buffer,
+    from: number,
+    to: number,
+    value: Buffer | undefined,
+    scan: ScannedFlags,
+  ): MetaFrame {
+    const frame = new MetaFrame(status, '', value, -1, scan);
+    frame.#src = src;
+    frame.#from = from;
+    frame.#to = to;
+    return frame;
+  }
+
+  /** The whole line without its CRLF, one character per byte (latin1). */
+  get line(): string {
+    const src = this.#src;
+    if (src !== undefined) {
+      this.#line = latin1(src, this.#from, this.#to);
+      this.#src = undefined;
+    }
+    return this.#line;
+  }
+
+  /**
+   * The decoder is done with the bytes this frame was read from: a frame that may outlive the
+   * callback makes its line string now, unless {@link spend} said nobody will read it.
+   */
+  settle(): void {
+    if (this.#src !== undefined) void this.line;
+  }
+
+  /** The frame's life ends here (it became an Item): its line will never be read. */
+  spend(): void {
+    this.#src = undefined;
   }
 }
 
 /** The frame of a bare status line (`HD`, `EN`…): nothing to scan. */
-export const BARE: ScannedFlags = Object.freeze({ opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1 });
+export const BARE: ScannedFlags = Object.freeze({
+  opaque: -1,
+  keyAt: -1,
+  clientFlags: 0,
+  casAt: -1,
+  cas: -1,
+});
 
 /** The returned flags of a meta reply, parsed. */
 export interface ReturnedFlags {
@@ -141,10 +215,12 @@ export function itemFlags(frame: MetaFrame, out: { flags: number; cas: bigint })
 export function casOf(frame: MetaFrame): bigint {
   const at = frame.casAt;
   if (at === -1) return 0n;
+  // The decoder read a CAS of up to 15 digits as a Number: exact, and no string to parse.
+  if (frame.cas >= 0) return BigInt(frame.cas);
   const line = frame.line;
   const end = nextSpace(line, at);
   // Through a Number when exact (up to 15 digits): parsing a BigInt from a string is slow.
-  return end - at <= 15 ? BigInt(digits(line, at, end)) : BigInt(line.slice(at, end));
+  return end - at <= 15 ? BigInt(digitsOf(line, at, end)) : BigInt(line.slice(at, end));
 }
 
 /**
@@ -167,9 +243,16 @@ export function isLeasePlaceholder(frame: MetaFrame): boolean {
 }
 
 /** The decimal number in `line[from, to)` (the decoder has checked that the token is digits). */
-function digits(line: string, from: number, to: number): number {
+function digitsOf(line: string, from: number, to: number): number {
   let n = 0;
   for (let i = from; i < to; i++) n = n * 10 + line.charCodeAt(i) - 0x30;
+  return n;
+}
+
+/** The decimal number in `buf[from, to)` (checked to be digits). */
+function digits(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + buf[i] - 0x30;
   return n;
 }
 
@@ -256,22 +339,31 @@ export function nextSpace(line: string, from: number): number {
 }
 
 /**
- * Checks the returned flags of a meta line from `i` on: single-space separated tokens, each a letter
- * seen once, with a well-formed number for the numeric ones. `k` and `O` tokens are free-form (a key
- * is echoed raw). One pass of `charCodeAt`: this runs for every reply.
+ * Checks the returned flags of a meta line from `i` on (a string: built frames, tests); see
+ * {@link scanFlags}, which it runs over the line's bytes.
  */
 export function wellFormedFlags(line: string, i: number): boolean {
+  return scanFlags(Buffer.from(line, 'latin1'), i, line.length, 0);
+}
+
+/**
+ * Checks the returned flags of the meta line `buf[lineStart, end)` from `i` on: single-space
+ * separated tokens, each a letter seen once, with a well-formed number for the numeric ones. `k` and
+ * `O` tokens are free-form (a key is echoed raw) but hold no CR. One pass over the bytes: this runs
+ * for every reply, and fills {@link scanned} (positions relative to `lineStart`).
+ */
+export function scanFlags(buf: Buffer, i: number, end: number, lineStart: number): boolean {
   let upper = 0;
   let lower = 0;
-  const n = line.length;
   const scan = scanned;
   scan.opaque = -1;
   scan.keyAt = -1;
   scan.clientFlags = 0;
   scan.casAt = -1;
-  while (i < n) {
-    if (line.charCodeAt(i) !== 0x20 || i + 1 >= n) return false;
-    const c = line.charCodeAt(i + 1);
+  scan.cas = -1;
+  while (i < end) {
+    if (buf[i] !== 0x20 || i + 1 >= end) return false;
+    const c = buf[i + 1];
     if (c >= 0x41 && c <= 0x5a) {
       const bit = 1 << (c - 0x41);
       if ((upper & bit) !== 0) return false;
@@ -287,34 +379,37 @@ export function wellFormedFlags(line: string, i: number): boolean {
     switch (c) {
       case 0x66 /* f */:
         // Client flags are a u32 and CAS a u64 on every memcached: a larger number is not one.
-        i = boundedDigitsEnd(line, from, n, MAX_U32);
-        if (i !== -1) scan.clientFlags = digits(line, from, i);
+        i = boundedDigitsEnd(buf, from, end, MAX_U32);
+        if (i !== -1) scan.clientFlags = digits(buf, from, i);
         break;
       case 0x63 /* c */:
-        i = boundedDigitsEnd(line, from, n, MAX_U64);
-        scan.casAt = from;
+        i = boundedDigitsEnd(buf, from, end, MAX_U64);
+        scan.casAt = from - lineStart;
+        if (i !== -1 && i - from <= 15) scan.cas = digits(buf, from, i);
         break;
       case 0x4f /* O */:
-        i = nextSpace(line, from);
-        scan.opaque = opaqueValue(line, from, i);
+        i = tokenEnd(buf, from, end);
+        if (i === -1) return false;
+        scan.opaque = opaqueValue(buf, from, i);
         continue;
       case 0x6b /* k */:
-        scan.keyAt = from;
-        i = nextSpace(line, from);
+        scan.keyAt = from - lineStart;
+        i = tokenEnd(buf, from, end);
+        if (i === -1) return false;
         continue;
       case 0x73 /* s */:
       case 0x6c /* l */:
-        i = digitsEnd(line, from, n);
+        i = digitsEnd(buf, from, end);
         break;
       case 0x74 /* t */:
         // `t-1`: no expiry.
         i =
-          line.charCodeAt(from) === 0x2d && line.charCodeAt(from + 1) === 0x31
+          buf[from] === 0x2d && buf[from + 1] === 0x31 && from + 1 < end
             ? from + 2
-            : digitsEnd(line, from, n);
+            : digitsEnd(buf, from, end);
         break;
       case 0x68 /* h */:
-        i = line.charCodeAt(from) === 0x30 || line.charCodeAt(from) === 0x31 ? from + 1 : -1;
+        i = from < end && (buf[from] === 0x30 || buf[from] === 0x31) ? from + 1 : -1;
         break;
       case 0x62 /* b */:
       case 0x57 /* W */:
@@ -323,22 +418,33 @@ export function wellFormedFlags(line: string, i: number): boolean {
         i = from;
         break;
       default:
-        i = nextSpace(line, from);
+        i = tokenEnd(buf, from, end);
+        if (i === -1) return false;
         continue;
     }
     // The token must end here.
-    if (i === -1 || (i < n && line.charCodeAt(i) !== 0x20)) return false;
+    if (i === -1 || (i < end && buf[i] !== 0x20)) return false;
   }
   return true;
 }
 
-/** The opaque in `line[from, to)` if it is canonical decimal of 1 to 9 digits (as the encoder writes), else {@link FOREIGN_OPAQUE}. */
-function opaqueValue(line: string, from: number, to: number): number {
+/** Where the free-form token at `from` ends (the next space, or `end`); -1 if it holds a CR. */
+function tokenEnd(buf: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const c = buf[i];
+    if (c === 0x20) return i;
+    if (c === 0x0d) return -1;
+  }
+  return end;
+}
+
+/** The opaque in `buf[from, to)` if it is canonical decimal of 1 to 9 digits (as the encoder writes), else {@link FOREIGN_OPAQUE}. */
+function opaqueValue(buf: Buffer, from: number, to: number): number {
   const n = to - from;
-  if (n === 0 || n > 9 || (n > 1 && line.charCodeAt(from) === 0x30)) return FOREIGN_OPAQUE;
+  if (n === 0 || n > 9 || (n > 1 && buf[from] === 0x30)) return FOREIGN_OPAQUE;
   let v = 0;
   for (let i = from; i < to; i++) {
-    const d = line.charCodeAt(i) - 0x30;
+    const d = buf[i] - 0x30;
     if (d < 0 || d > 9) return FOREIGN_OPAQUE;
     v = v * 10 + d;
   }
@@ -349,19 +455,19 @@ const MAX_U32 = '4294967295';
 const MAX_U64 = '18446744073709551615';
 
 /** {@link digitsEnd}, and -1 when the number is over `max` (decimal, no leading zeros). */
-function boundedDigitsEnd(line: string, from: number, n: number, max: string): number {
-  const end = digitsEnd(line, from, n);
+function boundedDigitsEnd(buf: Buffer, from: number, n: number, max: string): number {
+  const end = digitsEnd(buf, from, n);
   if (end === -1 || end - from < max.length) return end;
   // Leading zeros would make a long token of a small number; memcached never writes them.
-  if (end - from > max.length || line.slice(from, end) > max) return -1;
+  if (end - from > max.length || latin1(buf, from, end) > max) return -1;
   return end;
 }
 
 /** The end of 1 to 20 decimal digits starting at `from` (an unsigned 64-bit number), or -1. */
-function digitsEnd(line: string, from: number, n: number): number {
+function digitsEnd(buf: Buffer, from: number, n: number): number {
   let i = from;
   while (i < n) {
-    const c = line.charCodeAt(i);
+    const c = buf[i];
     if (c < 0x30 || c > 0x39) break;
     i++;
   }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { MetaDecoder } from '../../../protocols/memcached-meta/decoder.js';
+import { MetaDecoder, SHARED_CHUNK_MAX } from '../../../protocols/memcached-meta/decoder.js';
+import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { ALL_REPLIES } from './fixtures.js';
 import { LIMITS, byteByByte, decode, frames, latin1, serialize, splittings } from './helpers.js';
 
@@ -18,6 +19,46 @@ describe('MetaDecoder', () => {
         }
       });
     }
+  });
+
+  describe('values: a view of the chunk or a copy', () => {
+    const feedOne = (chunk: Buffer): MetaFrame[] => {
+      const out: MetaFrame[] = [];
+      new MetaDecoder(LIMITS).feed(chunk, (f) => out.push(f));
+      return out;
+    };
+
+    it('hands a value over as a view of a small chunk, without copying it', () => {
+      const chunk = Buffer.from('VA 5 c7\r\nhello\r\nHD\r\n', 'latin1');
+      const [va] = feedOne(chunk);
+      expect(va?.value?.toString()).to.equal('hello');
+      expect(va?.value?.buffer).to.equal(chunk.buffer);
+      // The line is read from the chunk only when asked for, and stays right after the callback.
+      expect(va?.line).to.equal('VA 5 c7');
+      expect(va?.cas).to.equal(7);
+    });
+
+    it('copies a small value out of a large chunk, so it never keeps the chunk alive', () => {
+      const filler = 'HD\r\n'.repeat(SHARED_CHUNK_MAX / 4);
+      const chunk = Buffer.from(`VA 5\r\nhello\r\n${filler}`, 'latin1');
+      const [va] = feedOne(chunk);
+      expect(va?.value?.toString()).to.equal('hello');
+      expect(va?.value?.buffer).to.not.equal(chunk.buffer);
+      // A value of at least half the chunk is a view: copying it would save nothing.
+      const big = Buffer.from(
+        `VA ${SHARED_CHUNK_MAX}\r\n${'x'.repeat(SHARED_CHUNK_MAX)}\r\nHD\r\n`,
+        'latin1',
+      );
+      expect(feedOne(big)[0]?.value?.buffer).to.equal(big.buffer);
+    });
+
+    it('a frame kept past the callback still has its line after the chunk is written over', () => {
+      const chunk = Buffer.from('HD O12 kabc\r\n', 'latin1');
+      const [hd] = feedOne(chunk);
+      chunk.fill(0x78);
+      expect(hd?.line).to.equal('HD O12 kabc');
+      expect([hd?.opaque, hd?.keyAt]).to.deep.equal([12, 8]);
+    });
   });
 
   describe('frames', () => {
@@ -64,14 +105,6 @@ describe('MetaDecoder', () => {
           name,
         ).to.deep.equal([...values, undefined]);
       }
-    });
-
-    it('copies values into their own memory', () => {
-      const chunk = latin1('VA 3\r\nabc\r\n' + 'HD\r\n'.repeat(3000));
-      const got: Buffer[] = [];
-      new MetaDecoder(LIMITS).feed(chunk, (f) => got.push(f.value as Buffer));
-      expect(got[0]?.toString()).to.equal('abc');
-      expect(got[0]?.buffer).to.not.equal(chunk.buffer);
     });
 
     it('accepts values up to maxValueSize and lines up to maxLineLength', () => {
