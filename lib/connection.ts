@@ -168,44 +168,43 @@ export class Connection<Req, Res, Frame> {
   send(req: Req, options: SendOptions): Promise<Res> {
     const invalid = invalidSendOptions(options);
     if (invalid !== undefined) return Promise.reject(invalid);
-    return new Promise<Res>((resolve, reject) => {
-      const entry = new RequestEntry<Req, Res>(req, options.deadline, options.timeout, resolve, reject);
-      if (!this.usable) {
-        entry.reject(new ClientClosedError('the connection is closed', { server: this.server }));
-        return;
-      }
-      if (this.pending >= this.#options.maxPending) {
-        entry.reject(
-          new QueueFullError(`${this.#options.maxPending} requests are already pending on ${this.server}`, {
-            server: this.server,
-          }),
-        );
-        return;
-      }
-      const size = this.#codec.byteLength?.(req) ?? 0;
-      const maxBytes = this.#options.maxQueuedBytes ?? Infinity;
-      const buffered = this.#pipeline.buffered;
-      if (size > 0 && buffered + size > maxBytes && this.pending > 0) {
-        entry.reject(
+    if (!this.usable) {
+      return Promise.reject(new ClientClosedError('the connection is closed', { server: this.server }));
+    }
+    if (this.pending >= this.#options.maxPending) {
+      return Promise.reject(
+        new QueueFullError(`${this.#options.maxPending} requests are already pending on ${this.server}`, {
+          server: this.server,
+        }),
+      );
+    }
+    const maxBytes = this.#options.maxQueuedBytes;
+    let size = 0;
+    if (maxBytes !== undefined) {
+      size = this.#codec.byteLength?.(req) ?? 0;
+      if (size > 0 && this.#pipeline.buffered + size > maxBytes && this.pending > 0) {
+        return Promise.reject(
           new QueueFullError(`more than ${maxBytes} bytes are already queued for ${this.server}`, {
             server: this.server,
           }),
         );
-        return;
       }
-      const signal = options.signal;
-      if (signal !== undefined) {
-        if (signal.aborted) {
-          entry.abort(this.server, signal.reason);
-          return;
-        }
-        this.#watches.watch(entry, signal);
+    }
+    const entry = new RequestEntry<Req, Res>(req, options.deadline, options.timeout);
+    const promise = entry.promise();
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        entry.abort(this.server, signal.reason);
+        return promise;
       }
-      entry.size = size;
-      this.#pipeline.queue(entry);
-      this.#lastUsedAt = options.deadline - options.timeout;
-      this.#deadlines.arm(entry.deadline);
-    });
+      this.#watches.watch(entry, signal);
+    }
+    entry.size = size;
+    this.#pipeline.queue(entry);
+    this.#lastUsedAt = options.deadline - options.timeout;
+    this.#deadlines.arm(entry.deadline);
+    return promise;
   }
 
   /**
@@ -316,9 +315,10 @@ export class Connection<Req, Res, Frame> {
     // (memcached's -Y login drops requests that arrive with it).
     for (const req of requests) {
       try {
-        await new Promise<Res>((resolve, reject) => {
-          this.#pipeline.writeAlone(new RequestEntry<Req, Res>(req, Infinity, 0, resolve, reject));
-        });
+        const entry = new RequestEntry<Req, Res>(req, Infinity, 0);
+        const reply = entry.promise();
+        this.#pipeline.writeAlone(entry);
+        await reply;
       } catch (err) {
         this.destroy(err as MemlineError);
         return;

@@ -126,17 +126,26 @@ export class RequestEntry<Req, Res> implements ReplySlot {
   size = 0;
   /** The codec's reply state for this sending of the request (see {@link ReplySlot}). */
   reply: unknown = undefined;
-  #resolve: (value: Res) => void;
-  #reject: (error: MemlineError) => void;
+  #resolve: (value: Res) => void = noop;
+  #reject: (error: MemlineError) => void = noop;
   #watch: SignalWatch | undefined = undefined;
 
   constructor(
     readonly req: Req,
     readonly deadline: number,
     readonly timeout: number,
-    resolve: (value: Res) => void,
-    reject: (error: MemlineError) => void,
-  ) {
+  ) {}
+
+  /** The caller's promise, settled through this entry. Called once, right after construction. */
+  promise(): Promise<Res> {
+    binding = this as RequestEntry<unknown, unknown>;
+    return new Promise<Res>(
+      bind as (resolve: (value: Res) => void, reject: (error: MemlineError) => void) => void,
+    );
+  }
+
+  /** Takes the resolving functions of {@link promise}'s promise (see {@link bind}). */
+  bindPromise(resolve: (value: Res) => void, reject: (error: MemlineError) => void): void {
     this.#resolve = resolve;
     this.#reject = reject;
   }
@@ -179,4 +188,18 @@ export class RequestEntry<Req, Res> implements ReplySlot {
       this.#watch = undefined;
     }
   }
+}
+
+function noop(): void {}
+
+/** The entry whose {@link RequestEntry.promise} is being made: promises are made one at a time. */
+let binding: RequestEntry<unknown, unknown> | undefined;
+
+/**
+ * The one executor of every entry's promise: it hands the resolving functions to the entry being
+ * bound, so no closure is made per request.
+ */
+function bind(resolve: (value: unknown) => void, reject: (error: MemlineError) => void): void {
+  binding!.bindPromise(resolve, reject);
+  binding = undefined;
 }

@@ -10,7 +10,7 @@ import { ClientCore, fanOut, splitByServer, type RoutedCallOptions } from '../..
 import type { SendOptions } from '../../lib/request-entry.js';
 import { CasTags } from './cas-token.js';
 import { MetaCodec } from './codec.js';
-import { ReadCounters } from './counters.js';
+import { ReadCounters, type ReadCounts } from './counters.js';
 import { FEATURE_SINCE, FeatureCache, type FeatureName, type ServerFeatures } from './features.js';
 import type { MetaFrame } from './frame.js';
 import { wireKey } from './keys.js';
@@ -81,6 +81,22 @@ export class Dispatch {
   #changing(req: MetaRequest): void {
     if (this.hot.active && req.key !== undefined && changesItem(req)) this.hot.wrote(req.key.token);
   }
+
+  /**
+   * A server's read counters and CAS tag, remembered for the last backend asked about: a read
+   * needs both, and most reads in a row go to one server (each is otherwise a map lookup).
+   */
+  serverOf(backend: MetaBackend): ServerReadState {
+    let last = this.#lastServer;
+    if (last === undefined || last.backend !== backend) {
+      const server = backend.server;
+      last = { backend, counts: this.counters.of(server), casTag: this.casTags.tagOf(server) };
+      this.#lastServer = last;
+    }
+    return last;
+  }
+
+  #lastServer: ServerReadState | undefined = undefined;
 
   /** A key's wire form; throws ERR_INVALID_KEY. */
   key(key: Key): WireKey {
@@ -238,4 +254,11 @@ function changesItem(req: MetaRequest): boolean {
     default:
       return false;
   }
+}
+
+/** What {@link Dispatch.serverOf} remembers of a backend. */
+export interface ServerReadState {
+  readonly backend: MetaBackend;
+  readonly counts: ReadCounts;
+  readonly casTag: bigint;
 }

@@ -4,7 +4,7 @@
  * and with `missOnError` a failed read is a miss (counters.ts).
  */
 import { InvalidArgumentError, MemlineError } from '../../lib/errors.js';
-import type { RoutedCallOptions } from '../../lib/kit/index.js';
+import { asError, type RoutedCallOptions } from '../../lib/kit/index.js';
 import type { SendOptions } from '../../lib/request-entry.js';
 import type { ReadOptions } from './call-options.js';
 import type { Dispatch } from './dispatch.js';
@@ -29,26 +29,32 @@ export function get(d: Dispatch, key: Key, options: ReadOptions | undefined): Pr
   if (options !== undefined && (options.meta !== undefined || options.touch !== undefined)) {
     return getDetailed(d, key, options);
   }
-  return d.core.run(options, (so) => {
-    const wk = d.key(key);
-    const hot = d.hot;
-    if (!hot.active || options?.server !== undefined || options?.routingKey !== undefined) {
-      return read(d, MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, options);
-    }
-    return hot.read(
-      wk.token,
-      so,
-      options?.coalesce,
-      (epoch) => readOne(d, wk, so, epoch),
-      () => d.counters.of(d.backendFor(wk, undefined).server),
-    );
-  });
+  // The busiest call: written out rather than through d.core.run, which costs a closure per call.
+  let so: SendOptions;
+  let wk: WireKey;
+  try {
+    so = d.core.prepare(options);
+    wk = d.key(key);
+  } catch (err) {
+    return Promise.reject(asError(err));
+  }
+  const hot = d.hot;
+  if (!hot.active || options?.server !== undefined || options?.routingKey !== undefined) {
+    return read(d, MetaRequest.read(wk, ' v f c'), wk, so, options);
+  }
+  return hot.read(
+    wk.token,
+    so,
+    options?.coalesce,
+    (epoch) => readOne(d, wk, so, epoch),
+    () => d.counters.of(d.backendFor(wk, undefined).server),
+  );
 }
 
 /** One plain read of `wk` for the hot-key layer: through the near cache's eyes when it is on. */
 export function readOne(d: Dispatch, wk: WireKey, so: SendOptions, epoch: number): Promise<Item | null> {
   if (d.hot.near === undefined) {
-    return read(d, MetaRequest.meta('mg', wk, ' v f c', undefined, true), wk, so, undefined);
+    return read(d, MetaRequest.read(wk, ' v f c'), wk, so, undefined);
   }
   return readNear(d, wk, so, epoch);
 }
@@ -83,8 +89,9 @@ function read(
   options: RoutedCallOptions | undefined,
 ): Promise<Item | null> {
   const backend = d.backendFor(wk, options);
-  req.itemSink = d.counters.of(backend.server);
-  req.casTag = d.casTags.tagOf(backend.server);
+  const of = d.serverOf(backend);
+  req.itemSink = of.counts;
+  req.casTag = of.casTag;
   return d.counters.orMiss(backend.send(req, so) as Promise<Item | null>, backend.server);
 }
 

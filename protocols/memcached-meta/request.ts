@@ -87,6 +87,11 @@ export class MetaRequest {
     return new MetaRequest(RequestKind.Meta, command, key, flags, value, undefined, idempotent, own);
   }
 
+  /** A read (`mg`) with the codec's own opaque: `flags` were rendered without `O`. */
+  static read(key: WireKey, flags: string): MetaRequest {
+    return new MetaRequest(RequestKind.Meta, 'mg', key, flags, undefined, undefined, true, false);
+  }
+
   /** Items are plain meta requests without `q`, `k` or `O`; the encoder adds them. */
   static batch(items: readonly MetaRequest[]): MetaRequest {
     let idempotent = true;
