@@ -4,10 +4,10 @@
  * probe is answered.
  *
  * While servers are out, a key whose home is still in the ring keeps it, and a key whose home is out
- * goes to a second ring built over the servers left (with the same distribution; ketama for jump):
- * only the ejected servers' keys move, whatever the distribution, and the original mapping is back, key for key, once they are restored. The
- * second ring is built when the set of ejected servers changes, never per call. The last server in
- * the ring is never ejected.
+ * goes to a second ring built over the servers left (with the same distribution; ketama for jump
+ * and proxy): only the ejected servers' keys move, whatever the distribution, and the original
+ * mapping is back, key for key, once they are restored. The second ring is built when the set of
+ * ejected servers changes, never per call. The last server in the ring is never ejected.
  *
  * What counts as a failure is what the circuit breaker counts (no usable reply: connection, timeout)
  * plus a call the open breaker refused; any reply, error replies included, resets the count. A
@@ -142,7 +142,7 @@ export class Ejector {
     }
     // Jump over fewer buckets would hand every key of a bucket left out to one neighbour (a key on
     // bucket b of n stays on b with n − 1): the moved keys are spread by ketama instead.
-    const kind = this.#kind === 'jump' ? 'ketama' : this.#kind;
+    const kind = this.#kind === 'jump' || this.#kind === 'proxy' ? 'ketama' : this.#kind;
     const ring = createDistribution(
       kind,
       live.map((i) => this.#addresses[i]),

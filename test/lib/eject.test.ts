@@ -41,7 +41,7 @@ describe('lib/Ejector', () => {
     return new Ejector(addresses, kind, full, { after, probeInterval: 100 }, probe);
   }
 
-  for (const kind of ['ketama', 'jump', 'modula'] as const) {
+  for (const kind of ['ketama', 'jump', 'modula', 'proxy'] as const) {
     it(`${kind}: the ejected server's keys go to the others, no other key moves, restore is exact`, async () => {
       const addresses = servers(5);
       const full = createDistribution(kind, addresses);
