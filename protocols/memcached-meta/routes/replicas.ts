@@ -181,8 +181,12 @@ export class ShadowNode implements Node {
     return this.primary.home(c);
   }
 
+  #picked(hash: string): boolean {
+    return this.fraction > 0 && unit(hash) < this.fraction;
+  }
+
   send(req: MetaRequest, c: Call): Promise<unknown> {
-    if (!c.cas && this.fraction > 0 && unit(c.hash) < this.fraction) {
+    if (!c.cas && this.#picked(c.hash)) {
       // No item sink: the copy's hits and misses are not the caller's.
       const shadowReq = MetaRequest.meta(req.command!, req.key, req.flags, req.value, req.idempotent);
       const timeout = c.so.timeout;
@@ -198,7 +202,28 @@ export class ShadowNode implements Node {
     return this.primary.send(req, c);
   }
 
+  /**
+   * As {@link send}, per key: the keys a single call would copy (the same hash rule) are sent to
+   * the target as one more bulk call in the background, whose replies and errors are only counted
+   * (`shadowSent`, `shadowErrors` and `dropped` count keys).
+   */
   bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    const picked = items.filter((item) => this.#picked(item.hash));
+    if (picked.length > 0 && !CAS_COMPARE.test(how.make(picked[0].wk).flags)) {
+      // No item sink and no onReply: the copy's hits, misses and errors are not the caller's.
+      const quiet: BulkHow = { make: (wk) => how.make(wk), onReply: () => undefined };
+      const timeout = so.timeout;
+      const queued = this.background(async () => {
+        const copySo = { deadline: performance.now() + timeout, timeout, signal: undefined };
+        this.stats.shadowSent += picked.length;
+        try {
+          this.stats.shadowErrors += (await this.target.bulk(picked, copySo, quiet)).size;
+        } catch {
+          this.stats.shadowErrors += picked.length;
+        }
+      });
+      if (!queued) this.stats.dropped += picked.length;
+    }
     return this.primary.bulk(items, so, how);
   }
 }

@@ -48,14 +48,17 @@ export interface RouteCounters {
   missFailovers: number;
   /** Replicated writes that some pools did not take (reported to the caller, or under `majority` logged). */
   partialWrites: number;
-  /** Shadow copies sent, failed (their errors never reach the caller) and dropped (queue full). */
+  /** Keys copied by shadow: sent, failed (their errors never reach the caller); see also `dropped`. */
   shadowSent: number;
   shadowErrors: number;
   /** Cold misses filled from warm (warmUp). */
   warmHits: number;
   /** Reads that missed on `to` inside a migrate window and were answered by `from`. */
   fallbacks: number;
-  /** Back-fills (warmUp, migrate) sent and failed; background jobs of any kind dropped (queue full). */
+  /**
+   * Back-fills (warmUp, migrate) sent and failed; background work dropped (queue full): back-fills,
+   * and shadow copies by key.
+   */
   backfills: number;
   backfillErrors: number;
   dropped: number;
