@@ -10,7 +10,7 @@ import { unit } from '../../protocols/memcached-meta/routes/node.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 import { waitFor } from '../harness/resources.js';
 
-const { shadow } = routes;
+const { shadow, replicated } = routes;
 
 async function has(mc: MemcachedProcess, key: string): Promise<boolean> {
   const reply = (await mc.command(`mg ${key} k\r\nmn\r\n`, { until: 'MN\r\n' })).toString();
@@ -88,5 +88,31 @@ describe('routes, bulk calls: shadow copies and fastest reads', function () {
     expect((await c.getMulti(keys)).size).to.equal(3);
     await waitFor(() => c.routeMetrics!.routes.route.shadowErrors === 6 && idle(c)());
     expect(c.routeMetrics!.routes.route.shadowSent).to.equal(6);
+  });
+
+  it("replicated, read 'fastest': a bulk read races the pools and does not wait for a paused one", async () => {
+    const options = {
+      pools: { main: [a.address], next: [b.address] },
+      timeout: 1000,
+    };
+    const fastest = client({ ...options, route: replicated(['main', 'next'], { read: 'fastest' }) });
+    const keys = ['f1', 'f2', 'f3'];
+    await fastest.setMulti(keys.map((k) => [k, `v-${k}`] as const));
+    const before = fastest.routeMetrics!.routes.route.answeredBy;
+    expect((await fastest.getMulti(keys)).size).to.equal(3);
+    const counted = fastest.routeMetrics!.routes.route.answeredBy;
+    expect((counted.main ?? 0) + (counted.next ?? 0)).to.equal(
+      (before.main ?? 0) + (before.next ?? 0) + keys.length,
+    );
+
+    await a.pause();
+    const t0 = performance.now();
+    const got = await fastest.getMulti([...keys, 'f-missing']);
+    const took = performance.now() - t0;
+    expect([...got.keys()].sort()).to.deep.equal(keys);
+    expect(got.get('f2')?.value.toString()).to.equal('v-f2');
+    // `first` would give the paused pool half the timeout before asking the next one.
+    expect(took).to.be.below(250);
+    expect(fastest.routeMetrics!.routes.route.answeredBy.next).to.be.at.least(4);
   });
 });

@@ -57,12 +57,78 @@ export class ReplicatedNode implements Node {
     return this.#write(this.children, req, c);
   }
 
+  #answered(i: number, n = 1): void {
+    const name = this.#names[i];
+    this.stats.answeredBy[name] = (this.stats.answeredBy[name] ?? 0) + n;
+  }
+
+  /** Every pool at once; the first that answers (a miss is an answer) wins, else the first pool's error. */
   async #fastest(req: MetaRequest, c: Call): Promise<unknown> {
     try {
-      return await Promise.any(this.children.map((p, i) => p.send(i === 0 ? req : copy(req), c)));
+      return await Promise.any(
+        this.children.map((p, i) =>
+          p.send(i === 0 ? req : copy(req), c).then((reply) => {
+            this.#answered(i);
+            return reply;
+          }),
+        ),
+      );
     } catch (err) {
       throw (err as AggregateError).errors[0];
     }
+  }
+
+  /**
+   * `fastest` over a bulk read: the whole read goes to every pool at once, and each key takes the
+   * answer (a hit or a miss, as for a single read) of the first pool whose batch holding it comes
+   * back without error. The call settles as soon as every key has its answer: the slower pools'
+   * replies are read and dropped. A key no pool answered fails with the first pool's error.
+   */
+  #bulkFastest(
+    items: readonly BulkItem[],
+    so: SendOptions,
+    how: BulkHow,
+  ): Promise<Map<string, MemlineError>> {
+    const answered = new Set<string>();
+    const failures = this.children.map(() => new Map<string, MemlineError>());
+    let pending = this.children.length;
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        const errors = new Map<string, MemlineError>();
+        for (const item of items) {
+          const key = item.wk.original;
+          if (answered.has(key)) continue;
+          const err = failures.find((f) => f.has(key))?.get(key);
+          if (err !== undefined) errors.set(key, err);
+        }
+        resolve(errors);
+      };
+      this.children.forEach((p, i) => {
+        const first: BulkHow = {
+          make: (wk) => how.make(wk),
+          onReply: (b, wk, f) => {
+            if (done || answered.has(wk.original)) return;
+            answered.add(wk.original);
+            this.#answered(i);
+            how.onReply(b, wk, f);
+            if (answered.size === items.length) finish();
+          },
+        };
+        p.bulk(items, so, first).then(
+          (errors) => {
+            failures[i] = errors;
+            if (--pending === 0) finish();
+          },
+          (err: unknown) => {
+            for (const item of items) failures[i].set(item.wk.original, err as MemlineError);
+            if (--pending === 0) finish();
+          },
+        );
+      });
+    });
   }
 
   /** Sends to every pool in `pools`; the first pool's reply (else the first that came). */
@@ -127,6 +193,7 @@ export class ReplicatedNode implements Node {
   async bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
     if (items.length === 0) return new Map();
     if (isRead(how.make(items[0].wk))) {
+      if (this.route.read === 'fastest') return this.#bulkFastest(items, so, how);
       const n = this.children.length;
       return bulkInOrder(this.children, n, false, undefined, items, so, how, this.stats);
     }

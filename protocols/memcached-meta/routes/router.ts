@@ -40,7 +40,7 @@ export interface Routing {
 export interface RouteCounters {
   /** The route type. */
   readonly type: Route['type'];
-  /** Calls answered by each child (by index) or pool (by name). */
+  /** Calls answered by each child (by index) or pool (by name); a `fastest` bulk read counts keys. */
   answeredBy: Record<string, number>;
   /** Tries that moved to the next child after an error (failover, replicated reads). */
   failovers: number;
