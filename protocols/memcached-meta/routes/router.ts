@@ -11,7 +11,7 @@
  * - a reply's CAS is tagged with the server that answered it, never with the home server;
  * - background work (shadow copies, back-fills) goes through one bounded queue per client.
  */
-import { Ejector, type EjectStats } from '../../../lib/eject.js';
+import { EjectRegistry, Ejector, type EjectStats } from '../../../lib/eject.js';
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
@@ -137,6 +137,8 @@ export class Router {
   readonly #stats = new Map<string, RouteCounters>();
   /** One per pool with `eject`, shared by every node of that pool. */
   readonly #ejectors = new Map<string, Ejector>();
+  /** The eject state per server, shared by the pools that name it; made with the first ejector. */
+  #registry: EjectRegistry | undefined;
 
   constructor(routing: Routing, host: RouterHost) {
     this.#host = host;
@@ -179,18 +181,27 @@ export class Router {
   #pool(path: string, pool: ResolvedPool, maxTtl: number | undefined): PoolNode {
     let e = this.#ejectors.get(pool.name);
     if (e === undefined && pool.eject !== undefined && pool.addresses.length > 1) {
-      const backends = pool.addresses.map((a) => this.#host.core.backendNamed(a.address));
-      const timeout = pool.eject.probeInterval;
-      // A probe is a no-op (`mn`), given the probe interval to answer.
-      const probe = (i: number) =>
-        backends[i].send(MetaRequest.meta('mn', undefined, '', undefined, true), {
-          deadline: performance.now() + timeout,
-          timeout,
-        });
-      e = new Ejector(pool.addresses, pool.kind, pool.distribution, pool.eject, probe);
+      this.#registry ??= this.#newRegistry();
+      e = new Ejector(pool.addresses, pool.kind, pool.distribution, pool.eject, this.#registry, pool.name);
       this.#ejectors.set(pool.name, e);
     }
     return new PoolNode(path, this.#host, pool, maxTtl, e);
+  }
+
+  /** Probes are a no-op (`mn`) given the probe interval to answer; changes are logged (warn). */
+  #newRegistry(): EjectRegistry {
+    const core = this.#host.core;
+    const probe = (address: string, timeout: number) =>
+      core.backendNamed(address).send(MetaRequest.meta('mn', undefined, '', undefined, true), {
+        deadline: performance.now() + timeout,
+        timeout,
+      });
+    return new EjectRegistry(probe, (change) =>
+      this.#host.warn(
+        { ...change },
+        change.state === 'ejected' ? 'memline: server ejected' : 'memline: server restored',
+      ),
+    );
   }
 
   /** Runs `job` in the background unless the queue is full; `false` when dropped. */
