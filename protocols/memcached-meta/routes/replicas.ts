@@ -8,7 +8,7 @@ import { MetaRequest } from '../request.js';
 import { PartialWriteError } from './errors.js';
 import type { Call, BulkItem, BulkHow, Node } from './node.js';
 import { CAS_COMPARE, isRead, copy, unit } from './node.js';
-import { type Filler, bulkReadThrough, fillable, readThrough } from './fill.js';
+import { type Filler, FillGuard, bulkReadThrough, deleting, fillable, readThrough } from './fill.js';
 import type { PoolNode } from './nodes.js';
 import { inOrder, bulkInOrder, merge } from './nodes.js';
 import type { RouterHost, RouteCounters } from './router.js';
@@ -307,7 +307,7 @@ export class WarmUpNode implements Node {
     host: RouterHost,
     background: (job: () => Promise<unknown>) => boolean,
   ) {
-    this.#fill = { path, stats, host, background, hits: 'warmHits' };
+    this.#fill = { path, stats, host, background, hits: 'warmHits', guard: new FillGuard() };
   }
 
   home(c: Call): MetaBackend {
@@ -317,10 +317,9 @@ export class WarmUpNode implements Node {
   async send(req: MetaRequest, c: Call): Promise<unknown> {
     if (req.command === 'md' && !c.cas) {
       // Deleted on both: a value left on warm would be copied back to cold by the next miss.
-      const [cold] = await Promise.all([
-        this.cold.send(req, c),
-        this.warm.send(copy(req), { ...c, target: undefined }),
-      ]);
+      const [cold] = await deleting(this.#fill.guard, [req.key!.token], () =>
+        Promise.all([this.cold.send(req, c), this.warm.send(copy(req), { ...c, target: undefined })]),
+      );
       return cold;
     }
     if (c.cas || !fillable(req)) return this.cold.send(req, c);
@@ -334,7 +333,12 @@ export class WarmUpNode implements Node {
     if (probe.command === 'md' && !CAS_COMPARE.test(probe.flags)) {
       // Deleted on both; a key failed on either is failed, as a single delete's Promise.all is.
       const quiet: BulkHow = { make: (wk) => how.make(wk), onReply: () => undefined };
-      return merge(await Promise.all([this.cold.bulk(items, so, how), this.warm.bulk(items, so, quiet)]));
+      const tokens = items.map((item) => item.wk.token);
+      return merge(
+        await deleting(this.#fill.guard, tokens, () =>
+          Promise.all([this.cold.bulk(items, so, how), this.warm.bulk(items, so, quiet)]),
+        ),
+      );
     }
     if (!fillable(probe)) return this.cold.bulk(items, so, how);
     return bulkReadThrough(this.#fill, this.cold, this.warm, items, so, how);

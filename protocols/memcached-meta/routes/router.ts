@@ -61,6 +61,11 @@ export interface RouteCounters {
    */
   backfills: number;
   backfillErrors: number;
+  /**
+   * Back-fills not sent, or taken back after they stored (`md … C<cas>`), because this client
+   * deleted the key after their read began.
+   */
+  cancelledBackfills: number;
   dropped: number;
 }
 
@@ -99,6 +104,7 @@ export function newRouteCounters(type: Route['type']): RouteCounters {
     fallbacks: 0,
     backfills: 0,
     backfillErrors: 0,
+    cancelledBackfills: 0,
     dropped: 0,
   };
 }
