@@ -10,8 +10,9 @@
  * server must have weight 1. A proxy pool with a `seed`, a `hash` or a key `filter` places keys
  * differently; those options have no equivalent here.
  *
- * The key hashed is the key as sent (with the client's key prefix, unless `hashKeyPrefix` is off),
- * as the proxy sees it on the wire.
+ * The proxy hashes the key token as it arrives (a binary key's base64 form included, with no key
+ * filter). memline hashes the key as sent, with the client's key prefix (and base64 for binary
+ * keys), so the two agree as long as `hashKeyPrefix` stays on and no call passes a `routingKey`.
  */
 import type { ServerAddress } from '../backend.js';
 import { InvalidArgumentError } from '../errors.js';
