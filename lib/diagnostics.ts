@@ -17,6 +17,7 @@ import type { MemlineError } from './errors.js';
  * | `memline:connection:open`     | `{ server, id, tls }`                                          |
  * | `memline:connection:close`    | `{ server, id, error }` (`error` when it failed)               |
  * | `memline:breaker:change`      | `{ server, state }` (`closed`, `open`, `half-open`)            |
+ * | `memline:eject:change`        | `{ server, state, pools, failures? }` (`ejected`, `restored`)  |
  *
  * `request` is the codec's label (`"mg"`, `"batch of 3 mg"`). Request messages carry no key, value or
  * credential, unless an OpenTelemetry instrumentation with `recordKeys` asked for keys.
@@ -28,6 +29,8 @@ export const channels = {
   connectionOpen: diagnostics.channel('memline:connection:open'),
   connectionClose: diagnostics.channel('memline:connection:close'),
   breaker: diagnostics.channel('memline:breaker:change'),
+  /** Auto-eject (a pool's `eject` option): a server left its pools' rings, or came back. */
+  eject: diagnostics.channel('memline:eject:change'),
 } as const;
 
 /** Published on `memline:request:start` when a backend accepts a request (past its breaker and queue). */

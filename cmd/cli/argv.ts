@@ -21,6 +21,9 @@ export interface OptionSpec {
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
+/** The distributions `--distribution` takes by name. */
+const DISTRIBUTIONS: readonly DistributionKind[] = ['ketama', 'jump', 'modula', 'proxy'];
+
 export const GLOBAL_OPTIONS: OptionTable = {
   servers: {
     type: 'string',
@@ -32,7 +35,7 @@ export const GLOBAL_OPTIONS: OptionTable = {
     arg: 'file.json',
     description: 'pools and a route tree (JSON) instead of --servers: see below',
   },
-  distribution: { type: 'string', arg: 'kind', description: 'ketama (default), jump or modula' },
+  distribution: { type: 'string', arg: 'kind', description: 'ketama (default), jump, modula or proxy' },
   timeout: { type: 'string', arg: 'ms', description: 'per-request timeout, connecting included (1000)' },
   prefix: { type: 'string', arg: 'prefix', description: 'prepended to every key (keyPrefix)' },
   tls: { type: 'boolean', description: 'connect with TLS (implied by every --tls-* option)' },
@@ -179,10 +182,10 @@ function globalOptions(values: Record<string, string | boolean | undefined>, env
     .map((s) => serverEntry(s, serverSource));
   if (entries.length === 0 && config === undefined) throw new UsageError(`${serverSource} names no server`);
 
-  const distribution = (values.distribution as string | undefined) ?? 'ketama';
-  if (distribution !== 'ketama' && distribution !== 'jump' && distribution !== 'modula') {
+  const distribution = ((values.distribution as string | undefined) ?? 'ketama') as DistributionKind;
+  if (!DISTRIBUTIONS.includes(distribution)) {
     throw new UsageError(
-      `--distribution must be ketama, jump or modula, not ${JSON.stringify(distribution)}`,
+      `--distribution must be ketama, jump, modula or proxy, not ${JSON.stringify(distribution)}`,
     );
   }
   const timeout = values.timeout;

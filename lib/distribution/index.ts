@@ -8,6 +8,8 @@
  *   that order (see `jump.ts`).
  * - `modula`: one-at-a-time hash modulo the slots, in list order; weight w = w slots. With weights 1 it
  *   is libmemcached's (and PHP memcached's) default distribution.
+ * - `proxy`: memcached's built-in proxy with its defaults: XXH3-64 of the key, then jump consistent
+ *   hash over the servers in list order; no weights (see `proxy.ts`).
  * - a {@link DistributionFunction}: yours, validated on every call.
  *
  * Every built-in distribution hashes the key's UTF-8 bytes, the bytes memcached stores it under.
@@ -19,10 +21,12 @@ import { InvalidArgumentError } from '../errors.js';
 import { JumpDistribution } from './jump.js';
 import { KETAMA_MAX_SERVERS, KetamaDistribution } from './ketama.js';
 import { ModulaDistribution } from './modula.js';
+import { ProxyDistribution } from './proxy.js';
 
 export { JumpDistribution } from './jump.js';
 export { KetamaDistribution } from './ketama.js';
 export { ModulaDistribution } from './modula.js';
+export { ProxyDistribution } from './proxy.js';
 
 /** Maps keys to servers; built from a fixed server list by {@link createDistribution}. */
 export interface Distribution {
@@ -37,7 +41,7 @@ export interface Distribution {
 export type DistributionFunction = (key: string, servers: readonly ServerAddress[]) => number;
 
 /** A built-in distribution by name, or a {@link DistributionFunction}. */
-export type DistributionKind = 'ketama' | 'jump' | 'modula' | DistributionFunction;
+export type DistributionKind = 'ketama' | 'jump' | 'modula' | 'proxy' | DistributionFunction;
 
 /** The largest total weight `jump` and `modula` take: one bucket or slot per unit of weight. */
 export const MAX_TOTAL_WEIGHT = 2 ** 20;
@@ -64,9 +68,11 @@ export function createDistribution(kind: DistributionKind, servers: readonly Ser
     case 'modula':
       checkTotalWeight(kind, servers);
       return new ModulaDistribution(servers);
+    case 'proxy':
+      return new ProxyDistribution(servers);
     default:
       throw new InvalidArgumentError(
-        `distribution: ${JSON.stringify(kind)} is not 'ketama', 'jump', 'modula' or a function`,
+        `distribution: ${JSON.stringify(kind)} is not 'ketama', 'jump', 'modula', 'proxy' or a function`,
       );
   }
 }

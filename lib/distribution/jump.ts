@@ -22,7 +22,7 @@
  *
  * Key hash: FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over the UTF-8 bytes,
  * computed in 16-bit pieces. memcached's proxy also uses jump, but over XXH3 and in its configured
- * list order: this distribution does not match it. Anything that computes
+ * list order: this distribution does not match it (`'proxy'` does, proxy.ts). Anything that computes
  * `jump(fnv1a64(utf8(key)), totalWeight)` over the same natural order does.
  */
 import type { ServerAddress } from '../backend.js';

@@ -36,7 +36,7 @@ export interface TlsOptions {
 export interface EngineOptions {
   /** The servers, as `"host:port"` or `{ host, port, weight? }`. */
   servers: readonly ServerSpec[];
-  /** How keys map to servers: `'ketama'`, `'jump'`, `'modula'` or a function. @default 'ketama' */
+  /** How keys map to servers: `'ketama'`, `'jump'`, `'modula'`, `'proxy'` or a function. @default 'ketama' */
   distribution?: DistributionKind;
   /** ms per call, counted from the call (queueing and connecting included). @default 1000 */
   timeout?: number;
@@ -197,9 +197,16 @@ export function clusterOptions<Req, Res, Frame>(
 /** A distribution name or function; throws ERR_INVALID_ARGUMENT naming `distribution`. */
 export function resolveDistribution(distribution: unknown): DistributionKind {
   if (typeof distribution === 'function') return distribution as DistributionKind;
-  if (distribution === 'ketama' || distribution === 'jump' || distribution === 'modula') return distribution;
+  if (
+    distribution === 'ketama' ||
+    distribution === 'jump' ||
+    distribution === 'modula' ||
+    distribution === 'proxy'
+  ) {
+    return distribution;
+  }
   throw new InvalidArgumentError(
-    `distribution "${String(distribution)}" is unknown: use 'ketama', 'jump', 'modula' or a function`,
+    `distribution "${String(distribution)}" is unknown: use 'ketama', 'jump', 'modula', 'proxy' or a function`,
   );
 }
 

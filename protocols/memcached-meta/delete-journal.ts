@@ -22,7 +22,7 @@ import type { Background } from './background.js';
 import { casOf, type MetaFrame } from './frame.js';
 import { MetaRequest, RequestKind, type WireKey } from './request.js';
 import type { JournalLine, ResolvedReliableDeletes } from './reliable-deletes.js';
-import { readJournal, writeJournal, writeJournalNow } from './reliable-deletes.js';
+import { JournalFile, readJournal } from './reliable-deletes.js';
 
 /** The errors that journal a delete: the server did not answer, or was not asked. */
 const JOURNALED = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN']);
@@ -41,6 +41,8 @@ export interface DeleteJournalStats {
   readonly dropped: number;
   /** Replay rounds put off because the background queue was full (the entries stay). */
   readonly deferred: number;
+  /** Writes of the journal's `file` that failed (the next change tries again). */
+  readonly fileErrors: number;
 }
 
 /** What the journal needs of a server. */
@@ -75,6 +77,8 @@ export class DeleteJournal {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #stats = { journaled: 0, replayed: 0, cancelled: 0, dropped: 0, deferred: 0 };
+  /** The journal's file, written as the entries change, when `file` is given. */
+  readonly #file: JournalFile | undefined;
 
   constructor(
     readonly options: ResolvedReliableDeletes,
@@ -94,10 +98,11 @@ export class DeleteJournal {
       };
       this.#add(line.server, key, 0);
     }
+    this.#file = new JournalFile(options.file, options.fileInterval, () => this.#lines());
   }
 
   get stats(): DeleteJournalStats {
-    return { depth: this.#entries.size, ...this.#stats };
+    return { depth: this.#entries.size, ...this.#stats, fileErrors: this.#file?.errors ?? 0 };
   }
 
   /** {@link watch} in the shape of a bulk call's `sent` hook (one function for every bulk call). */
@@ -167,6 +172,7 @@ export class DeleteJournal {
     if (ok && e !== undefined && e.seq < seq) {
       this.#entries.delete(id);
       this.#stats.cancelled++;
+      this.#file?.changed();
     }
   }
 
@@ -186,6 +192,7 @@ export class DeleteJournal {
       this.#entries.delete(this.#entries.keys().next().value!);
       this.#stats.dropped++;
     }
+    this.#file?.changed();
     this.#arm();
   }
 
@@ -265,6 +272,7 @@ export class DeleteJournal {
     if (this.#entries.get(e.id) !== e) return;
     this.#entries.delete(e.id);
     this.#stats[counter]++;
+    this.#file?.changed();
   }
 
   #so(): SendOptions {
@@ -290,12 +298,12 @@ export class DeleteJournal {
   async close(): Promise<void> {
     if (!this.#stop()) return;
     await this.background.idle();
-    if (this.options.file !== undefined) await writeJournal(this.options.file, this.#lines());
+    await this.#file?.close();
   }
 
   /** {@link close}, writing the file at once. */
   destroy(): void {
-    if (this.#stop() && this.options.file !== undefined) writeJournalNow(this.options.file, this.#lines());
+    if (this.#stop()) this.#file?.destroy();
   }
 }
 

@@ -77,7 +77,9 @@ export interface MemcacheClientOptions<V = Buffer> {
   /**
    * How keys map to servers: `'ketama'` (libmemcached-compatible weighted ketama: the same key lands
    * on the same server as in PHP/Python/C clients using libmemcached's ketama_weighted), `'jump'`,
-   * `'modula'`, or your own `(key, servers) => index`. @default 'ketama'
+   * `'modula'`, `'proxy'` (memcached's built-in proxy with its defaults: XXH3 and jump hash over the
+   * servers in list order, so clients and proxy-routed clients agree), or your own
+   * `(key, servers) => index`. @default 'ketama'
    */
   distribution?: DistributionKind;
   /**

@@ -227,7 +227,7 @@ describe('memline CLI (cmd/cli)', function () {
 
   it('where prints the server client.serverFor gives, for each distribution', async () => {
     const keys = Array.from({ length: 20 }, (_, i) => `user:${i}`);
-    const check = async (distribution: 'ketama' | 'jump' | 'modula') => {
+    const check = async (distribution: 'ketama' | 'jump' | 'modula' | 'proxy') => {
       const r = await on('where', ...keys, '--distribution', distribution, '--json');
       expect(r.code, r.err).to.equal(0);
       const client = new MemcacheClient({ servers: servers.split(','), distribution });
@@ -236,7 +236,7 @@ describe('memline CLI (cmd/cli)', function () {
       expect((JSON.parse(r.out) as { keys: unknown }).keys).to.deep.equal(expected);
       expect(new Set(expected.map((e) => e.server)).size).to.equal(2); // both servers are exercised
     };
-    await Promise.all([check('ketama'), check('jump'), check('modula')]);
+    await Promise.all([check('ketama'), check('jump'), check('modula'), check('proxy')]);
     const text = await on('where', 'user:1');
     const client = new MemcacheClient({ servers: servers.split(',') });
     expect(text.out).to.match(new RegExp(`^user:1\\s+${client.serverFor('user:1')}$`, 'm'));

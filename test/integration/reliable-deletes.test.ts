@@ -4,6 +4,10 @@
  * after the failed delete cancels the replay. With `servers` and with `pools`.
  */
 import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemcacheClient, type MemcacheClientOptions } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 import { waitFor } from '../harness/resources.js';
@@ -24,12 +28,16 @@ describe('reliable deletes against real memcached', function () {
     for (const c of clients.splice(0)) await c.close();
   });
 
-  function client(shape: Partial<MemcacheClientOptions>, retryInterval = 50): MemcacheClient {
+  function client(shape: Partial<MemcacheClientOptions>, retryInterval = 50, file?: string): MemcacheClient {
     const c = new MemcacheClient({
       ...shape,
       timeout: 200,
       breaker: { threshold: 1, openTime: 100, maxOpenTime: 200 },
-      reliableDeletes: { retryInterval, maxRetryInterval: Math.max(200, retryInterval) },
+      reliableDeletes: {
+        retryInterval,
+        maxRetryInterval: Math.max(200, retryInterval),
+        ...(file === undefined ? {} : { file, fileInterval: 50 }),
+      },
     });
     clients.push(c);
     return c;
@@ -91,5 +99,29 @@ describe('reliable deletes against real memcached', function () {
     mc.resume();
     await waitFor(() => c.metrics.reliableDeletes?.depth === 0, 10_000);
     expect(await c.getMulti(['rd:m1', 'rd:m2'])).to.have.property('size', 0);
+  });
+
+  it('the journal file follows the journal while the client is open: a crash loses at most fileInterval', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'memline-journal-'));
+    try {
+      const file = join(dir, 'deletes.jsonl');
+      const lines = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+      const c = client({ servers: [mc.address] }, 100, file);
+      await c.set('rd:f', 'old');
+      await mc.pause();
+      await c.delete('rd:f').catch(() => undefined);
+      expect(c.metrics.reliableDeletes?.depth).to.equal(1);
+      // Written while the client is open, without close() or destroy().
+      await waitFor(() => lines().length === 1);
+      expect(JSON.parse(lines()[0])).to.deep.equal({ server: mc.address, key: 'rd:f' });
+      mc.resume();
+      await waitFor(() => c.metrics.reliableDeletes?.depth === 0, 10_000);
+      await waitFor(() => lines().length === 0);
+      expect(c.metrics.reliableDeletes?.fileErrors).to.equal(0);
+      clients.splice(clients.indexOf(c), 1);
+      await c.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

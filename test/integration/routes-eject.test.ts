@@ -1,10 +1,12 @@
 /**
  * Auto-eject against real memcached: a pool of three, one server killed. After `after` failed calls
  * its keys are served by the other two (the others' keys stay where they were); once it is back on
- * the same port, a probe restores the exact mapping.
+ * the same port, a probe restores the exact mapping. A server in two pools is ejected once for both,
+ * logged and published on `memline:eject:change`.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { expect } from 'chai';
-import { MemcacheClient, type MemlineError } from '../../protocols/memcached-meta/index.js';
+import { MemcacheClient, routes, type MemlineError } from '../../protocols/memcached-meta/index.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
 import { waitFor } from '../harness/resources.js';
 
@@ -89,5 +91,60 @@ describe('routes: auto-eject against real memcached', function () {
     expect(await has(victim, key)).to.equal(true);
     if (process.env.MEMLINE_FIGURES)
       console.log(`failures ${failures.join(',')}; restored ${Math.round(restoreMs)} ms after it answered`);
+  });
+
+  it('a server in two pools: its failures through either count together; ejected and restored once, logged and published', async () => {
+    c?.destroy();
+    const [shared, onlyA, onlyB] = servers;
+    if (!shared.running) await shared.restart();
+    const logged: [object, string | undefined][] = [];
+    const logger = { debug: () => undefined, warn: (obj: object, msg?: string) => logged.push([obj, msg]) };
+    const published: unknown[] = [];
+    const listen = (message: unknown) => published.push(message);
+    subscribe('memline:eject:change', listen);
+    const eject = { after: 2, probeInterval: 100 };
+    c = new MemcacheClient({
+      pools: {
+        a: { servers: [shared.address, onlyA.address], eject },
+        b: { servers: [shared.address, onlyB.address], eject },
+      },
+      route: routes.byPrefix({ 'b:': 'b', default: 'a' }),
+      timeout: 500,
+      reconnectCap: 200,
+      logger,
+    });
+    try {
+      const keyOn = (prefix: string) => {
+        for (let i = 0; ; i++) if (c!.serverFor(`${prefix}${i}`) === shared.address) return `${prefix}${i}`;
+      };
+      const [ka, kb] = [keyOn('a:'), keyOn('b:')];
+      await shared.kill();
+      // One failure through pool a, one through pool b: two in a row for the server.
+      const codeOf = (p: Promise<unknown>) =>
+        p.then(
+          () => 'ok',
+          (err: MemlineError) => err.code,
+        );
+      expect(await codeOf(c.get(ka))).to.equal('ERR_CONNECTION');
+      expect(await codeOf(c.get(kb))).to.not.equal('ok');
+      expect(c.routeMetrics!.ejects).to.deep.equal({
+        a: { ejections: 1, restorations: 0, ejected: [shared.address] },
+        b: { ejections: 1, restorations: 0, ejected: [shared.address] },
+      });
+      expect(await c.get(ka)).to.equal(null); // served by the other server of a
+      const ejected = { server: shared.address, state: 'ejected', pools: ['a', 'b'], failures: 2 };
+      expect(published).to.deep.equal([ejected]);
+      expect(logged).to.deep.equal([[ejected, 'memline: server ejected']]);
+
+      await shared.restart();
+      await waitFor(() => published.length === 2, 10_000);
+      const restored = { server: shared.address, state: 'restored', pools: ['a', 'b'] };
+      expect(published[1]).to.deep.equal(restored);
+      expect(logged[1]).to.deep.equal([restored, 'memline: server restored']);
+      expect(c.serverFor(ka)).to.equal(shared.address);
+      expect(c.serverFor(kb)).to.equal(shared.address);
+    } finally {
+      unsubscribe('memline:eject:change', listen);
+    }
   });
 });

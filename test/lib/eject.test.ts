@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import type { ServerAddress } from '../../lib/backend.js';
-import { Ejector, EJECT_DEFAULTS } from '../../lib/eject.js';
+import { channels } from '../../lib/diagnostics.js';
+import { EjectRegistry, Ejector, EJECT_DEFAULTS, type EjectChange } from '../../lib/eject.js';
 import { createDistribution, type DistributionKind } from '../../lib/distribution/index.js';
 import {
   CircuitOpenError,
@@ -38,10 +39,11 @@ describe('lib/Ejector', () => {
     after = 3,
   ): Ejector {
     const full = createDistribution(kind, addresses);
-    return new Ejector(addresses, kind, full, { after, probeInterval: 100 }, probe);
+    const registry = new EjectRegistry((address) => probe(addresses.findIndex((a) => a.address === address)));
+    return new Ejector(addresses, kind, full, { after, probeInterval: 100 }, registry);
   }
 
-  for (const kind of ['ketama', 'jump', 'modula'] as const) {
+  for (const kind of ['ketama', 'jump', 'modula', 'proxy'] as const) {
     it(`${kind}: the ejected server's keys go to the others, no other key moves, restore is exact`, async () => {
       const addresses = servers(5);
       const full = createDistribution(kind, addresses);
@@ -154,6 +156,109 @@ describe('lib/Ejector', () => {
     await clock.tickAsync(1000);
     expect(probes).to.equal(1);
     expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('a server in two pools: failures counted once across both, one ejection, one probe, one restoration', async () => {
+    const shared = servers(3)[1];
+    const poolA = servers(3);
+    const poolB = [shared, ...servers(6).slice(3)];
+    const changes: EjectChange[] = [];
+    const published: unknown[] = [];
+    const listen = (message: unknown) => published.push(message);
+    channels.eject.subscribe(listen);
+    let probes = 0;
+    let answer = false;
+    const registry = new EjectRegistry(
+      () => {
+        probes++;
+        return answer ? Promise.resolve('MN') : Promise.reject(down());
+      },
+      (change) => changes.push(change),
+    );
+    const ring = (name: string, list: ServerAddress[], after: number) =>
+      new Ejector(
+        list,
+        'ketama',
+        createDistribution('ketama', list),
+        { after, probeInterval: 100 },
+        registry,
+        name,
+      );
+    const a = ring('a', poolA, 3);
+    const b = ring('b', poolB, 3);
+    try {
+      // Failures in a row, whichever pool's call it was: a, b, then a again is three.
+      a.outcome(1, down());
+      b.outcome(0, down());
+      expect(a.stats.ejected).to.deep.equal([]);
+      a.outcome(1, down());
+      expect(a.stats).to.deep.equal({ ejections: 1, restorations: 0, ejected: [shared.address] });
+      expect(b.stats).to.deep.equal({ ejections: 1, restorations: 0, ejected: [shared.address] });
+      const ejected = { server: shared.address, state: 'ejected', pools: ['a', 'b'], failures: 3 };
+      expect(changes).to.deep.equal([ejected]);
+      expect(published).to.deep.equal([ejected]);
+      // One probe per interval for the server, not one per pool.
+      await clock.tickAsync(100);
+      expect(probes).to.equal(1);
+      answer = true;
+      await clock.tickAsync(100);
+      expect(probes).to.equal(2);
+      const restored = { server: shared.address, state: 'restored', pools: ['a', 'b'] };
+      expect(changes).to.deep.equal([ejected, restored]);
+      expect(published).to.deep.equal([ejected, restored]);
+      expect(a.stats).to.deep.equal({ ejections: 1, restorations: 1, ejected: [] });
+      expect(b.stats).to.deep.equal({ ejections: 1, restorations: 1, ejected: [] });
+      // A reply through either pool resets the shared count.
+      a.outcome(1, down());
+      a.outcome(1, down());
+      b.outcome(0);
+      a.outcome(1, down());
+      expect(a.stats.ejected).to.deep.equal([]);
+      expect(clock.countTimers()).to.equal(0);
+    } finally {
+      channels.eject.unsubscribe(listen);
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a server that is the last of one pool leaves the others only; the least `after` of its pools counts', () => {
+    const shared = servers(2)[1];
+    const changes: EjectChange[] = [];
+    const registry = new EjectRegistry(
+      () => Promise.reject(down()),
+      (c) => changes.push(c),
+    );
+    const many = servers(3);
+    const single = [servers(9)[8], shared];
+    const a = new Ejector(
+      many,
+      'ketama',
+      createDistribution('ketama', many),
+      { after: 5, probeInterval: 100 },
+      registry,
+      'a',
+    );
+    const b = new Ejector(
+      single,
+      'ketama',
+      createDistribution('ketama', single),
+      { after: 2, probeInterval: 100 },
+      registry,
+      'b',
+    );
+    b.outcome(0, down());
+    b.outcome(0, down()); // b's first server is out: shared is the last of b
+    a.outcome(1, down());
+    a.outcome(1, down());
+    expect(changes.map((c) => [c.server, c.pools])).to.deep.equal([
+      [single[0].address, ['b']],
+      [shared.address, ['a']],
+    ]);
+    expect(b.stats.ejected).to.deep.equal([single[0].address]);
+    a.close();
+    b.close();
+    expect(clock.countTimers()).to.equal(0); // no pool left: nothing probed
   });
 
   it('defaults: after 3, a probe a second', () => {

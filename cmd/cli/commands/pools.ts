@@ -17,6 +17,7 @@ const COUNTERS = [
   'fallbacks',
   'backfills',
   'backfillErrors',
+  'cancelledBackfills',
   'dropped',
 ] as const;
 

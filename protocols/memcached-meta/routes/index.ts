@@ -56,6 +56,6 @@ export type {
   PrefixRoute,
 } from './tree.js';
 export type { PoolOptions } from './pools.js';
-export type { EjectOptions, EjectStats } from '../../../lib/eject.js';
+export type { EjectChange, EjectOptions, EjectStats } from '../../../lib/eject.js';
 export type { RouteMetrics, RouteCounters } from './router.js';
 export { PartialWriteError } from './errors.js';

@@ -26,7 +26,7 @@ import type { MetaRequest, WireKey } from '../request.js';
 import type { Call, BulkItem, BulkHow, Node } from './node.js';
 import { CAS_COMPARE, copy, unit } from './node.js';
 import { merge } from './nodes.js';
-import { type Filler, fillable, readThrough, bulkReadThrough } from './fill.js';
+import { type Filler, FillGuard, deleting, fillable, readThrough, bulkReadThrough } from './fill.js';
 import type { RouterHost, RouteCounters } from './router.js';
 
 /** A delete's answer that found the item: `HD`, or none in a quiet batch. */
@@ -51,7 +51,7 @@ export class MigrateNode implements Node {
     /** The clock: `Date.now` in a client, a fake one in tests. */
     readonly now: () => number,
   ) {
-    this.#fill = { path, stats, host, background, hits: 'fallbacks' };
+    this.#fill = { path, stats, host, background, hits: 'fallbacks', guard: new FillGuard() };
     this.#end = start + duration;
   }
 
@@ -74,6 +74,13 @@ export class MigrateNode implements Node {
   }
 
   send(req: MetaRequest, c: Call): Promise<unknown> {
+    // A delete, in the window or after it, makes the back-fills of its key in flight stale.
+    if (req.command === 'md' && !c.cas)
+      return deleting(this.#fill.guard, [req.key!.token], () => this.#send(req, c));
+    return this.#send(req, c);
+  }
+
+  #send(req: MetaRequest, c: Call): Promise<unknown> {
     const t = this.now();
     const owner = this.owner(c.hash, t);
     // A CAS token is the owner's: it never crosses pools.
@@ -94,10 +101,21 @@ export class MigrateNode implements Node {
     return !deleted(mine) && deleted(theirs) ? theirs : mine;
   }
 
-  async bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
-    if (items.length === 0) return new Map();
-    const t = this.now();
+  bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    if (items.length === 0) return Promise.resolve(new Map<string, MemlineError>());
     const probe = how.make(items[0].wk);
+    if (probe.command !== 'md' || CAS_COMPARE.test(probe.flags)) return this.#bulk(items, so, how, probe);
+    const tokens = items.map((item) => item.wk.token);
+    return deleting(this.#fill.guard, tokens, () => this.#bulk(items, so, how, probe));
+  }
+
+  async #bulk(
+    items: readonly BulkItem[],
+    so: SendOptions,
+    how: BulkHow,
+    probe: MetaRequest,
+  ): Promise<Map<string, MemlineError>> {
+    const t = this.now();
     const window = this.#inWindow(t);
     if (window && probe.command === 'md' && !CAS_COMPARE.test(probe.flags)) {
       return this.#bulkDeleteBoth(items, so, how, t);

@@ -8,7 +8,7 @@ import { MetaRequest } from '../request.js';
 import { PartialWriteError } from './errors.js';
 import type { Call, BulkItem, BulkHow, Node } from './node.js';
 import { CAS_COMPARE, isRead, copy, unit } from './node.js';
-import { type Filler, bulkReadThrough, fillable, readThrough } from './fill.js';
+import { type Filler, FillGuard, bulkReadThrough, deleting, fillable, readThrough } from './fill.js';
 import type { PoolNode } from './nodes.js';
 import { inOrder, bulkInOrder, merge } from './nodes.js';
 import type { RouterHost, RouteCounters } from './router.js';
@@ -57,12 +57,78 @@ export class ReplicatedNode implements Node {
     return this.#write(this.children, req, c);
   }
 
+  #answered(i: number, n = 1): void {
+    const name = this.#names[i];
+    this.stats.answeredBy[name] = (this.stats.answeredBy[name] ?? 0) + n;
+  }
+
+  /** Every pool at once; the first that answers (a miss is an answer) wins, else the first pool's error. */
   async #fastest(req: MetaRequest, c: Call): Promise<unknown> {
     try {
-      return await Promise.any(this.children.map((p, i) => p.send(i === 0 ? req : copy(req), c)));
+      return await Promise.any(
+        this.children.map((p, i) =>
+          p.send(i === 0 ? req : copy(req), c).then((reply) => {
+            this.#answered(i);
+            return reply;
+          }),
+        ),
+      );
     } catch (err) {
       throw (err as AggregateError).errors[0];
     }
+  }
+
+  /**
+   * `fastest` over a bulk read: the whole read goes to every pool at once, and each key takes the
+   * answer (a hit or a miss, as for a single read) of the first pool whose batch holding it comes
+   * back without error. The call settles as soon as every key has its answer: the slower pools'
+   * replies are read and dropped. A key no pool answered fails with the first pool's error.
+   */
+  #bulkFastest(
+    items: readonly BulkItem[],
+    so: SendOptions,
+    how: BulkHow,
+  ): Promise<Map<string, MemlineError>> {
+    const answered = new Set<string>();
+    const failures = this.children.map(() => new Map<string, MemlineError>());
+    let pending = this.children.length;
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        const errors = new Map<string, MemlineError>();
+        for (const item of items) {
+          const key = item.wk.original;
+          if (answered.has(key)) continue;
+          const err = failures.find((f) => f.has(key))?.get(key);
+          if (err !== undefined) errors.set(key, err);
+        }
+        resolve(errors);
+      };
+      this.children.forEach((p, i) => {
+        const first: BulkHow = {
+          make: (wk) => how.make(wk),
+          onReply: (b, wk, f) => {
+            if (done || answered.has(wk.original)) return;
+            answered.add(wk.original);
+            this.#answered(i);
+            how.onReply(b, wk, f);
+            if (answered.size === items.length) finish();
+          },
+        };
+        p.bulk(items, so, first).then(
+          (errors) => {
+            failures[i] = errors;
+            if (--pending === 0) finish();
+          },
+          (err: unknown) => {
+            for (const item of items) failures[i].set(item.wk.original, err as MemlineError);
+            if (--pending === 0) finish();
+          },
+        );
+      });
+    });
   }
 
   /** Sends to every pool in `pools`; the first pool's reply (else the first that came). */
@@ -127,6 +193,7 @@ export class ReplicatedNode implements Node {
   async bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
     if (items.length === 0) return new Map();
     if (isRead(how.make(items[0].wk))) {
+      if (this.route.read === 'fastest') return this.#bulkFastest(items, so, how);
       const n = this.children.length;
       return bulkInOrder(this.children, n, false, undefined, items, so, how, this.stats);
     }
@@ -181,8 +248,12 @@ export class ShadowNode implements Node {
     return this.primary.home(c);
   }
 
+  #picked(hash: string): boolean {
+    return this.fraction > 0 && unit(hash) < this.fraction;
+  }
+
   send(req: MetaRequest, c: Call): Promise<unknown> {
-    if (!c.cas && this.fraction > 0 && unit(c.hash) < this.fraction) {
+    if (!c.cas && this.#picked(c.hash)) {
       // No item sink: the copy's hits and misses are not the caller's.
       const shadowReq = MetaRequest.meta(req.command!, req.key, req.flags, req.value, req.idempotent);
       const timeout = c.so.timeout;
@@ -198,7 +269,28 @@ export class ShadowNode implements Node {
     return this.primary.send(req, c);
   }
 
+  /**
+   * As {@link send}, per key: the keys a single call would copy (the same hash rule) are sent to
+   * the target as one more bulk call in the background, whose replies and errors are only counted
+   * (`shadowSent`, `shadowErrors` and `dropped` count keys).
+   */
   bulk(items: readonly BulkItem[], so: SendOptions, how: BulkHow): Promise<Map<string, MemlineError>> {
+    const picked = items.filter((item) => this.#picked(item.hash));
+    if (picked.length > 0 && !CAS_COMPARE.test(how.make(picked[0].wk).flags)) {
+      // No item sink and no onReply: the copy's hits, misses and errors are not the caller's.
+      const quiet: BulkHow = { make: (wk) => how.make(wk), onReply: () => undefined };
+      const timeout = so.timeout;
+      const queued = this.background(async () => {
+        const copySo = { deadline: performance.now() + timeout, timeout, signal: undefined };
+        this.stats.shadowSent += picked.length;
+        try {
+          this.stats.shadowErrors += (await this.target.bulk(picked, copySo, quiet)).size;
+        } catch {
+          this.stats.shadowErrors += picked.length;
+        }
+      });
+      if (!queued) this.stats.dropped += picked.length;
+    }
     return this.primary.bulk(items, so, how);
   }
 }
@@ -215,7 +307,7 @@ export class WarmUpNode implements Node {
     host: RouterHost,
     background: (job: () => Promise<unknown>) => boolean,
   ) {
-    this.#fill = { path, stats, host, background, hits: 'warmHits' };
+    this.#fill = { path, stats, host, background, hits: 'warmHits', guard: new FillGuard() };
   }
 
   home(c: Call): MetaBackend {
@@ -225,10 +317,9 @@ export class WarmUpNode implements Node {
   async send(req: MetaRequest, c: Call): Promise<unknown> {
     if (req.command === 'md' && !c.cas) {
       // Deleted on both: a value left on warm would be copied back to cold by the next miss.
-      const [cold] = await Promise.all([
-        this.cold.send(req, c),
-        this.warm.send(copy(req), { ...c, target: undefined }),
-      ]);
+      const [cold] = await deleting(this.#fill.guard, [req.key!.token], () =>
+        Promise.all([this.cold.send(req, c), this.warm.send(copy(req), { ...c, target: undefined })]),
+      );
       return cold;
     }
     if (c.cas || !fillable(req)) return this.cold.send(req, c);
@@ -242,7 +333,12 @@ export class WarmUpNode implements Node {
     if (probe.command === 'md' && !CAS_COMPARE.test(probe.flags)) {
       // Deleted on both; a key failed on either is failed, as a single delete's Promise.all is.
       const quiet: BulkHow = { make: (wk) => how.make(wk), onReply: () => undefined };
-      return merge(await Promise.all([this.cold.bulk(items, so, how), this.warm.bulk(items, so, quiet)]));
+      const tokens = items.map((item) => item.wk.token);
+      return merge(
+        await deleting(this.#fill.guard, tokens, () =>
+          Promise.all([this.cold.bulk(items, so, how), this.warm.bulk(items, so, quiet)]),
+        ),
+      );
     }
     if (!fillable(probe)) return this.cold.bulk(items, so, how);
     return bulkReadThrough(this.#fill, this.cold, this.warm, items, so, how);

@@ -11,7 +11,7 @@
  * - a reply's CAS is tagged with the server that answered it, never with the home server;
  * - background work (shadow copies, back-fills) goes through one bounded queue per client.
  */
-import { Ejector, type EjectStats } from '../../../lib/eject.js';
+import { EjectRegistry, Ejector, type EjectStats } from '../../../lib/eject.js';
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
@@ -40,7 +40,7 @@ export interface Routing {
 export interface RouteCounters {
   /** The route type. */
   readonly type: Route['type'];
-  /** Calls answered by each child (by index) or pool (by name). */
+  /** Calls answered by each child (by index) or pool (by name); a `fastest` bulk read counts keys. */
   answeredBy: Record<string, number>;
   /** Tries that moved to the next child after an error (failover, replicated reads). */
   failovers: number;
@@ -48,16 +48,24 @@ export interface RouteCounters {
   missFailovers: number;
   /** Replicated writes that some pools did not take (reported to the caller, or under `majority` logged). */
   partialWrites: number;
-  /** Shadow copies sent, failed (their errors never reach the caller) and dropped (queue full). */
+  /** Keys copied by shadow: sent, failed (their errors never reach the caller); see also `dropped`. */
   shadowSent: number;
   shadowErrors: number;
   /** Cold misses filled from warm (warmUp). */
   warmHits: number;
   /** Reads that missed on `to` inside a migrate window and were answered by `from`. */
   fallbacks: number;
-  /** Back-fills (warmUp, migrate) sent and failed; background jobs of any kind dropped (queue full). */
+  /**
+   * Back-fills (warmUp, migrate) sent and failed; background work dropped (queue full): back-fills,
+   * and shadow copies by key.
+   */
   backfills: number;
   backfillErrors: number;
+  /**
+   * Back-fills not sent, or taken back after they stored (`md … C<cas>`), because this client
+   * deleted the key after their read began.
+   */
+  cancelledBackfills: number;
   dropped: number;
 }
 
@@ -96,6 +104,7 @@ export function newRouteCounters(type: Route['type']): RouteCounters {
     fallbacks: 0,
     backfills: 0,
     backfillErrors: 0,
+    cancelledBackfills: 0,
     dropped: 0,
   };
 }
@@ -134,6 +143,8 @@ export class Router {
   readonly #stats = new Map<string, RouteCounters>();
   /** One per pool with `eject`, shared by every node of that pool. */
   readonly #ejectors = new Map<string, Ejector>();
+  /** The eject state per server, shared by the pools that name it; made with the first ejector. */
+  #registry: EjectRegistry | undefined;
 
   constructor(routing: Routing, host: RouterHost) {
     this.#host = host;
@@ -176,18 +187,27 @@ export class Router {
   #pool(path: string, pool: ResolvedPool, maxTtl: number | undefined): PoolNode {
     let e = this.#ejectors.get(pool.name);
     if (e === undefined && pool.eject !== undefined && pool.addresses.length > 1) {
-      const backends = pool.addresses.map((a) => this.#host.core.backendNamed(a.address));
-      const timeout = pool.eject.probeInterval;
-      // A probe is a no-op (`mn`), given the probe interval to answer.
-      const probe = (i: number) =>
-        backends[i].send(MetaRequest.meta('mn', undefined, '', undefined, true), {
-          deadline: performance.now() + timeout,
-          timeout,
-        });
-      e = new Ejector(pool.addresses, pool.kind, pool.distribution, pool.eject, probe);
+      this.#registry ??= this.#newRegistry();
+      e = new Ejector(pool.addresses, pool.kind, pool.distribution, pool.eject, this.#registry, pool.name);
       this.#ejectors.set(pool.name, e);
     }
     return new PoolNode(path, this.#host, pool, maxTtl, e);
+  }
+
+  /** Probes are a no-op (`mn`) given the probe interval to answer; changes are logged (warn). */
+  #newRegistry(): EjectRegistry {
+    const core = this.#host.core;
+    const probe = (address: string, timeout: number) =>
+      core.backendNamed(address).send(MetaRequest.meta('mn', undefined, '', undefined, true), {
+        deadline: performance.now() + timeout,
+        timeout,
+      });
+    return new EjectRegistry(probe, (change) =>
+      this.#host.warn(
+        { ...change },
+        change.state === 'ejected' ? 'memline: server ejected' : 'memline: server restored',
+      ),
+    );
   }
 
   /** Runs `job` in the background unless the queue is full; `false` when dropped. */

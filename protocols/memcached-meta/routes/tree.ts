@@ -60,7 +60,7 @@ export interface MigrateRoute {
   readonly type: 'migrate';
   readonly from: Route;
   readonly to: Route;
-  /** ms since the epoch. */
+  /** ms since the epoch (a hand-written tree may give an ISO 8601 string: it is parsed). */
   readonly start: number;
   /** ms. */
   readonly duration: number;
@@ -132,35 +132,21 @@ export function failover(...args: (RouteLike | FailoverOptions)[]): FailoverRout
   const hasOptions = isPlainObject(last) && !('type' in last);
   const o = (hasOptions ? last : {}) as FailoverOptions;
   const children = (hasOptions ? args.slice(0, -1) : args).map((c) => toRoute(c as RouteLike));
-  const route: Record<string, unknown> = {
-    type: 'failover',
-    children,
-    maxTries: o.maxTries ?? children.length,
-    onMiss: o.onMiss ?? false,
-  };
-  if (o.attemptTimeout !== undefined) route.attemptTimeout = o.attemptTimeout;
-  return checkRoute(route, 'failover') as FailoverRoute;
+  return checkRoute({ type: 'failover', children, ...defined(o) }, 'failover') as FailoverRoute;
 }
 
 /** `replicated(pools, { write, read })`. */
 export function replicated(pools: readonly string[], options: ReplicatedOptions = {}): ReplicatedRoute {
-  const o = options ?? {};
-  const route = { type: 'replicated', pools, write: o.write ?? 'all', read: o.read ?? 'first' };
-  return checkRoute(route, 'replicated') as ReplicatedRoute;
+  return checkRoute({ type: 'replicated', pools, ...defined(options) }, 'replicated') as ReplicatedRoute;
 }
 
-/** `shadow(primary, target, { fraction })`: `fraction` (0–1) of the keys is copied to `target`. */
+/** `shadow(primary, target, { fraction })`: `fraction` (0–1) of the keys is copied to `target`. @default fraction 1 */
 export function shadow(
   primary: RouteLike,
   target: RouteLike,
   options: { fraction?: number } = {},
 ): ShadowRoute {
-  const route = {
-    type: 'shadow',
-    primary: toRoute(primary),
-    target: toRoute(target),
-    fraction: options?.fraction ?? 1,
-  };
+  const route = { type: 'shadow', primary: toRoute(primary), target: toRoute(target), ...defined(options) };
   return checkRoute(route, 'shadow') as ShadowRoute;
 }
 
@@ -176,25 +162,26 @@ export function warmUp(options: { cold: RouteLike; warm: RouteLike }): WarmUpRou
  * `start + unit(key) × duration` (`unit`: the key's hash in [0, 1)). After its moment a read that
  * misses on `to` is read from `from` and added to `to` with the same remaining TTL and flags; deletes
  * go to both pools for the whole window; writes and CAS go to the key's owner only. `start` is a
- * `Date` or ms since the epoch (the clients' clocks should agree), `duration` in ms.
+ * `Date`, an ISO 8601 string or ms since the epoch (the clients' clocks should agree), `duration` in
+ * ms.
  */
 export function migrate(options: {
   from: RouteLike;
   to: RouteLike;
-  start: Date | number;
+  start: Date | number | string;
   duration: number;
 }): MigrateRoute {
   const o = (options ?? {}) as Partial<{
     from: RouteLike;
     to: RouteLike;
-    start: Date | number;
+    start: Date | number | string;
     duration: number;
   }>;
   const route = {
     type: 'migrate',
     from: toRoute(o.from),
     to: toRoute(o.to),
-    start: o.start instanceof Date ? o.start.getTime() : o.start,
+    start: o.start,
     duration: o.duration,
   };
   return checkRoute(route, 'migrate') as MigrateRoute;
@@ -219,6 +206,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The fields of an options object that are not undefined (so that defaults apply to the others). */
+function defined(o: object | undefined): Record<string, unknown> {
+  if (!isPlainObject(o)) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
 const KEYS: Record<Route['type'], readonly string[]> = {
   pool: ['type', 'pool'],
   gutter: ['type', 'pool', 'maxTtl'],
@@ -231,99 +224,121 @@ const KEYS: Record<Route['type'], readonly string[]> = {
 };
 
 /**
- * Validates a route tree (a pool name stands for `pool(name)`) and returns it as a {@link Route};
- * with `pools`, every pool it names must be one of them. Throws ERR_INVALID_ARGUMENT naming the
- * path of the first thing wrong.
+ * Validates a route tree, written by the constructors or by hand (JSON), and returns it complete: a
+ * pool name stands for `pool(name)`, and a field left out takes the default its constructor gives
+ * it (failover: `maxTries` every child, `onMiss` false; replicated: `write` 'all', `read` 'first';
+ * shadow: `fraction` 1; byPrefix: `prefixes` none). With `pools`, every pool it names must be one
+ * of them. Throws ERR_INVALID_ARGUMENT naming the path of the first thing wrong. The value given is
+ * not changed.
  */
 export function checkRoute(value: unknown, path: string, pools?: ReadonlySet<string>): Route {
   if (typeof value === 'string') value = { type: 'pool', pool: value };
   if (!isPlainObject(value)) return fail(path, 'must be a route (pool(), failover(), …) or a pool name');
   const type = value.type as Route['type'];
   if (typeof type !== 'string' || !Object.hasOwn(KEYS, type)) {
-    return fail(path, `unknown route type ${JSON.stringify(value.type)}`);
+    return fail(
+      path,
+      value.type === undefined
+        ? `needs a "type" (${Object.keys(KEYS).join(', ')}) or must be a pool name`
+        : `unknown route type ${JSON.stringify(value.type)}`,
+    );
   }
   for (const name of Object.keys(value)) {
     if (!KEYS[type].includes(name)) fail(path, `unknown field "${name}" of a ${type} route`);
   }
   // An unknown pool is blamed on the node that names it (`route.default: unknown pool "x"`).
-  const poolName = (name: unknown, at: string, node = at): void => {
-    if (typeof name !== 'string' || name === '') fail(at, 'must be a pool name');
+  const poolName = (name: unknown, at: string, node = at): string => {
+    if (typeof name !== 'string' || name === '')
+      fail(at, name === undefined ? 'is required' : 'must be a pool name');
     if (pools !== undefined && !pools.has(name as string)) fail(node, `unknown pool "${String(name)}"`);
+    return name as string;
   };
-  const child = (field: string) => checkRoute(value[field], `${path}.${field}`, pools);
+  const child = (field: string): Route => {
+    if (value[field] === undefined) fail(`${path}.${field}`, 'is required');
+    return checkRoute(value[field], `${path}.${field}`, pools);
+  };
   switch (type) {
     case 'pool':
-      poolName(value.pool, `${path}.pool`, path);
-      break;
+      return { type, pool: poolName(value.pool, `${path}.pool`, path) };
     case 'gutter': {
-      poolName(value.pool, `${path}.pool`, path);
+      const name = poolName(value.pool, `${path}.pool`, path);
       const t = value.maxTtl;
       if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 2_592_000) {
-        fail(`${path}.maxTtl`, 'must be an integer number of seconds from 1 to 2592000 (30 days)');
+        fail(
+          `${path}.maxTtl`,
+          `${t === undefined ? 'is required: ' : 'must be '}an integer number of seconds from 1 to 2592000 (30 days)`,
+        );
       }
-      break;
+      return { type, pool: name, maxTtl: t as number };
     }
     case 'failover': {
-      const children = value.children;
-      if (!Array.isArray(children) || children.length < 2)
-        fail(`${path}.children`, 'needs at least two routes');
-      (children as unknown[]).forEach((c, i) => checkRoute(c, `${path}.children[${i}]`, pools));
-      const n = value.maxTries;
+      const list = value.children;
+      if (!Array.isArray(list) || list.length < 2) fail(`${path}.children`, 'needs at least two routes');
+      const children = (list as unknown[]).map((c, i) => checkRoute(c, `${path}.children[${i}]`, pools));
+      const n = value.maxTries ?? children.length;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
         fail(`${path}.maxTries`, 'must be an integer ≥ 1');
-      if (typeof value.onMiss !== 'boolean') fail(`${path}.onMiss`, 'must be true or false');
+      const onMiss = value.onMiss ?? false;
+      if (typeof onMiss !== 'boolean') fail(`${path}.onMiss`, 'must be true or false');
       const a = value.attemptTimeout;
       if (a !== undefined && (typeof a !== 'number' || !(a > 0) || !Number.isFinite(a))) {
         fail(`${path}.attemptTimeout`, 'must be a positive number of ms');
       }
-      break;
+      const route: FailoverRoute = { type, children, maxTries: n as number, onMiss: onMiss as boolean };
+      return a === undefined ? route : { ...route, attemptTimeout: a as number };
     }
     case 'replicated': {
       const list = value.pools;
       if (!Array.isArray(list) || list.length < 2) fail(`${path}.pools`, 'needs at least two pool names');
-      (list as unknown[]).forEach((p, i) => poolName(p, `${path}.pools[${i}]`));
-      if (new Set(list as unknown[]).size !== (list as unknown[]).length)
-        fail(`${path}.pools`, 'names a pool twice');
-      if (value.write !== 'all' && value.write !== 'majority')
-        fail(`${path}.write`, "must be 'all' or 'majority'");
-      if (value.read !== 'first' && value.read !== 'fastest')
-        fail(`${path}.read`, "must be 'first' or 'fastest'");
-      break;
+      const names = (list as unknown[]).map((p, i) => poolName(p, `${path}.pools[${i}]`));
+      if (new Set(names).size !== names.length) fail(`${path}.pools`, 'names a pool twice');
+      const write = value.write ?? 'all';
+      const read = value.read ?? 'first';
+      if (write !== 'all' && write !== 'majority') fail(`${path}.write`, "must be 'all' or 'majority'");
+      if (read !== 'first' && read !== 'fastest') fail(`${path}.read`, "must be 'first' or 'fastest'");
+      return { type, pools: names, write: write as 'all', read: read as 'first' };
     }
     case 'shadow': {
-      child('primary');
-      child('target');
-      const f = value.fraction;
+      const primary = child('primary');
+      const target = child('target');
+      const f = value.fraction ?? 1;
       if (typeof f !== 'number' || !(f >= 0 && f <= 1))
         fail(`${path}.fraction`, 'must be a number from 0 to 1');
-      break;
+      return { type, primary, target, fraction: f as number };
     }
     case 'warmUp':
-      child('cold');
-      child('warm');
-      break;
+      return { type, cold: child('cold'), warm: child('warm') };
     case 'migrate': {
-      child('from');
-      child('to');
-      if (typeof value.start !== 'number' || !Number.isFinite(value.start)) {
-        fail(`${path}.start`, 'must be a Date or ms since the epoch');
+      const from = child('from');
+      const to = child('to');
+      const start = instant(value.start);
+      if (start === undefined) {
+        fail(
+          `${path}.start`,
+          `${value.start === undefined ? 'is required: ' : 'must be '}a Date, an ISO 8601 date or ms since the epoch`,
+        );
       }
       const d = value.duration;
-      if (typeof d !== 'number' || !(d > 0) || !Number.isFinite(d))
-        fail(`${path}.duration`, 'must be a positive number of ms');
-      break;
+      if (typeof d !== 'number' || !(d > 0) || !Number.isFinite(d)) {
+        fail(`${path}.duration`, `${d === undefined ? 'is required: ' : 'must be '}a positive number of ms`);
+      }
+      return { type, from, to, start: start!, duration: d as number };
     }
     case 'byPrefix': {
-      const prefixes = value.prefixes;
-      if (!isPlainObject(prefixes)) fail(`${path}.prefixes`, 'must be an object of prefix → route');
-      for (const [prefix, c] of Object.entries(prefixes as Record<string, unknown>)) {
+      const given = value.prefixes ?? {};
+      if (!isPlainObject(given)) fail(`${path}.prefixes`, 'must be an object of prefix → route');
+      const prefixes: Record<string, Route> = {};
+      for (const [prefix, c] of Object.entries(given)) {
         if (prefix === '') fail(`${path}.prefixes`, 'an empty prefix matches every key: use `default`');
-        checkRoute(c, `${path}.prefixes[${JSON.stringify(prefix)}]`, pools);
+        prefixes[prefix] = checkRoute(c, `${path}.prefixes[${JSON.stringify(prefix)}]`, pools);
       }
-      if (value.default === undefined) fail(`${path}.default`, 'is required');
-      child('default');
-      break;
+      return { type, prefixes, default: child('default') };
     }
   }
-  return value as unknown as Route;
+}
+
+/** ms since the epoch of a `Date`, an ISO 8601 string or a number; undefined when none of them. */
+function instant(value: unknown): number | undefined {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : value;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : undefined;
 }

@@ -30,12 +30,13 @@ function measure(fn: (key: string) => number, list: readonly string[]): number {
 }
 
 const list = servers(8, [1, 2, 1, 3, 1, 1, 2, 1]);
-const kinds: DistributionKind[] = ['ketama', 'jump', 'modula'];
+const kinds: DistributionKind[] = ['ketama', 'jump', 'modula', 'proxy'];
 const rows: Record<string, Record<string, string>> = {};
 for (const [shape, keys] of Object.entries(SHAPES)) {
   const row: Record<string, string> = {};
   for (const kind of kinds) {
-    const dist = createDistribution(kind, list);
+    // 'proxy' takes no weights.
+    const dist = createDistribution(kind, kind === 'proxy' ? servers(8) : list);
     row[String(kind)] = measure((k) => dist.pick(k), keys).toFixed(0);
   }
   row['md5Head (pure JS)'] = measure(md5Head, keys).toFixed(0);

@@ -4,6 +4,7 @@
  * against a fake server (read the CAS, delete that version only; back off while the server is down).
  */
 import { expect } from 'chai';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +131,47 @@ describe('delete journal', () => {
       expect((await readFile(file, 'utf8')).split('\n')[1]).to.equal(
         '{"server":"a:1","key":"AAE=","b":true}',
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the file up to date while open: written within fileInterval of each change, atomically', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'memline-journal-'));
+    try {
+      const file = join(dir, 'deletes.jsonl');
+      const lines = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+      const j = journal({ file, fileInterval: 20, retryInterval: 60_000, maxRetryInterval: 60_000 });
+      j.watch('a:1', del('k1'), down());
+      j.watch('a:1', del('k2'), down());
+      await settle();
+      expect(j.stats.depth).to.equal(2);
+      // Both changes share one write, made while the journal is open.
+      await waitFor(() => lines().length === 2);
+      expect(lines()).to.deep.equal(['{"server":"a:1","key":"k1"}', '{"server":"a:1","key":"k2"}']);
+      // A store that succeeds cancels k1: the file follows.
+      j.watch('a:1', set('k1'), Promise.resolve(frame('HD')));
+      await settle();
+      await waitFor(() => lines().length === 1);
+      expect(lines()).to.deep.equal(['{"server":"a:1","key":"k2"}']);
+      expect(readdirSync(dir)).to.deep.equal(['deletes.jsonl']); // no temporary file left
+      expect(j.stats.fileErrors).to.equal(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a write of the file that failed; the journal in memory is unchanged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'memline-journal-'));
+    try {
+      const file = join(dir, 'missing-directory', 'deletes.jsonl');
+      const j = journal({ file, fileInterval: 5, retryInterval: 60_000, maxRetryInterval: 60_000 });
+      j.watch('a:1', del('k1'), down());
+      await waitFor(() => j.stats.fileErrors === 1);
+      expect(j.stats.depth).to.equal(1);
+      // destroy() does not throw: its failed write is counted too.
+      j.destroy();
+      expect(j.stats.fileErrors).to.equal(2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
