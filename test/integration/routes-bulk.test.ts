@@ -5,9 +5,11 @@
  * not wait for a paused one.
  */
 import { expect } from 'chai';
-import { MemcacheClient, routes, type MemcacheClientOptions } from '../../protocols/memcached-meta/index.js';
+import type { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { routes, type MemcacheClientOptions } from '../../protocols/memcached-meta/index.js';
 import { unit } from '../../protocols/memcached-meta/routes/node.js';
-import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import type { MemcachedProcess } from '../harness/memcached.js';
+import { twoPools } from '../harness/pools.js';
 import { waitFor } from '../harness/resources.js';
 
 const { shadow, replicated } = routes;
@@ -19,30 +21,13 @@ async function has(mc: MemcachedProcess, key: string): Promise<boolean> {
 
 describe('routes, bulk calls: shadow copies and fastest reads', function () {
   this.timeout(60_000);
-  const clients: MemcacheClient[] = [];
+  const pools = twoPools();
+  const client = (options: MemcacheClientOptions): MemcacheClient => pools.client(options);
   let a: MemcachedProcess;
   let b: MemcachedProcess;
-
-  before(async () => {
-    [a, b] = await Promise.all([startMemcached(), startMemcached()]);
+  before(() => {
+    ({ a, b } = pools);
   });
-  after(async () => {
-    await Promise.all([a.kill(), b.kill()]);
-  });
-  beforeEach(async () => {
-    for (const m of [a, b]) if (m.running) await m.command('flush_all\r\n', { until: 'OK\r\n' });
-  });
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.destroy();
-    a.resume();
-    for (const m of [a, b]) if (!m.running) await m.restart();
-  });
-
-  function client(options: MemcacheClientOptions): MemcacheClient {
-    const c = new MemcacheClient(options);
-    clients.push(c);
-    return c;
-  }
 
   const idle = (c: MemcacheClient) => () =>
     c.routeMetrics!.background.running === 0 && c.routeMetrics!.background.queued === 0;

@@ -4,9 +4,11 @@
  * window over (only `to`), and the misses of a migration against a plain server switch.
  */
 import { expect } from 'chai';
-import { MemcacheClient, routes, type MemcacheClientOptions } from '../../protocols/memcached-meta/index.js';
+import type { MemcacheClient } from '../../protocols/memcached-meta/index.js';
+import { routes, type MemcacheClientOptions } from '../../protocols/memcached-meta/index.js';
 import { unit } from '../../protocols/memcached-meta/routes/node.js';
-import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
+import type { MemcachedProcess } from '../harness/memcached.js';
+import { twoPools } from '../harness/pools.js';
 import { waitFor } from '../harness/resources.js';
 
 const { migrate } = routes;
@@ -27,28 +29,13 @@ function keyAt(lo: number, hi: number, skip = 0): string {
 
 describe('routes: migrate against real memcached pools', function () {
   this.timeout(60_000);
-  const clients: MemcacheClient[] = [];
+  const pools = twoPools();
+  const client = (options: MemcacheClientOptions): MemcacheClient => pools.client(options);
   let a: MemcachedProcess;
   let b: MemcachedProcess;
-
-  before(async () => {
-    [a, b] = await Promise.all([startMemcached(), startMemcached()]);
+  before(() => {
+    ({ a, b } = pools);
   });
-  after(async () => {
-    await Promise.all([a.kill(), b.kill()]);
-  });
-  beforeEach(async () => {
-    for (const m of [a, b]) await m.command('flush_all\r\n', { until: 'OK\r\n' });
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-
-  function client(options: MemcacheClientOptions): MemcacheClient {
-    const c = new MemcacheClient(options);
-    clients.push(c);
-    return c;
-  }
 
   it('a window in progress: moved keys on `to`, a miss falls back to `from` and is back-filled', async () => {
     // Half-way through a two-hour window: keys with a hash under 0.4 have moved, over 0.6 have not.

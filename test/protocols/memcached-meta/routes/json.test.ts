@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { thrown } from '../helpers.js';
 import {
   MemcacheClient,
   checkRoute,
   routes,
-  type MemlineError,
   type Route,
 } from '../../../../protocols/memcached-meta/index.js';
 
@@ -20,14 +20,7 @@ function load(json: string): Route {
   return checkRoute(JSON.parse(json) as unknown, 'route', POOLS);
 }
 
-function refusal(build: () => unknown): MemlineError {
-  try {
-    build();
-  } catch (err) {
-    return err as MemlineError;
-  }
-  throw new Error('expected an error');
-}
+const refusal = thrown;
 
 describe('routes: hand-written JSON', () => {
   it('a minimal tree of every kind is what its constructor builds, defaults filled in', () => {

@@ -1,22 +1,11 @@
 import { expect } from 'chai';
-import {
-  MemcacheClient,
-  routes,
-  type MemlineError,
-  type Route,
-} from '../../../../protocols/memcached-meta/index.js';
+import { thrown } from '../helpers.js';
+import { MemcacheClient, routes, type Route } from '../../../../protocols/memcached-meta/index.js';
 import { clampTtl } from '../../../../protocols/memcached-meta/routes/nodes.js';
 
 const { pool, failover, gutter, replicated, shadow, warmUp, migrate, byPrefix } = routes;
 
-function refusal(build: () => unknown): MemlineError {
-  try {
-    build();
-  } catch (err) {
-    return err as MemlineError;
-  }
-  throw new Error('expected an error');
-}
+const refusal = thrown;
 
 describe('routes: the tree as data', () => {
   it('constructors return plain data that survives JSON', () => {
