@@ -144,7 +144,7 @@ export class RequestEntry<Req, Res> implements ReplySlot {
     );
   }
 
-  /** Takes the resolving functions of {@link promise}'s promise (see {@link bind}). */
+  /** Takes the resolving functions of {@link promise}'s promise (see `bind`). */
   bindPromise(resolve: (value: Res) => void, reject: (error: MemlineError) => void): void {
     this.#resolve = resolve;
     this.#reject = reject;

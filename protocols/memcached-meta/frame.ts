@@ -53,7 +53,7 @@ export class MetaFrame {
   readonly clientFlags: number;
   /** Where the `c` token starts in {@link line} (after the letter), or -1. */
   readonly casAt: number;
-  /** The `c` token as a Number when it has at most 15 digits, else -1 (see {@link casOf}). */
+  /** The `c` token as a Number when it has at most 15 digits, else -1 (see `casOf`). */
   readonly cas: number;
   #line: string;
   /** While a view: the bytes the line is read from, `[#from, #to)`. */
