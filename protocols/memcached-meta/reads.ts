@@ -30,25 +30,23 @@ export function get(d: Dispatch, key: Key, options: ReadOptions | undefined): Pr
     return getDetailed(d, key, options);
   }
   // The busiest call: written out rather than through d.core.run, which costs a closure per call.
-  let so: SendOptions;
-  let wk: WireKey;
   try {
-    so = d.core.prepare(options);
-    wk = d.key(key);
+    const so = d.core.prepare(options);
+    const wk = d.key(key);
+    const hot = d.hot;
+    if (!hot.active || options?.server !== undefined || options?.routingKey !== undefined) {
+      return read(d, MetaRequest.read(wk, ' v f c'), wk, so, options);
+    }
+    return hot.read(
+      wk.token,
+      so,
+      options?.coalesce,
+      (epoch) => readOne(d, wk, so, epoch),
+      () => d.counters.of(d.backendFor(wk, undefined).server),
+    );
   } catch (err) {
     return Promise.reject(asError(err));
   }
-  const hot = d.hot;
-  if (!hot.active || options?.server !== undefined || options?.routingKey !== undefined) {
-    return read(d, MetaRequest.read(wk, ' v f c'), wk, so, options);
-  }
-  return hot.read(
-    wk.token,
-    so,
-    options?.coalesce,
-    (epoch) => readOne(d, wk, so, epoch),
-    () => d.counters.of(d.backendFor(wk, undefined).server),
-  );
 }
 
 /** One plain read of `wk` for the hot-key layer: through the near cache's eyes when it is on. */
