@@ -265,6 +265,9 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       emit(this.#valueFrame(value), onFrame);
       return end + 2;
     }
+    // Nothing of the block here yet (the chunk ended with its header): allocate nothing, so that the
+    // next chunk may still take the whole-block path above with no stale buffer left behind.
+    if (pos === chunk.length) return pos;
     let value = this.#value;
     if (value === undefined) this.#value = value = Buffer.allocUnsafe(size);
     if (filled < size) {

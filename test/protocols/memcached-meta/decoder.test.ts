@@ -3,7 +3,7 @@ import sinon from 'sinon';
 import { MetaDecoder, SHARED_CHUNK_MAX } from '../../../protocols/memcached-meta/decoder.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { ALL_REPLIES } from './fixtures.js';
-import { LIMITS, byteByByte, decode, frames, latin1, serialize, splittings } from './helpers.js';
+import { LIMITS, byteByByte, cutAt, decode, frames, latin1, serialize, splittings } from './helpers.js';
 
 describe('MetaDecoder', () => {
   describe('section 15 fixtures', () => {
@@ -50,6 +50,20 @@ describe('MetaDecoder', () => {
         'latin1',
       );
       expect(feedOne(big)[0]?.value?.buffer).to.equal(big.buffer);
+    });
+
+    it('values of every size arrive whole however a stream of them is cut in three', () => {
+      // Regression: a header ending one chunk, its value whole in the next, then a value split over
+      // two chunks — the second value was read into a buffer left over from the first, and cut short.
+      const bytes = latin1('STAT pid 1\r\nVA 1 f0 c1\r\nx\r\nVA 2 O0\r\nhi\r\nVA 3\r\nabc\r\nHD\r\n');
+      const whole = decode([bytes]);
+      expect(whole.frames.map((f) => f.value)).to.deep.equal([undefined, 'x', 'hi', 'abc', undefined]);
+      expect(decode(cutAt(bytes, [24, 38])), 'the reported cut').to.deep.equal(whole);
+      for (let i = 0; i <= bytes.length; i++) {
+        for (let j = i; j <= bytes.length; j++) {
+          expect(decode(cutAt(bytes, [i, j])), `cut at ${i} and ${j}`).to.deep.equal(whole);
+        }
+      }
     });
 
     it('a frame kept past the callback still has its line after the chunk is written over', () => {
