@@ -40,7 +40,12 @@ export async function fuzz<Ts>(
     ...(seed === undefined ? {} : { seed: Number(seed), path: process.env.MEMLINE_FUZZ_PATH }),
   };
   const start = performance.now();
-  const details = await fc.check(property as fc.IAsyncPropertyWithHooks<unknown>, parameters);
+  const tracked = trackRuns(property as fc.IAsyncPropertyWithHooks<unknown>);
+  const details = await fc.check(tracked.property, parameters);
+  // fast-check stops waiting for the run in progress when the time is up; it is still talking to the
+  // test's servers. Wait for it, so that it cannot touch what the next property uses, and report it
+  // if it failed.
+  const abandoned = await tracked.last();
   const seconds = (performance.now() - start) / 1000;
   fuzzLog.push({ name, runs: details.numRuns, seconds, seed: details.seed });
   console.log(
@@ -52,6 +57,10 @@ export async function fuzz<Ts>(
       cause,
     });
   }
+  if (abandoned !== undefined) {
+    const why = abandoned instanceof Error ? abandoned.message : JSON.stringify(abandoned);
+    throw new Error(`the run in progress when time was up failed: ${why}`, { cause: abandoned });
+  }
   // A replay from a path runs from that counterexample on only: too few runs then is no failure.
   const minRuns = process.env.MEMLINE_FUZZ_PATH === undefined ? (options.minRuns ?? 20) : 1;
   if (details.numRuns < minRuns) {
@@ -62,4 +71,33 @@ export async function fuzz<Ts>(
 function positive(text: string | undefined, fallback: number): number {
   const n = text === undefined ? NaN : Number(text);
   return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/**
+ * `property` with its runs followed: {@link last} waits for the latest run (which fast-check may have
+ * stopped waiting for) and gives its failure, or undefined when it passed or was never started.
+ */
+function trackRuns<Ts>(property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWithHooks<Ts>): {
+  property: fc.IAsyncPropertyWithHooks<Ts>;
+  last: () => Promise<unknown>;
+} {
+  let latest: Promise<unknown> = Promise.resolve(null);
+  if (!property.isAsync()) {
+    return { property: property as fc.IAsyncPropertyWithHooks<Ts>, last: () => Promise.resolve(undefined) };
+  }
+  const tracked = Object.create(property) as fc.IAsyncPropertyWithHooks<Ts>;
+  tracked.run = (v: Ts) => {
+    const run = Promise.resolve(property.run(v) as ReturnType<fc.IAsyncPropertyWithHooks<Ts>['run']>);
+    latest = run;
+    return run;
+  };
+  return {
+    property: tracked,
+    last: async () => {
+      const outcome = (await latest.catch((err: unknown) => ({ error: err }))) as
+        { error?: unknown } | null | undefined;
+      // A run passes with null (or a skip); a failure carries its error.
+      return outcome !== null && outcome !== undefined && 'error' in outcome ? outcome.error : undefined;
+    },
+  };
 }
