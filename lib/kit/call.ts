@@ -41,7 +41,7 @@ export interface RoutedCallOptions extends CallOptions {
  */
 export function prepareCall(options: CallOptions | undefined, defaultTimeout: number): SendOptions {
   if (options === undefined) {
-    return { deadline: performance.now() + defaultTimeout, timeout: defaultTimeout, signal: undefined };
+    return { deadline: callTime() + defaultTimeout, timeout: defaultTimeout, signal: undefined };
   }
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options must be an object');
@@ -53,7 +53,30 @@ export function prepareCall(options: CallOptions | undefined, defaultTimeout: nu
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal must be an AbortSignal');
   }
-  return { deadline: performance.now() + timeout, timeout, signal };
+  return { deadline: callTime() + timeout, timeout, signal };
+}
+
+/** Calls that may share one reading of the clock (see {@link callTime}). */
+const CLOCK_SHARES = 32;
+let clockAt = 0;
+let clockUses = 0;
+const clockExpires = (): void => {
+  clockUses = 0;
+};
+
+/**
+ * `performance.now()` for a call's deadline, read once for up to {@link CLOCK_SHARES} calls made in
+ * one go (the same synchronous run and its microtasks, as when the replies of one socket read each
+ * start a call). A deadline is then early by at most the time those calls took to make, a few
+ * microseconds each, and reading the clock stops costing a call into the runtime per request.
+ */
+export function callTime(): number {
+  if (clockUses === 0) {
+    clockAt = performance.now();
+    queueMicrotask(clockExpires);
+  }
+  if (++clockUses === CLOCK_SHARES) clockUses = 0;
+  return clockAt;
 }
 
 /** An `Error` for anything thrown (a non-Error thrown value is wrapped). */

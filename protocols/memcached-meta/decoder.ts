@@ -57,6 +57,13 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #filled = 0;
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
   #skipLeft = 0;
+  /**
+   * A copy of `#copyOf[#copyFrom, #copyFrom + #copy.length)`: values read from that part of that chunk
+   * are views of the copy (see {@link #copied}).
+   */
+  #copy: Buffer | undefined = undefined;
+  #copyOf: Buffer | undefined = undefined;
+  #copyFrom = 0;
 
   constructor({ maxValueSize, maxLineLength }: DecoderLimits) {
     this.#maxValue = maxValueSize;
@@ -69,6 +76,13 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 
   feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
+    this.#feed(chunk, onFrame);
+    // The chunk's copied segment serves this chunk only: let the two go.
+    this.#copy = undefined;
+    this.#copyOf = undefined;
+  }
+
+  #feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
     const length = chunk.length;
     let pos = 0;
     if (this.#size !== -1 || this.#skipLeft > 0) {
@@ -261,7 +275,10 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       if (chunk[end] !== CR || chunk[end + 1] !== LF) {
         throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
       }
-      const value = shareable(chunk, size) ? chunk.subarray(pos, end) : copyOf(chunk, pos, size);
+      // Buffer.from(arrayBuffer, …) makes the view with less work than subarray's species lookup.
+      const value = shareable(chunk, size)
+        ? Buffer.from(chunk.buffer, chunk.byteOffset + pos, size)
+        : this.#copied(chunk, pos, size);
       emit(this.#valueFrame(value), onFrame);
       return end + 2;
     }
@@ -292,6 +309,28 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     this.#filled = 0;
     emit(this.#valueFrame(value), onFrame);
     return pos;
+  }
+
+  /**
+   * `chunk[pos, pos + size)` in memory of its own, for a value too small to pin its chunk. The chunk
+   * is copied a segment of {@link SHARED_CHUNK_MAX} bytes at a time (or the value alone, when larger),
+   * and each value is a view of its segment's copy: one copy per segment instead of an allocation
+   * and a copy per value, and a value pins at most a segment, as a small `Buffer.allocUnsafe` pins
+   * Node's 8 KiB pool.
+   */
+  #copied(chunk: Buffer, pos: number, size: number): Buffer {
+    let copy = this.#copy;
+    let at = pos - this.#copyFrom;
+    if (chunk !== this.#copyOf || copy === undefined || at < 0 || at + size > copy.length) {
+      const end = Math.min(chunk.length, pos + Math.max(size, SHARED_CHUNK_MAX));
+      copy = Buffer.allocUnsafeSlow(end - pos);
+      chunk.copy(copy, 0, pos, end);
+      this.#copy = copy;
+      this.#copyOf = chunk;
+      this.#copyFrom = pos;
+      at = 0;
+    }
+    return Buffer.from(copy.buffer, at, size);
   }
 
   #tooLong(): ProtocolError {
@@ -330,18 +369,6 @@ export const SHARED_CHUNK_MAX = 8 * 1024;
 export function shareable(chunk: Buffer, size: number): boolean {
   const behind = chunk.buffer.byteLength;
   return behind <= SHARED_CHUNK_MAX || size * 2 >= behind;
-}
-
-/** `chunk[pos, pos + size)` in a Buffer of its own. */
-function copyOf(chunk: Buffer, pos: number, size: number): Buffer {
-  const value = Buffer.allocUnsafe(size);
-  if (size > 32) {
-    chunk.copy(value, 0, pos, pos + size);
-  } else {
-    // Buffer#copy costs a view allocation; a loop is faster for the many small values.
-    for (let i = 0; i < size; i++) value[i] = chunk[pos + i];
-  }
-  return value;
 }
 
 /** The two-letter statuses, as constants so frames share one string each. */

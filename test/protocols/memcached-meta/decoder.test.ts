@@ -52,6 +52,29 @@ describe('MetaDecoder', () => {
       expect(feedOne(big)[0]?.value?.buffer).to.equal(big.buffer);
     });
 
+    it('small values out of a large chunk share copies of its segments, each pinning at most a segment', () => {
+      // 600 values of 1–200 bytes (about 64 KiB with their headers), then one over a segment's size.
+      const values = Array.from({ length: 600 }, (_, i) =>
+        String.fromCharCode(97 + (i % 26)).repeat(1 + (i % 200)),
+      );
+      const large = 'z'.repeat(SHARED_CHUNK_MAX + 100);
+      const text = [...values, large].map((v) => `VA ${v.length}\r\n${v}\r\n`).join('') + 'HD\r\n';
+      const chunk = Buffer.from(text, 'latin1');
+      const frames: Buffer[] = [];
+      new MetaDecoder({ maxValueSize: 1 << 20, maxLineLength: 1024 }).feed(chunk, (f) => {
+        if (f.value !== undefined) frames.push(f.value);
+      });
+      chunk.fill(0x21); // the values are copies: writing over the chunk changes none of them
+      expect(frames.map((v) => v.toString('latin1'))).to.deep.equal([...values, large]);
+      const buffers = new Set(frames.map((v) => v.buffer));
+      expect(buffers.has(chunk.buffer)).to.equal(false);
+      // A few copies, not one per value; none larger than a segment unless its one value is.
+      expect(buffers.size).to.be.within(2, Math.ceil(chunk.length / SHARED_CHUNK_MAX) + 2);
+      for (const v of frames.slice(0, -1)) expect(v.buffer.byteLength).to.be.at.most(SHARED_CHUNK_MAX);
+      expect(frames.at(-1)?.buffer.byteLength).to.equal(large.length);
+      expect(Buffer.isBuffer(frames[0])).to.equal(true);
+    });
+
     it('values of every size arrive whole however a stream of them is cut in three', () => {
       // Regression: a header ending one chunk, its value whole in the next, then a value split over
       // two chunks — the second value was read into a buffer left over from the first, and cut short.
