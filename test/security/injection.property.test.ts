@@ -637,22 +637,33 @@ describe('security: injection-proof keys and arguments (property tests)', functi
 
     it('counters: any u64 initial and delta, incr wraps at 2^64, decr stops at 0', async () => {
       const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
-      // ASCII keys: memcached 1.6.18 now and then answers `ma` on a counter it has just created with
-      // "CLIENT_ERROR cannot increment or decrement non-numeric value" when the key has non-ASCII
-      // bytes (about 1 run in 5,000; the bytes on the wire are right). A server quirk, not ours.
       const asciiKey = fc.string({
         unit: fc.constantFrom('a', 'k', '0', '~', '!', ':'),
         minLength: 1,
         maxLength: 40,
       });
+      // memcached 1.6.18 refuses arithmetic on a stored counter of 2^63 or more now and then: its
+      // safe_strtoull looks for a '-' with strchr, past the value's CRLF into whatever an earlier
+      // item left in the memory chunk, and answers "CLIENT_ERROR cannot increment or decrement
+      // non-numeric value" when it finds one (reproduced with a raw socket: 300 of 300 counters at
+      // 1.2e19 in chunks that held '-' bytes, 0 of 300 at 1.2e18; about 1 run in 2,000 of this
+      // property on a busy server). A server bug, not ours, so the stored operand of each
+      // arithmetic step is kept below 2^63; results, deltas and initial values still span the u64
+      // range, and incr still wraps at 2^64 (a large delta carries past it).
+      const below63 = (n: bigint): bigint => n % 2n ** 63n;
       await fuzz(
         'counters round-trip on memcached',
         fc.asyncProperty(asciiKey, u64, u64, u64, async (key, initial, up, down) => {
           await text.delete(key);
           expect(await text.incr(key, up, { initial })).to.equal(initial);
-          const afterUp = (initial + up) % 2n ** 64n;
+          expect((await text.get(key))?.value.toString()).to.equal(String(initial));
+          const base = below63(initial);
+          await text.set(key, String(base));
+          const afterUp = (base + up) % 2n ** 64n;
           expect(await text.incr(key, up)).to.equal(afterUp);
-          expect(await text.decr(key, down)).to.equal(afterUp > down ? afterUp - down : 0n);
+          const low = below63(afterUp);
+          await text.set(key, String(low));
+          expect(await text.decr(key, down)).to.equal(low > down ? low - down : 0n);
         }),
         { share: 0.5 },
       );
