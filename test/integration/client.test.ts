@@ -144,8 +144,11 @@ describe('MemcacheClient against real memcached (one server)', function () {
     it('decrements to 0 and no further; increments wrap at 2^64', async () => {
       await client.set('n', '3');
       expect(await client.decr('n', 100)).to.equal(0n);
-      await client.set('big', '18446744073709551615');
-      expect(await client.incr('big')).to.equal(0n);
+      // The wrap comes from the delta: a stored counter of 2^63 or more can meet a memcached bug
+      // (README, "A server quirk to know about counters").
+      await client.set('big', '1');
+      expect(await client.incr('big', 2n ** 64n - 1n)).to.equal(0n);
+      expect(await client.incr('big', 2n ** 64n - 2n)).to.equal(2n ** 64n - 2n);
     });
 
     it('parses a counter memcached padded with a trailing space', async () => {
