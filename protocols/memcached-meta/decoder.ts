@@ -313,7 +313,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
 
   /**
    * `chunk[pos, pos + size)` in memory of its own, for a value too small to pin its chunk. The chunk
-   * is copied a segment of {@link SHARED_CHUNK_MAX} bytes at a time (or the value alone, when larger),
+   * is copied a segment of {@link SHARED_CHUNK_MAX} bytes at a time (a value over half of that alone),
    * and each value is a view of its segment's copy: one copy per segment instead of an allocation
    * and a copy per value, and a value pins at most a segment, as a small `Buffer.allocUnsafe` pins
    * Node's 8 KiB pool.
@@ -322,7 +322,9 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     let copy = this.#copy;
     let at = pos - this.#copyFrom;
     if (chunk !== this.#copyOf || copy === undefined || at < 0 || at + size > copy.length) {
-      const end = Math.min(chunk.length, pos + Math.max(size, SHARED_CHUNK_MAX));
+      // A value over half a segment gets a copy of its own, as Buffer.allocUnsafe gives it one.
+      const span = size > SHARED_CHUNK_MAX / 2 ? size : SHARED_CHUNK_MAX;
+      const end = Math.min(chunk.length, pos + span);
       copy = Buffer.allocUnsafeSlow(end - pos);
       chunk.copy(copy, 0, pos, end);
       this.#copy = copy;
