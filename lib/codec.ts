@@ -133,4 +133,16 @@ export interface ProtocolCodec<Req, Res, Frame> {
    * (authentication). A failure of any of them fails the connection with the request's error.
    */
   handshake?(info: ConnectionInfo): Req[];
+
+  /**
+   * A request that changes nothing and is answered in order, sent on a TLS connection that has
+   * requests in flight and has heard nothing for `NUDGE_AFTER_MS` (50 ms): a server that stopped with
+   * bytes it had decrypted but not handled (memcached 1.6.18 when a TLS record ends inside a request)
+   * handles them once new bytes arrive. Its reply is read and thrown away. Without it, a stalled
+   * connection waits for `silentTimeout`.
+   */
+  nudge?(): Req;
 }
+
+/** ms of silence, with requests in flight, before a TLS connection sends its codec's `nudge`. */
+export const NUDGE_AFTER_MS = 50;

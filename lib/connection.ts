@@ -14,7 +14,7 @@
  * (timeout, abort) stays in `inflight` as a tombstone and its late reply is consumed and thrown
  * away; a fatal frame destroys the connection instead.
  */
-import { FrameFailure, MORE, SKIP, type FrameDecoder, type ProtocolCodec } from './codec.js';
+import { FrameFailure, MORE, NUDGE_AFTER_MS, SKIP, type FrameDecoder, type ProtocolCodec } from './codec.js';
 import {
   ClientClosedError,
   ConnectionError,
@@ -90,12 +90,17 @@ export class Connection<Req, Res, Frame> {
         timedOut: () => this.#events.timedOut?.(),
         dead: (error) => this.destroy(error),
         swept: () => this.#maybeFinishClose(),
+        nudge: () => {
+          const req = this.#codec.nudge?.();
+          if (req !== undefined && this.#state === 'ready') this.#pipeline.nudge(req);
+        },
       },
       this.#pipeline,
       options.codec,
       this.#counters,
       options.silentTimeout ?? 0,
       options.replyGrace ?? 250,
+      options.tls !== undefined && options.codec.nudge !== undefined ? NUDGE_AFTER_MS : 0,
     );
     const delay = options.connectDelay ?? 0;
     if (delay > 0) this.#connectTimer = setTimeout(() => this.#connect(), delay);

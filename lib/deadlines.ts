@@ -23,6 +23,8 @@ export interface DeadlineHost {
   dead(error: MemlineError): void;
   /** A sweep settled what it could. */
   swept(): void;
+  /** Nothing was heard for `nudgeAfter` ms with requests in flight: send the codec's nudge (once per silence). */
+  nudge(): void;
 }
 
 export class Deadlines<Req, Res, Frame> {
@@ -32,6 +34,10 @@ export class Deadlines<Req, Res, Frame> {
   readonly #counters: RequestCounters;
   readonly #silentTimeout: number;
   readonly #replyGrace: number;
+  /** ms of silence with requests in flight before {@link DeadlineHost.nudge}; 0: never. */
+  readonly #nudgeAfter: number;
+  /** The host was asked to nudge since the server was last heard. */
+  #nudged = false;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #stopped = false;
@@ -51,6 +57,7 @@ export class Deadlines<Req, Res, Frame> {
     counters: RequestCounters,
     silentTimeout: number,
     replyGrace: number,
+    nudgeAfter = 0,
   ) {
     this.#host = host;
     this.#pipeline = pipeline;
@@ -58,6 +65,7 @@ export class Deadlines<Req, Res, Frame> {
     this.#counters = counters;
     this.#silentTimeout = silentTimeout;
     this.#replyGrace = replyGrace;
+    this.#nudgeAfter = nudgeAfter;
   }
 
   /** Arms the timer if `deadline` is earlier than the one it is armed for. */
@@ -73,12 +81,15 @@ export class Deadlines<Req, Res, Frame> {
   /** Requests are now in flight: if nothing is heard for silentTimeout, the timer finds out. */
   busy(): void {
     this.#silentSince = performance.now();
+    this.#nudged = false;
     if (this.#silentTimeout > 0) this.arm(this.#silentSince + this.#silentTimeout);
+    if (this.#nudgeAfter > 0) this.arm(this.#silentSince + this.#nudgeAfter);
   }
 
   /** Bytes arrived: the server answers, so the timeouts so far were the callers' short budgets. */
   heard(): void {
     this.#silentSince = performance.now();
+    this.#nudged = false;
     this.#unblamedTimeouts = 0;
   }
 
@@ -134,6 +145,17 @@ export class Deadlines<Req, Res, Frame> {
         return;
       }
       if (deadAt < next) next = deadAt;
+    }
+    // Silent with requests in flight: a server stalled on bytes it holds may need new ones (TLS).
+    const nudgeAfter = this.#nudgeAfter;
+    if (nudgeAfter > 0 && inflight.length > 0 && !this.#nudged) {
+      const nudgeAt = this.#silentSince + nudgeAfter;
+      if (nudgeAt <= now) {
+        this.#nudged = true;
+        this.#host.nudge();
+      } else if (nudgeAt < next) {
+        next = nudgeAt;
+      }
     }
     if (next !== Infinity) this.arm(next);
     this.#host.swept();

@@ -17,7 +17,7 @@ import type net from 'node:net';
 import Denque from 'denque';
 import type { ProtocolCodec } from './codec.js';
 import { OutBuffer } from './out-buffer.js';
-import { EntryState, type RequestEntry } from './request-entry.js';
+import { EntryState, RequestEntry } from './request-entry.js';
 
 export class Pipeline<Req, Res, Frame> {
   /** Requests waiting to be written, in call order. */
@@ -77,6 +77,13 @@ export class Pipeline<Req, Res, Frame> {
       this.#flushScheduled = true;
       process.nextTick(this.#flush);
     }
+  }
+
+  /** Queues `req` behind everything else with nobody waiting for its reply (a codec's nudge). */
+  nudge(req: Req): void {
+    const entry = new RequestEntry<Req, Res>(req, Infinity, 0);
+    entry.promise().catch(() => undefined);
+    this.queue(entry);
   }
 
   /** Writes `entry` now, ahead of the queue (a handshake request, before the connection is ready). */

@@ -228,6 +228,11 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   handshake(): MetaRequest[] {
     return this.#credentials === undefined ? [] : [MetaRequest.auth(this.#credentials)];
   }
+
+  /** `mn`: memcached answers it in order with `MN` and does nothing else (docs/meta-protocol.md). */
+  nudge(): MetaRequest {
+    return MetaRequest.meta('mn', undefined, '', undefined, COMMANDS.mn.idempotent);
+  }
 }
 
 /**

@@ -92,6 +92,29 @@ describe('security: TLS and mutual TLS against memcached -Z', function () {
     });
   });
 
+  describe('a server that stops with decrypted bytes it has not handled (memcached 1.6.18 -Z)', () => {
+    it('200 pipelined 1 KiB sets settle at once, on one connection, not at silentTimeout', async () => {
+      // 200 KiB in one write: TLS records of 16 KiB end inside requests, and memcached 1.6.18 waits
+      // for the socket with the rest of a record held by OpenSSL. Before the nudge (an `mn` sent
+      // after 50 ms of silence) these sets took silentTimeout and a new connection.
+      const c = new MemcacheClient({
+        servers: [tlsServer.address],
+        tls: { ca: pki.ca.cert, servername: 'localhost' },
+        timeout: 20_000,
+        silentTimeout: 10_000,
+      });
+      clients.push(c);
+      await c.version();
+      const started = performance.now();
+      await Promise.all(Array.from({ length: 200 }, (_, i) => c.set(`nudge-${i}`, Buffer.alloc(1024, i))));
+      const elapsed = performance.now() - started;
+      expect(elapsed, `ms for 200 sets`).to.be.below(3000);
+      expect((await c.get('nudge-199'))?.value.equals(Buffer.alloc(1024, 199))).to.equal(true);
+      expect(c.metrics.total.created).to.equal(1);
+      expect(c.metrics.total.errors).to.equal(0);
+    });
+  });
+
   describe('refused connections fail fast with ERR_TLS', () => {
     const cases: [string, (p: TestPki) => boolean | TlsOptions][] = [
       ['an unknown CA (the rogue CA given as the only trust anchor)', (p) => ({ ca: p.rogueCa.cert })],
