@@ -80,7 +80,8 @@ export function summarizeProfile(root: string, path: string, file: string, cell:
     selfMs: e.us / 1000,
     selfPct: busyUs > 0 ? (e.us / busyUs) * 100 : 0,
   });
-  const ours = ranked.filter((e) => /^(lib|protocols)\//.test(e.file));
+  // `npm run bench` runs the built code: its files are under dist/.
+  const ours = ranked.filter((e) => /^(dist\/)?(lib|protocols)\//.test(e.file));
   const files = new Map<string, number>();
   for (const e of ours) files.set(e.file, (files.get(e.file) ?? 0) + e.us);
   return {

@@ -12,6 +12,11 @@ import type { Driver, LaneOps, LaneSink } from '../../cmd/bench/driver.js';
 import { Keyspace, storeAll } from '../../cmd/bench/keyspace.js';
 import { timedRun, type RunResult } from '../../cmd/bench/load.js';
 import { FAILED, MISMATCH, OK, RawBatch, RawConnection } from '../../cmd/bench/raw.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { summarizeProfile } from '../../cmd/bench/profile.js';
 import { buildReports } from '../../cmd/bench/report.js';
 import type { CellSummary } from '../../cmd/bench/summary.js';
 import { ZipfSampler, zipfCdf } from '../../cmd/bench/zipf.js';
@@ -335,5 +340,40 @@ describe('bench: the chart', () => {
     expect(svg).to.include('300.0k (75% of raw)');
     expect(svg).to.include('>n/a<');
     expect(svg).to.include("raw socket with memline's flags: 350.0k gets/s");
+  });
+});
+
+describe('bench: the CPU profile summary', () => {
+  it("counts memline's own functions whether they ran from the sources or from the build (dist/)", () => {
+    const root = mkdtempSync(join(tmpdir(), 'memline-profile-'));
+    try {
+      const url = (file: string): string => pathToFileURL(join(root, file)).href;
+      const node = (id: number, functionName: string, file: string) => ({
+        id,
+        callFrame: { functionName, url: file === '' ? '' : url(file), lineNumber: 9 },
+      });
+      const path = join(root, 'p.cpuprofile');
+      writeFileSync(
+        path,
+        JSON.stringify({
+          nodes: [
+            node(1, 'feed', 'dist/protocols/memcached-meta/decoder.js'),
+            node(2, 'send', 'lib/connection.ts'),
+            node(3, 'compare', ''),
+          ],
+          samples: [1, 1, 2, 3],
+          timeDeltas: [100, 100, 100, 100],
+        }),
+      );
+      const summary = summarizeProfile(root, path, 'p.cpuprofile', 'get-50');
+      expect(summary.memline.map((f) => f.name)).to.deep.equal(['feed', 'send']);
+      expect(summary.memline[0]?.location).to.equal('dist/protocols/memcached-meta/decoder.js:10');
+      expect(summary.memlineFiles.map((f) => [f.file, f.selfPct])).to.deep.equal([
+        ['dist/protocols/memcached-meta/decoder.js', 50],
+        ['lib/connection.ts', 25],
+      ]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
