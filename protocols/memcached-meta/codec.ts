@@ -18,6 +18,7 @@ import {
 } from '../../lib/errors.js';
 import { NotNumericError } from './errors.js';
 import type { OutBuffer } from '../../lib/out-buffer.js';
+import { meta } from './builders.js';
 import { COMMANDS } from './commands.js';
 import { MetaDecoder, quote } from './decoder.js';
 import type { DecoderLimits } from './decoder.js';
@@ -231,7 +232,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 
   /** `mn`: memcached answers it in order with `MN` and does nothing else (docs/meta-protocol.md). */
   nudge(): MetaRequest {
-    return MetaRequest.meta('mn', undefined, '', undefined, COMMANDS.mn.idempotent);
+    return meta.noop();
   }
 }
 

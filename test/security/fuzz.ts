@@ -81,10 +81,10 @@ function trackRuns<Ts>(property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWi
   property: fc.IAsyncPropertyWithHooks<Ts>;
   last: () => Promise<unknown>;
 } {
-  let latest: Promise<unknown> = Promise.resolve(null);
   if (!property.isAsync()) {
     return { property: property as fc.IAsyncPropertyWithHooks<Ts>, last: () => Promise.resolve(undefined) };
   }
+  let latest: Promise<unknown> = Promise.resolve(null);
   const tracked = Object.create(property) as fc.IAsyncPropertyWithHooks<Ts>;
   tracked.run = (v: Ts) => {
     const run = Promise.resolve(property.run(v) as ReturnType<fc.IAsyncPropertyWithHooks<Ts>['run']>);
@@ -94,10 +94,11 @@ function trackRuns<Ts>(property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWi
   return {
     property: tracked,
     last: async () => {
-      const outcome = (await latest.catch((err: unknown) => ({ error: err }))) as
-        { error?: unknown } | null | undefined;
       // A run passes with null (or a skip); a failure carries its error.
-      return outcome !== null && outcome !== undefined && 'error' in outcome ? outcome.error : undefined;
+      const outcome = await latest.catch((error: unknown) => ({ error }));
+      return typeof outcome === 'object' && outcome !== null && 'error' in outcome
+        ? outcome.error
+        : undefined;
     },
   };
 }
