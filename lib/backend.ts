@@ -200,7 +200,7 @@ export class Backend<Req, Res, Frame> {
   }
 
   #sendNow(req: Req, options: SendOptions, allowed: 'yes' | 'probe'): Promise<Res> {
-    const sent = this.#pick().send(req, options);
+    const sent = this.#pick().submit(req, options);
     return allowed === 'yes' ? sent : this.#watchProbe(sent);
   }
 

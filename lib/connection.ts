@@ -172,7 +172,11 @@ export class Connection<Req, Res, Frame> {
    */
   send(req: Req, options: SendOptions): Promise<Res> {
     const invalid = invalidSendOptions(options);
-    if (invalid !== undefined) return Promise.reject(invalid);
+    return invalid === undefined ? this.submit(req, options) : Promise.reject(invalid);
+  }
+
+  /** {@link send} for an owner that has checked `options` already ({@link Backend.send} does). */
+  submit(req: Req, options: SendOptions): Promise<Res> {
     if (!this.usable) {
       return Promise.reject(new ClientClosedError('the connection is closed', { server: this.server }));
     }
@@ -289,11 +293,9 @@ export class Connection<Req, Res, Frame> {
   /** The error an entry gets when the connection dies for `reason`. */
   #failureFor(reason: MemlineError, written: boolean): MemlineError {
     const Ctor = reason.constructor as new (message: string, options: object) => MemlineError;
-    const err =
-      reason instanceof TimeoutError
-        ? new TimeoutError(reason.message, reason.phase, { server: this.server, mayHaveExecuted: written })
-        : new Ctor(reason.message, { server: this.server, mayHaveExecuted: written, cause: reason.cause });
-    return err;
+    return reason instanceof TimeoutError
+      ? new TimeoutError(reason.message, reason.phase, { server: this.server, mayHaveExecuted: written })
+      : new Ctor(reason.message, { server: this.server, mayHaveExecuted: written, cause: reason.cause });
   }
 
   #onConnected(): void {

@@ -62,8 +62,24 @@ export class OutBuffer {
    * tokens of a request line) are copied by a loop: cheaper than a call into Node's string writer.
    */
   latin1(s: string): void {
-    const n = s.length;
+    this.#ensure(s.length);
+    this.put(s);
+  }
+
+  /**
+   * Makes room for `n` more bytes in the current slab, so that the writes of one request that fit
+   * in it ({@link put}) need no check of their own.
+   */
+  reserve(n: number): void {
     this.#ensure(n);
+  }
+
+  /**
+   * {@link latin1} into room already {@link reserve}d: a request's tokens are written with one check
+   * for room instead of one each.
+   */
+  put(s: string): void {
+    const n = s.length;
     if (n > SHORT_STRING) {
       this.#pos += (this.#slab as unknown as RawWrite).latin1Write(s, this.#pos);
       return;

@@ -61,9 +61,14 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
    * A copy of `#copyOf[#copyFrom, #copyFrom + #copy.length)`: values read from that part of that chunk
    * are views of the copy (see {@link #copied}).
    */
-  #copy: Buffer | undefined = undefined;
+  #copy: ArrayBuffer | undefined = undefined;
   #copyOf: Buffer | undefined = undefined;
   #copyFrom = 0;
+  #copyLength = 0;
+  /** The chunk being fed: the memory behind it, where in it the chunk starts, and its size. */
+  #chunkMemory: ArrayBuffer | undefined = undefined;
+  #chunkOffset = 0;
+  #chunkBehind = 0;
 
   constructor({ maxValueSize, maxLineLength }: DecoderLimits) {
     this.#maxValue = maxValueSize;
@@ -76,10 +81,16 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 
   feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
+    // Read once per chunk: every value made from it needs them.
+    const memory = chunk.buffer as ArrayBuffer;
+    this.#chunkMemory = memory;
+    this.#chunkOffset = chunk.byteOffset;
+    this.#chunkBehind = memory.byteLength;
     this.#feed(chunk, onFrame);
     // The chunk's copied segment serves this chunk only: let the two go.
     this.#copy = undefined;
     this.#copyOf = undefined;
+    this.#chunkMemory = undefined;
   }
 
   #feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
@@ -276,9 +287,12 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
         throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
       }
       // Buffer.from(arrayBuffer, …) makes the view with less work than subarray's species lookup.
-      const value = shareable(chunk, size)
-        ? Buffer.from(chunk.buffer, chunk.byteOffset + pos, size)
-        : this.#copied(chunk, pos, size);
+      // As `shareable(chunk, size)`, from what feed read of the chunk once.
+      const behind = this.#chunkBehind;
+      const value =
+        behind <= SHARED_CHUNK_MAX || size * 2 >= behind
+          ? Buffer.from(this.#chunkMemory!, this.#chunkOffset + pos, size)
+          : this.#copied(chunk, pos, size);
       emit(this.#valueFrame(value), onFrame);
       return end + 2;
     }
@@ -321,18 +335,19 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #copied(chunk: Buffer, pos: number, size: number): Buffer {
     let copy = this.#copy;
     let at = pos - this.#copyFrom;
-    if (chunk !== this.#copyOf || copy === undefined || at < 0 || at + size > copy.length) {
+    if (chunk !== this.#copyOf || copy === undefined || at < 0 || at + size > this.#copyLength) {
       // A value over half a segment gets a copy of its own, as Buffer.allocUnsafe gives it one.
       const span = size > SHARED_CHUNK_MAX / 2 ? size : SHARED_CHUNK_MAX;
       const end = Math.min(chunk.length, pos + span);
-      copy = Buffer.allocUnsafeSlow(end - pos);
-      chunk.copy(copy, 0, pos, end);
+      const offset = this.#chunkOffset;
+      copy = this.#chunkMemory!.slice(offset + pos, offset + end);
       this.#copy = copy;
       this.#copyOf = chunk;
       this.#copyFrom = pos;
+      this.#copyLength = end - pos;
       at = 0;
     }
-    return Buffer.from(copy.buffer, at, size);
+    return Buffer.from(copy, at, size);
   }
 
   #tooLong(): ProtocolError {

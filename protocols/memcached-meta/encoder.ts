@@ -85,17 +85,32 @@ function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
   const key = req.key;
   const value = req.value;
   const isSet = req.command === 'ms' && value !== undefined;
-  // Written token by token: no request line is ever built as one string.
-  out.latin1(req.command ?? 'mn');
-  if (key !== undefined) {
+  // Written token by token: no request line is ever built as one string. An ASCII key (the usual
+  // case) lets the whole line be written after one check for room.
+  const command = req.command ?? 'mn';
+  const flags = req.flags;
+  if (key === undefined || key.ascii) {
+    const length = isSet ? lengthToken(value.length) : '';
+    const token = key === undefined ? '' : key.token;
+    out.reserve(command.length + token.length + length.length + flags.length + end.length + 3);
+    out.put(command);
+    if (key !== undefined) {
+      out.put(' ');
+      out.put(token);
+    }
+    if (isSet) out.put(length);
+    if (key?.base64 === true) out.put(' b');
+    out.put(flags);
+    out.put(end);
+  } else {
+    out.latin1(command);
     out.latin1(' ');
-    if (key.ascii) out.latin1(key.token);
-    else out.utf8(key.token);
+    out.utf8(key.token);
+    if (isSet) out.latin1(lengthToken(value.length));
+    if (key.base64) out.latin1(' b');
+    out.latin1(flags);
+    out.latin1(end);
   }
-  if (isSet) out.latin1(lengthToken(value.length));
-  if (key?.base64 === true) out.latin1(' b');
-  out.latin1(req.flags);
-  out.latin1(end);
   if (isSet) {
     // The length came from the Buffer itself, never from a string (docs/reliability.md).
     out.bytes(value);
