@@ -41,7 +41,13 @@ export interface RoutedCallOptions extends CallOptions {
  */
 export function prepareCall(options: CallOptions | undefined, defaultTimeout: number): SendOptions {
   if (options === undefined) {
-    return { deadline: callTime() + defaultTimeout, timeout: defaultTimeout, signal: undefined };
+    // Calls that share a reading of the clock and a timeout share their (immutable) SendOptions.
+    const deadline = callTime() + defaultTimeout;
+    let shared = lastShared;
+    if (shared.deadline !== deadline || shared.timeout !== defaultTimeout) {
+      lastShared = shared = { deadline, timeout: defaultTimeout, signal: undefined };
+    }
+    return shared;
   }
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options must be an object');
@@ -55,6 +61,9 @@ export function prepareCall(options: CallOptions | undefined, defaultTimeout: nu
   }
   return { deadline: callTime() + timeout, timeout, signal };
 }
+
+/** The SendOptions of the last call made without options (see {@link prepareCall}). */
+let lastShared: SendOptions = { deadline: NaN, timeout: NaN, signal: undefined };
 
 /** Calls that may share one reading of the clock (see {@link callTime}). */
 const CLOCK_SHARES = 32;

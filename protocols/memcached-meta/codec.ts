@@ -126,7 +126,8 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
   }
 
   createDecoder(): FrameDecoder<MetaFrame> {
-    const decoder = new MetaDecoder(this.#limits);
+    // Socket chunks are never written again once read.
+    const decoder = new MetaDecoder(this.#limits, { stableChunks: true });
     return this.#secrets === undefined ? decoder : new CredentialGuard(decoder, this.#secrets);
   }
 

@@ -51,6 +51,10 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #valueFrom = 0;
   #valueTo = 0;
   #valueLine = '';
+  /** The size of the memory behind `#valueSrc` (see {@link emit}). */
+  #valueBehind = 0;
+  /** Frames of chunks with at most this much memory behind them stay views (see {@link emit}). */
+  readonly #keepViewsUpTo: number;
   /** The scan of the `VA` line's flags, kept until its value is read. */
   readonly #valueScan: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1, cas: -1 };
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
@@ -70,9 +74,15 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #chunkOffset = 0;
   #chunkBehind = 0;
 
-  constructor({ maxValueSize, maxLineLength }: DecoderLimits) {
+  /**
+   * `stableChunks`: the chunks fed are never written again once fed (a socket's are not), so a frame
+   * from a small chunk may go on reading its line from it (see {@link emit}). Without it, every frame
+   * that outlives its callback makes its line string.
+   */
+  constructor({ maxValueSize, maxLineLength }: DecoderLimits, { stableChunks = false } = {}) {
     this.#maxValue = maxValueSize;
     this.#maxLine = maxLineLength;
+    this.#keepViewsUpTo = stableChunks ? SHARED_CHUNK_MAX : -1;
   }
 
   /** Bytes held back waiting for the rest of a frame. */
@@ -111,7 +121,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       this.#partialLength = 0;
       if ((this.#partial as Buffer).length > KEEP_LINE_BUFFER) this.#partial = undefined;
       pos = nl + 1;
-      if (frame !== undefined) emit(frame, onFrame);
+      if (frame !== undefined) onFrame(frame); // made from the partial line: a string already
       if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
     while (pos < length) {
@@ -122,7 +132,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       }
       const frame = this.#line(chunk, pos, nl);
       pos = nl + 1;
-      if (frame !== undefined) emit(frame, onFrame);
+      if (frame !== undefined) this.#emit(frame, onFrame, this.#chunkBehind);
       if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
   }
@@ -230,6 +240,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       this.#valueSrc = buf;
       this.#valueFrom = start;
       this.#valueTo = end;
+      this.#valueBehind = this.#chunkBehind;
     }
     return undefined;
   }
@@ -293,7 +304,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
         behind <= SHARED_CHUNK_MAX || size * 2 >= behind
           ? Buffer.from(this.#chunkMemory!, this.#chunkOffset + pos, size)
           : this.#copied(chunk, pos, size);
-      emit(this.#valueFrame(value), onFrame);
+      this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
       return end + 2;
     }
     // Nothing of the block here yet (the chunk ended with its header): allocate nothing, so that the
@@ -321,7 +332,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     this.#value = undefined;
     this.#filled = 0;
-    emit(this.#valueFrame(value), onFrame);
+    this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
     return pos;
   }
 
@@ -350,15 +361,21 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     return Buffer.from(copy, at, size);
   }
 
+  /**
+   * Hands `frame` to the callback. A frame still reading its line from a chunk with `behind` bytes
+   * of memory then makes its line string, so that a frame kept by its caller never pins a large
+   * chunk, unless the chunks are stable and this one is small ({@link SHARED_CHUNK_MAX}): it pins no
+   * more than a small Buffer would, and the frame keeps reading from it (a write's reply, dropped
+   * once its status is read, makes no string).
+   */
+  #emit(frame: MetaFrame, onFrame: (frame: MetaFrame) => void, behind: number): void {
+    onFrame(frame);
+    if (behind > this.#keepViewsUpTo) frame.settle();
+  }
+
   #tooLong(): ProtocolError {
     return new ProtocolError(`reply line longer than maxLineLength ${this.#maxLine}`);
   }
-}
-
-/** Hands `frame` to the callback; then it no longer reads the bytes it came from. */
-function emit(frame: MetaFrame, onFrame: (frame: MetaFrame) => void): void {
-  onFrame(frame);
-  frame.settle();
 }
 
 /** The frames of the bare statuses, shared: a frame is never changed once made. */

@@ -124,8 +124,9 @@ export class MetaFrame {
   }
 
   /**
-   * The decoder is done with the bytes this frame was read from: a frame that may outlive the
-   * callback makes its line string now, unless {@link spend} said nobody will read it.
+   * The decoder is done with the bytes this frame was read from, and they are a large chunk: a frame
+   * that may outlive the callback makes its line string now, unless {@link spend} said nobody will
+   * read it. Socket chunks are never written again, so a frame left as a view reads the same line.
    */
   settle(): void {
     if (this.#src !== undefined) void this.line;

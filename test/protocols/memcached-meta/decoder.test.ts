@@ -96,6 +96,25 @@ describe('MetaDecoder', () => {
       expect(hd?.line).to.equal('HD O12 kabc');
       expect([hd?.opaque, hd?.keyAt]).to.deep.equal([12, 8]);
     });
+
+    it('with stable chunks, a frame of a small chunk reads its line from it; of a large one, makes it at once', () => {
+      const keep = (chunk: Buffer): MetaFrame[] => {
+        const out: MetaFrame[] = [];
+        new MetaDecoder(LIMITS, { stableChunks: true }).feed(chunk, (f) => out.push(f));
+        return out;
+      };
+      // A socket chunk is never written over; writing over these shows which frames still read theirs.
+      const small = Buffer.from('HD O12\r\n', 'latin1');
+      const [fromSmall] = keep(small);
+      small.write('HD O34', 'latin1');
+      expect(fromSmall?.line).to.equal('HD O34');
+      const large = Buffer.alloc(SHARED_CHUNK_MAX + 1, 0x20);
+      large.write('HD O12\r\n', 'latin1');
+      const [fromLarge] = keep(large.subarray(0, 8));
+      large.write('HD O34', 'latin1');
+      expect(fromLarge?.line).to.equal('HD O12');
+      expect(fromLarge?.opaque).to.equal(12);
+    });
   });
 
   describe('frames', () => {
