@@ -30,6 +30,7 @@ import { Pipeline } from './pipeline.js';
 import {
   EntryState,
   invalidSendOptions,
+  NO_DEADLINE,
   RequestEntry,
   SignalWatches,
   type SendOptions,
@@ -181,25 +182,17 @@ export class Connection<Req, Res, Frame> {
       return Promise.reject(new ClientClosedError('the connection is closed', { server: this.server }));
     }
     if (this.pending >= this.#options.maxPending) {
-      return Promise.reject(
-        new QueueFullError(`${this.#options.maxPending} requests are already pending on ${this.server}`, {
-          server: this.server,
-        }),
-      );
+      return this.#queueFull(`${this.#options.maxPending} requests are already pending on ${this.server}`);
     }
     const maxBytes = this.#options.maxQueuedBytes;
     let size = 0;
     if (maxBytes !== undefined) {
       size = this.#codec.byteLength?.(req) ?? 0;
       if (size > 0 && this.#pipeline.buffered + size > maxBytes && this.pending > 0) {
-        return Promise.reject(
-          new QueueFullError(`more than ${maxBytes} bytes are already queued for ${this.server}`, {
-            server: this.server,
-          }),
-        );
+        return this.#queueFull(`more than ${maxBytes} bytes are already queued for ${this.server}`);
       }
     }
-    const entry = new RequestEntry<Req, Res>(req, options.deadline, options.timeout);
+    const entry = new RequestEntry<Req, Res>(req, options);
     const promise = entry.promise();
     const signal = options.signal;
     if (signal !== undefined) {
@@ -214,6 +207,10 @@ export class Connection<Req, Res, Frame> {
     this.#lastUsedAt = options.deadline - options.timeout;
     this.#deadlines.arm(entry.deadline);
     return promise;
+  }
+
+  #queueFull(message: string): Promise<never> {
+    return Promise.reject(new QueueFullError(message, { server: this.server }));
   }
 
   /**
@@ -322,7 +319,7 @@ export class Connection<Req, Res, Frame> {
     // (memcached's -Y login drops requests that arrive with it).
     for (const req of requests) {
       try {
-        const entry = new RequestEntry<Req, Res>(req, Infinity, 0);
+        const entry = new RequestEntry<Req, Res>(req, NO_DEADLINE);
         const reply = entry.promise();
         this.#pipeline.writeAlone(entry);
         await reply;

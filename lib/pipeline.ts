@@ -17,7 +17,7 @@ import type net from 'node:net';
 import Denque from 'denque';
 import type { ProtocolCodec } from './codec.js';
 import { OutBuffer } from './out-buffer.js';
-import { EntryState, RequestEntry } from './request-entry.js';
+import { EntryState, NO_DEADLINE, RequestEntry } from './request-entry.js';
 
 export class Pipeline<Req, Res, Frame> {
   /** Requests waiting to be written, in call order. */
@@ -81,7 +81,7 @@ export class Pipeline<Req, Res, Frame> {
 
   /** Queues `req` behind everything else with nobody waiting for its reply (a codec's nudge). */
   nudge(req: Req): void {
-    const entry = new RequestEntry<Req, Res>(req, Infinity, 0);
+    const entry = new RequestEntry<Req, Res>(req, NO_DEADLINE);
     entry.promise().catch(() => undefined);
     this.queue(entry);
   }

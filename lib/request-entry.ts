@@ -35,6 +35,9 @@ export function invalidSendOptions(options: SendOptions): InvalidArgumentError |
   return undefined;
 }
 
+/** The options of a request that has no deadline of its own (a handshake, a codec's nudge). */
+export const NO_DEADLINE: SendOptions = Object.freeze({ deadline: Infinity, timeout: 0, signal: undefined });
+
 /** Whether a request's bytes have gone to the socket, which decides whether it may be dropped. */
 export enum EntryState {
   /** Waiting to be written; can be dropped without a trace. */
@@ -116,38 +119,76 @@ export class SignalWatches {
  * ({@link Connection.adopt}).
  */
 export class RequestEntry<Req, Res> implements ReplySlot {
-  state: EntryState = EntryState.Queued;
-  settled = false;
-  /** Already moved once from a failed connection to another (never moved twice). */
-  moved = false;
-  /** Written at some point, on this connection or an earlier one: the server may have run it. */
-  everWritten = false;
   /** Estimated bytes on the wire, for the queued-bytes bound. */
   size = 0;
   /** The codec's reply state for this sending of the request (see {@link ReplySlot}). */
   reply: unknown = undefined;
-  #resolve: (value: Res) => void = noop;
-  #reject: (error: MemlineError) => void = noop;
+  /** {@link state}, {@link settled}, {@link moved} and {@link everWritten} as bits: one field, not four. */
+  #bits = 0;
+  /**
+   * The promise's resolve function. Its reject function is not kept (a function object is most of
+   * the memory a pending request holds): {@link reject} resolves with a rejected promise instead.
+   */
+  #resolve: (value: Res | Promise<never>) => void = noop;
   #watch: SignalWatch | undefined = undefined;
 
   constructor(
     readonly req: Req,
-    readonly deadline: number,
-    readonly timeout: number,
+    /** The caller's options, often shared by many calls: the entry reads them, never changes them. */
+    readonly options: SendOptions,
   ) {}
+
+  /** Absolute deadline on the `performance.now()` clock. */
+  get deadline(): number {
+    return this.options.deadline;
+  }
+
+  /** The timeout the deadline came from, in ms (for the error message). */
+  get timeout(): number {
+    return this.options.timeout;
+  }
 
   /** The caller's promise, settled through this entry. Called once, right after construction. */
   promise(): Promise<Res> {
     binding = this as RequestEntry<unknown, unknown>;
-    return new Promise<Res>(
-      bind as (resolve: (value: Res) => void, reject: (error: MemlineError) => void) => void,
-    );
+    return new Promise<Res>(bind as (resolve: (value: Res) => void) => void);
   }
 
-  /** Takes the resolving functions of {@link promise}'s promise (see `bind`). */
-  bindPromise(resolve: (value: Res) => void, reject: (error: MemlineError) => void): void {
+  /** Takes the resolve function of {@link promise}'s promise (see `bind`). */
+  bindPromise(resolve: (value: Res | Promise<never>) => void): void {
     this.#resolve = resolve;
-    this.#reject = reject;
+  }
+
+  /** Whether its bytes have gone to the socket of the connection it is on now. */
+  get state(): EntryState {
+    return (this.#bits & WRITTEN) === 0 ? EntryState.Queued : EntryState.Written;
+  }
+
+  set state(state: EntryState) {
+    this.#bits = state === EntryState.Written ? this.#bits | WRITTEN : this.#bits & ~WRITTEN;
+  }
+
+  /** The caller's promise has settled (answered, timed out, aborted or failed). */
+  get settled(): boolean {
+    return (this.#bits & SETTLED) !== 0;
+  }
+
+  /** Already moved once from a failed connection to another (never moved twice). */
+  get moved(): boolean {
+    return (this.#bits & MOVED) !== 0;
+  }
+
+  set moved(moved: boolean) {
+    this.#bits = moved ? this.#bits | MOVED : this.#bits & ~MOVED;
+  }
+
+  /** Written at some point, on this connection or an earlier one: the server may have run it. */
+  get everWritten(): boolean {
+    return (this.#bits & EVER_WRITTEN) !== 0;
+  }
+
+  set everWritten(written: boolean) {
+    this.#bits = written ? this.#bits | EVER_WRITTEN : this.#bits & ~EVER_WRITTEN;
   }
 
   /** Rejects with ERR_ABORTED when the watched signal fires; leaves the watch when the entry settles. */
@@ -169,20 +210,20 @@ export class RequestEntry<Req, Res> implements ReplySlot {
 
   /** Fulfils the caller's promise with `value`, unless the entry already settled. */
   resolve(value: Res): void {
-    if (this.settled) return;
+    if ((this.#bits & SETTLED) !== 0) return;
     this.#settle();
     this.#resolve(value);
   }
 
   /** Rejects the caller's promise with `error`, unless the entry already settled. */
   reject(error: MemlineError): void {
-    if (this.settled) return;
+    if ((this.#bits & SETTLED) !== 0) return;
     this.#settle();
-    this.#reject(error);
+    this.#resolve(Promise.reject(error));
   }
 
   #settle(): void {
-    this.settled = true;
+    this.#bits |= SETTLED;
     if (this.#watch !== undefined) {
       this.#watch.remove(this as RequestEntry<unknown, unknown>);
       this.#watch = undefined;
@@ -192,14 +233,20 @@ export class RequestEntry<Req, Res> implements ReplySlot {
 
 function noop(): void {}
 
+/** The bits of `RequestEntry.#bits`. */
+const WRITTEN = 1;
+const SETTLED = 2;
+const MOVED = 4;
+const EVER_WRITTEN = 8;
+
 /** The entry whose {@link RequestEntry.promise} is being made: promises are made one at a time. */
 let binding: RequestEntry<unknown, unknown> | undefined;
 
 /**
- * The one executor of every entry's promise: it hands the resolving functions to the entry being
+ * The one executor of every entry's promise: it hands the resolve function to the entry being
  * bound, so no closure is made per request.
  */
-function bind(resolve: (value: unknown) => void, reject: (error: MemlineError) => void): void {
-  binding!.bindPromise(resolve, reject);
+function bind(resolve: (value: unknown) => void): void {
+  binding!.bindPromise(resolve);
   binding = undefined;
 }

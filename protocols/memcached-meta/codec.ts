@@ -136,11 +136,16 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     // needs a closer look (no key echo, no empty value that may be a lease). Everything else, and
     // anything this test does not recognise, goes through the full check below.
     const sink = req.itemSink;
-    if (sink !== undefined && frame.status === 'VA' && frame.opaque === slot.reply && frame.keyAt === -1) {
-      const value = frame.value;
-      if (value !== undefined && value.length > 0) {
-        sink.hits++;
-        return itemOf(req, frame, value);
+    if (frame.opaque === slot.reply && frame.keyAt === -1) {
+      const status = frame.status;
+      if (sink !== undefined && status === 'VA') {
+        const value = frame.value;
+        if (value !== undefined && value.length > 0) {
+          sink.counts.hits++;
+          return itemOf(frame, value, req.key!.original, sink.casTag);
+        }
+      } else if (status === 'HD' && req.mustStore) {
+        return undefined;
       }
     }
     const verdict = this.#judge(req, frame, slot);
@@ -178,11 +183,13 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       return new FrameFailure(new ClientErrorReply(frame.line, { mayHaveExecuted: true }), true);
     }
     switch (req.kind) {
-      case RequestKind.Meta:
-        return (
-          checkMeta(req, frame, sentOpaque(slot), false) ??
-          (req.itemSink === undefined ? frame : toItem(req, frame))
-        );
+      case RequestKind.Meta: {
+        const failure = checkMeta(req, frame, sentOpaque(slot), false);
+        if (failure !== undefined) return failure;
+        if (req.itemSink !== undefined) return toItem(req, frame);
+        if (!req.mustStore) return frame;
+        return status === 'HD' ? undefined : new FrameFailure(notStored(status), false);
+      }
       case RequestKind.Batch:
         return onBatchFrame(req, frame, slot, this.#opaques - 1);
       case RequestKind.Version:
@@ -302,9 +309,14 @@ function checkMeta(
   return undefined;
 }
 
+/** The error of a store the server answered with `status` instead of `HD` (`NS`, `EX`, `NF`). */
+export function notStored(status: string | undefined): MemlineError {
+  return new ServerErrorReply(`the server did not store the item (${status})`, { mayHaveExecuted: true });
+}
+
 /** A read's reply as an Item (VA) or `null` (EN), counted in the request's sink. */
 function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure {
-  const sink = req.itemSink!;
+  const sink = req.itemSink!.counts;
   if (frame.status === 'EN') {
     sink.misses++;
     return null;
@@ -315,16 +327,15 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
     return null;
   }
   sink.hits++;
-  return itemOf(req, frame, frame.value);
+  return itemOf(frame, frame.value, req.key!.original, req.itemSink!.casTag);
 }
 
 /** The Item of a read's `VA` reply; the frame's line is never read after this. */
-function itemOf(req: MetaRequest, frame: MetaFrame, value: Buffer): Item {
+function itemOf(frame: MetaFrame, value: Buffer, key: string, tag: bigint): Item {
   const raw = casOf(frame);
-  const tag = req.casTag;
   const cas = raw === 0n || tag === 0n ? raw : raw | tag;
   frame.spend();
-  return { key: req.key!.original, value, flags: frame.clientFlags, cas };
+  return { key, value, flags: frame.clientFlags, cas };
 }
 
 /** The token of flag `ch` in a rendered flag string (`" v O12 k"`), or `undefined`. */

@@ -31,7 +31,7 @@ export { FEATURE_SINCE } from './features.js';
 export type { ServerFeatures, FeatureName } from './features.js';
 export type { ReturnedFlags, MetaFrame } from './frame.js';
 export type { MetaFlags } from './commands.js';
-export type { MetaCommand, MetaRequest, RequestKind, WireKey } from './request.js';
+export type { ItemSink, MetaCommand, MetaRequest, RequestKind, WireKey } from './request.js';
 export { meta } from './builders.js';
 export type {
   FetchFlag,

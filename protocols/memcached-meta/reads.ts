@@ -88,8 +88,7 @@ function read(
 ): Promise<Item | null> {
   const backend = d.backendFor(wk, options);
   const of = d.serverOf(backend);
-  req.itemSink = of.counts;
-  req.casTag = of.casTag;
+  req.itemSink = of;
   return d.counters.orMiss(backend.send(req, so) as Promise<Item | null>, backend.server);
 }
 

@@ -41,21 +41,38 @@ export interface WireKey {
 }
 
 /**
+ * Where a read that resolves with an {@link Item} counts its hit or miss, and the server's bits it
+ * ORs into the Item's CAS (cas-token.ts): one object per server, shared by its reads.
+ */
+export interface ItemSink {
+  readonly counts: { hits: number; misses: number };
+  readonly casTag: bigint;
+}
+
+/** `MetaRequest`'s kind (3 bits) and two flags, packed into one field. */
+const KIND_MASK = 7;
+const IDEMPOTENT = 8;
+const OWN_OPAQUE = 16;
+const MUST_STORE = 32;
+
+/**
  * A request of the meta codec: built through the static factories, after validation, by the client
  * (or by code driving {@link MetaCodec} on the engine directly), then encoded and matched to its
- * replies by the codec.
+ * replies by the codec. A pending request holds one, so it is kept small: the kind and flags share
+ * a field, and a value and a batch's items another.
  */
 export class MetaRequest {
   /**
    * For a read (`mg … v f c`): resolve with an {@link Item} (or `null` on a miss) instead of the
-   * frame, counting the hit or miss here. Saves the client a promise step per get.
+   * frame, counting the hit or miss in the sink. Saves the client a promise step per get.
    */
-  itemSink: { hits: number; misses: number } | undefined = undefined;
-  /** For a read with an {@link itemSink}: the server's bits, OR-ed into the Item's CAS (cas-token.ts). */
-  casTag = 0n;
+  itemSink: ItemSink | undefined = undefined;
+  readonly #bits: number;
+  /** {@link value} or {@link items}. */
+  readonly #payload: Buffer | readonly MetaRequest[] | undefined;
 
   private constructor(
-    readonly kind: RequestKind,
+    kind: RequestKind,
     /** The meta command, for {@link RequestKind.Meta}. */
     readonly command: MetaCommand | undefined,
     /** The key, for meta commands other than `mn`. */
@@ -65,15 +82,47 @@ export class MetaRequest {
      * (`" v f c T30"`); for legacy commands, their arguments (`" 10"`, `" settings"`).
      */
     readonly flags: string,
-    /** The data block of an `ms`, or the credentials of an auth request. */
-    readonly value: Buffer | undefined,
-    /** The commands of a batch. */
-    readonly items: readonly MetaRequest[] | undefined,
-    /** Whether the request may be sent again after a failure. */
-    readonly idempotent: boolean,
-    /** The caller set `O` in `flags` (low-level `meta()`); the encoder then adds none. */
-    readonly ownOpaque = false,
-  ) {}
+    payload: Buffer | readonly MetaRequest[] | undefined,
+    idempotent: boolean,
+    ownOpaque = false,
+    mustStore = false,
+  ) {
+    this.#bits =
+      kind | (idempotent ? IDEMPOTENT : 0) | (ownOpaque ? OWN_OPAQUE : 0) | (mustStore ? MUST_STORE : 0);
+    this.#payload = payload;
+  }
+
+  get kind(): RequestKind {
+    return this.#bits & KIND_MASK;
+  }
+
+  /** The data block of an `ms`, or the credentials of an auth request. */
+  get value(): Buffer | undefined {
+    return this.kind === RequestKind.Batch ? undefined : (this.#payload as Buffer | undefined);
+  }
+
+  /** The commands of a batch. */
+  get items(): readonly MetaRequest[] | undefined {
+    return this.kind === RequestKind.Batch ? (this.#payload as readonly MetaRequest[]) : undefined;
+  }
+
+  /**
+   * A store that resolves with `undefined` when stored (`HD`) and fails with ERR_SERVER_ERROR when
+   * not (`NS`, `EX`, `NF`), instead of resolving with its frame (`MetaRequest.set` makes one).
+   */
+  get mustStore(): boolean {
+    return (this.#bits & MUST_STORE) !== 0;
+  }
+
+  /** Whether the request may be sent again after a failure. */
+  get idempotent(): boolean {
+    return (this.#bits & IDEMPOTENT) !== 0;
+  }
+
+  /** The caller set `O` in `flags` (low-level `meta()`); the encoder then adds none. */
+  get ownOpaque(): boolean {
+    return (this.#bits & OWN_OPAQUE) !== 0;
+  }
 
   static meta(
     command: MetaCommand,
@@ -84,50 +133,50 @@ export class MetaRequest {
   ): MetaRequest {
     // `mn` and `me` take no flags; a caller's `O` is rendered as " O…" (flags.ts).
     const own = command === 'mn' || command === 'me' || flags.includes(' O');
-    return new MetaRequest(RequestKind.Meta, command, key, flags, value, undefined, idempotent, own);
+    return new MetaRequest(RequestKind.Meta, command, key, flags, value, idempotent, own);
+  }
+
+  /**
+   * A plain `set` (`ms`, no mode, no CAS) with the codec's own opaque, whose reply the codec checks
+   * itself ({@link mustStore}): the client's busiest write settles its caller with no step of its own.
+   */
+  static set(key: WireKey, flags: string, value: Buffer): MetaRequest {
+    return new MetaRequest(RequestKind.Meta, 'ms', key, flags, value, true, false, true);
   }
 
   /** A read (`mg`) with the codec's own opaque: `flags` were rendered without `O`. */
   static read(key: WireKey, flags: string): MetaRequest {
-    return new MetaRequest(RequestKind.Meta, 'mg', key, flags, undefined, undefined, true, false);
+    return new MetaRequest(RequestKind.Meta, 'mg', key, flags, undefined, true, false);
   }
 
   /** Items are plain meta requests without `q`, `k` or `O`; the encoder adds them. */
   static batch(items: readonly MetaRequest[]): MetaRequest {
     let idempotent = true;
     for (const item of items) idempotent &&= item.idempotent;
-    return new MetaRequest(RequestKind.Batch, undefined, undefined, '', undefined, items, idempotent);
+    return new MetaRequest(RequestKind.Batch, undefined, undefined, '', items, idempotent);
   }
 
   static version(): MetaRequest {
-    return new MetaRequest(RequestKind.Version, undefined, undefined, '', undefined, undefined, true);
+    return new MetaRequest(RequestKind.Version, undefined, undefined, '', undefined, true);
   }
 
   /** `group` was validated (`[a-z_]` words). */
   static stats(group: string | undefined): MetaRequest {
     const args = group === undefined ? '' : ` ${group}`;
-    return new MetaRequest(RequestKind.Stats, undefined, undefined, args, undefined, undefined, true);
+    return new MetaRequest(RequestKind.Stats, undefined, undefined, args, undefined, true);
   }
 
   static flushAll(delay: number | undefined): MetaRequest {
     const args = delay === undefined ? '' : ` ${delay}`;
-    return new MetaRequest(RequestKind.FlushAll, undefined, undefined, args, undefined, undefined, true);
+    return new MetaRequest(RequestKind.FlushAll, undefined, undefined, args, undefined, true);
   }
 
   static verbosity(level: number): MetaRequest {
-    return new MetaRequest(
-      RequestKind.Verbosity,
-      undefined,
-      undefined,
-      ` ${level}`,
-      undefined,
-      undefined,
-      true,
-    );
+    return new MetaRequest(RequestKind.Verbosity, undefined, undefined, ` ${level}`, undefined, true);
   }
 
   /** `credentials` is `"<user> <pass>"` as bytes. */
   static auth(credentials: Buffer): MetaRequest {
-    return new MetaRequest(RequestKind.Auth, undefined, undefined, '', credentials, undefined, true);
+    return new MetaRequest(RequestKind.Auth, undefined, undefined, '', credentials, true);
   }
 }

@@ -2,8 +2,9 @@
  * Single-key writes: the stores (`set`, `add`, `replace`, `append`, `prepend`, `cas`, and
  * `setValue` through the serializer), `delete`, `invalidate`, and the counters `incr`/`decr`.
  */
-import { InvalidArgumentError, ServerErrorReply, type MemlineError } from '../../lib/errors.js';
-import type { RoutedCallOptions } from '../../lib/kit/index.js';
+import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
+import { asError, type RoutedCallOptions } from '../../lib/kit/index.js';
+import { notStored as storeRefused } from './codec.js';
 import type {
   AppendOptions,
   CounterOptions,
@@ -83,16 +84,27 @@ export function stored(frame: MetaFrame | undefined): boolean {
 }
 
 export function notStored(frame: MetaFrame | undefined): MemlineError {
-  return new ServerErrorReply(`the server did not store the item (${frame?.status})`, {
-    mayHaveExecuted: true,
-  });
+  return storeRefused(frame?.status);
 }
 
 /** `set`: resolves when stored; anything but HD is an error. */
 export function set(d: Dispatch, key: Key, value: Value, options: StoreOptions | undefined): Promise<void> {
-  return store(d, key, value, options, '', undefined).then((f) => {
-    if (f?.status !== 'HD') throw notStored(f);
-  });
+  if (options?.newCas !== undefined) {
+    return store(d, key, value, options, '', undefined).then((f) => {
+      if (f?.status !== 'HD') throw notStored(f);
+    });
+  }
+  // The busiest write: written out rather than through d.core.run (a closure per call), and its reply
+  // checked by the codec (MetaRequest.set), so the caller's promise is the engine's own.
+  try {
+    const so = d.core.prepare(options);
+    const wk = d.key(key);
+    const bytes = valueBytes(value, d.options.maxStoreSize);
+    const req = MetaRequest.set(wk, storeFlags(options), bytes);
+    return d.send(req, so, options) as Promise<unknown> as Promise<void>;
+  } catch (err) {
+    return Promise.reject(asError(err));
+  }
 }
 
 /** `setValue`: the value through the serializer (compression included in the call's deadline). */

@@ -83,8 +83,8 @@ export class PoolNode implements Node {
     const backend = this.#backends[i];
     const r = this.#adjust(req);
     if (r.itemSink !== undefined) {
-      r.itemSink = this.#host.counters.of(backend.server);
-      r.casTag = this.#host.casTags.tagOf(backend.server);
+      const server = backend.server;
+      r.itemSink = { counts: this.#host.counters.of(server), casTag: this.#host.casTags.tagOf(server) };
     }
     const e = this.#eject;
     const sent = e === undefined ? backend.send(r, c.so) : watch(backend.send(r, c.so), e, i);
