@@ -301,6 +301,8 @@ function checkMeta(
   if (from === -1) return undefined;
   const key = req.key;
   if (key === undefined || !(inBatch || req.flags.includes(' k'))) return outOfSync(req, frame, 'key');
+  // The usual echo (a text key as sent) is compared on the line's bytes; anything else below.
+  if (key.ascii && !key.base64 && frame.keyIs(key.token)) return undefined;
   const line = frame.line;
   const end = nextSpace(line, from);
   // A base64 key comes back as `k<token> b`.

@@ -34,6 +34,19 @@ export function opaqueToken(n: number): string {
   return token;
 }
 
+/** `" q k O<n>\r\n"`, the end of a batch item's line, for every n handed out so far (see {@link opaqueToken}). */
+const QUIET_TOKENS: string[] = [];
+
+/** The end of a batch item without its own `k`: quiet, with its key echoed and opaque `n`. */
+function quietToken(n: number): string {
+  let token = QUIET_TOKENS[n];
+  if (token === undefined) {
+    for (let i = QUIET_TOKENS.length; i <= n; i++) QUIET_TOKENS.push(' q k' + opaqueToken(i));
+    token = QUIET_TOKENS[n];
+  }
+  return token;
+}
+
 /** A cursor for a fresh connection, cycling through `size` opaques (a power of two). */
 export function opaqueCursor(size: number): OpaqueCursor {
   return { next: 0, mask: size - 1 };
@@ -146,7 +159,7 @@ function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): Ba
   const state = new BatchState(n, items.length);
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    encodeMeta(item, (item.flags.includes(' k') ? ' q' : ' q k') + opaqueToken(n), out);
+    encodeMeta(item, item.flags.includes(' k') ? ' q' + opaqueToken(n) : quietToken(n), out);
     n = (n + 1) & mask;
   }
   cursor.next = n;

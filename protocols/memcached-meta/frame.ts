@@ -132,6 +132,37 @@ export class MetaFrame {
     if (this.#src !== undefined) void this.line;
   }
 
+  /**
+   * Whether the `k` token is exactly `token` (an ASCII key as sent) and not marked base64 (` b`),
+   * compared against the line's bytes without making the line a string. `false` means only that
+   * this quick test did not match: other forms (a base64 echo of a text key…) need `keyMatches`.
+   */
+  keyIs(token: string): boolean {
+    const at = this.keyAt;
+    if (at === -1) return false;
+    const n = token.length;
+    const src = this.#src;
+    if (src === undefined) {
+      const line = this.#line;
+      if (!line.startsWith(token, at)) return false;
+      const end = at + n;
+      if (end === line.length) return true;
+      if (line.charCodeAt(end) !== 0x20) return false;
+      return !(
+        line.charCodeAt(end + 1) === 0x62 &&
+        (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20)
+      );
+    }
+    const start = this.#from + at;
+    const to = this.#to;
+    const end = start + n;
+    if (end > to) return false;
+    for (let i = 0; i < n; i++) if (src[start + i] !== token.charCodeAt(i)) return false;
+    if (end === to) return true;
+    if (src[end] !== 0x20) return false;
+    return !(src[end + 1] === 0x62 && (end + 2 === to || src[end + 2] === 0x20));
+  }
+
   /** The frame's life ends here (it became an Item): its line will never be read. */
   spend(): void {
     this.#src = undefined;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { MetaDecoder } from '../../../protocols/memcached-meta/decoder.js';
 import { flagToken, returnedFlags } from '../../../protocols/memcached-meta/frame.js';
-import { frame, frames } from './helpers.js';
+import { LIMITS, frame, frames, latin1 } from './helpers.js';
 
 describe('MetaFrame flags', () => {
   it('flagToken finds a returned flag after the status, and after the size of a VA', () => {
@@ -15,6 +16,26 @@ describe('MetaFrame flags', () => {
     expect(flagToken(frame('HD O ke1\r\n'), 'O')).to.equal('');
     expect(flagToken(frame('HD W\r\n'), 'W')).to.equal('');
     expect(flagToken(frame('HD\r\n'), 'c')).to.equal(undefined);
+  });
+
+  it('keyIs matches the k token exactly, unmarked by b, on the bytes and on the line string alike', () => {
+    const cases: [string, string, boolean][] = [
+      ['EN kfoo O1\r\n', 'foo', true],
+      ['HD O1 kfoo\r\n', 'foo', true],
+      ['EN kfoo O1\r\n', 'fo', false],
+      ['EN kfo O1\r\n', 'foo', false],
+      ['EN kfoo b O1\r\n', 'foo', false],
+      ['EN kfoo b\r\n', 'foo', false],
+      ['EN kfoo f5 c9\r\n', 'foo', true],
+      ['EN O1\r\n', 'foo', false],
+    ];
+    for (const [wire, token, expected] of cases) {
+      expect(frame(wire).keyIs(token), `${wire} (string)`).to.equal(expected);
+      // With stable chunks the frame is read in its callback as a view of the chunk's bytes.
+      let seen: boolean | undefined;
+      new MetaDecoder(LIMITS, { stableChunks: true }).feed(latin1(wire), (f) => (seen = f.keyIs(token)));
+      expect(seen, `${wire} (bytes)`).to.equal(expected);
+    }
   });
 
   it('flagToken ignores lines that carry no flags', () => {
