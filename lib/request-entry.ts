@@ -165,7 +165,7 @@ export class RequestEntry<Req, Res> implements ReplySlot {
   }
 
   set state(state: EntryState) {
-    this.#bits = state === EntryState.Written ? this.#bits | WRITTEN : this.#bits & ~WRITTEN;
+    this.#set(WRITTEN, state === EntryState.Written);
   }
 
   /** The caller's promise has settled (answered, timed out, aborted or failed). */
@@ -179,7 +179,7 @@ export class RequestEntry<Req, Res> implements ReplySlot {
   }
 
   set moved(moved: boolean) {
-    this.#bits = moved ? this.#bits | MOVED : this.#bits & ~MOVED;
+    this.#set(MOVED, moved);
   }
 
   /** Written at some point, on this connection or an earlier one: the server may have run it. */
@@ -188,7 +188,11 @@ export class RequestEntry<Req, Res> implements ReplySlot {
   }
 
   set everWritten(written: boolean) {
-    this.#bits = written ? this.#bits | EVER_WRITTEN : this.#bits & ~EVER_WRITTEN;
+    this.#set(EVER_WRITTEN, written);
+  }
+
+  #set(bit: number, on: boolean): void {
+    this.#bits = on ? this.#bits | bit : this.#bits & ~bit;
   }
 
   /** Rejects with ERR_ABORTED when the watched signal fires; leaves the watch when the entry settles. */
@@ -210,14 +214,14 @@ export class RequestEntry<Req, Res> implements ReplySlot {
 
   /** Fulfils the caller's promise with `value`, unless the entry already settled. */
   resolve(value: Res): void {
-    if ((this.#bits & SETTLED) !== 0) return;
+    if (this.settled) return;
     this.#settle();
     this.#resolve(value);
   }
 
   /** Rejects the caller's promise with `error`, unless the entry already settled. */
   reject(error: MemlineError): void {
-    if ((this.#bits & SETTLED) !== 0) return;
+    if (this.settled) return;
     this.#settle();
     this.#resolve(Promise.reject(error));
   }
