@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { summarizeProfile } from '../../cmd/bench/profile.js';
 import { buildReports } from '../../cmd/bench/report.js';
-import type { CellSummary } from '../../cmd/bench/summary.js';
+import { rawTarget, verdicts, type CellSummary } from '../../cmd/bench/summary.js';
 import { ZipfSampler, zipfCdf } from '../../cmd/bench/zipf.js';
 import { startLocalMemcached } from '../../cmd/shared/local-memcached.js';
 import { startMemcached, type MemcachedProcess } from '../harness/memcached.js';
@@ -128,6 +128,33 @@ describe('bench: the load generator', () => {
     expect(driver.reads[1] / driver.reads[0]).to.be.within(0.4, 0.6);
     expect(driver.reads.slice(500).reduce((a, b) => a + b, 0) / driver.gets).to.be.lessThan(0.1);
     expect(result.nearHits).to.equal(null); // a client without hot-key counters reports none
+  });
+});
+
+describe("bench: memline's targets", () => {
+  it('judges each cell by its own share of the raw socket: 0.9 at 50 in flight, 0.85 for getMulti, 0.8 elsewhere, none at 1', () => {
+    expect(['get-1', 'get-50', 'set-50', 'get-500', 'multi-10', 'mix-200'].map(rawTarget)).to.deep.equal([
+      undefined,
+      0.9,
+      0.9,
+      0.8,
+      0.85,
+      0.8,
+    ]);
+    const cell = (id: string, vsRaw: number): CellSummary =>
+      ({ id, peerTarget: false, clients: [{ name: 'memline', median: 1, vsRaw }] }) as unknown as CellSummary;
+    const judged = verdicts([
+      cell('get-1', 0.5),
+      cell('get-50', 0.85),
+      cell('get-500', 0.85),
+      cell('multi-10', 0.84),
+    ]);
+    expect(judged.map((v) => [v.cell, v.underRaw])).to.deep.equal([
+      ['get-1', false],
+      ['get-50', true],
+      ['get-500', false],
+      ['multi-10', true],
+    ]);
   });
 });
 
