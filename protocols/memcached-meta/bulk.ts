@@ -11,8 +11,8 @@ import {
 } from '../../lib/errors.js';
 import { finishPartial, type RoutedCallOptions } from '../../lib/kit/index.js';
 import type { ReadManyOptions, StoreOptions } from './call-options.js';
-import type { Dispatch } from './dispatch.js';
-import type { MetaFrame } from './frame.js';
+import type { BatchReply, Dispatch } from './dispatch.js';
+import { MetaFrame } from './frame.js';
 import { decodeValue, nearItem, readOne } from './reads.js';
 import { MetaRequest, type WireKey } from './request.js';
 import { toItem, valueBytes, type Item, type Key, type Value } from './results.js';
@@ -85,20 +85,26 @@ function readMulti(
       wks = toSend;
     }
     const near = hot && d.hot.near !== undefined;
-    const errors = await d.batches(
+    const errors = await d.batches<BatchReply>(
       wks,
       so,
       options,
       (wk) => MetaRequest.meta('mg', wk, mg, undefined, true),
-      (b, wk, f) => {
-        if (f !== undefined && f.skipped !== -1) {
+      (b, wk, reply) => {
+        if (!(reply instanceof MetaFrame)) {
+          // An Item (or null) the codec made, tagged and counted; undefined: no reply, a miss.
+          if (reply === undefined) d.counters.count(b.server, false);
+          else if (reply !== null) result.set(reply.key, reply);
+          return;
+        }
+        const f = reply;
+        if (f.skipped !== -1) {
           // Read past by the decoder: this key fails, the others and the connection are fine.
           tooLarge.set(wk.original, oversize(f, d.options.maxValueSize, b.server));
           return;
         }
         let item: Item | null;
-        if (f === undefined) item = null;
-        else if (near) item = nearItem(d, wk, f, b.server, epoch);
+        if (near) item = nearItem(d, wk, f, b.server, epoch);
         else {
           item = toItem(wk.original, f);
           if (item !== null) item.cas = d.casTags.tag(item.cas, b.server);
@@ -106,6 +112,8 @@ function readMulti(
         d.counters.count(b.server, item !== null);
         if (item !== null) result.set(item.key, item);
       },
+      // The near cache reads `h l t` from each frame; otherwise the codec makes the Items.
+      !near,
     );
     if (joined !== undefined) await Promise.all(joined);
     for (const [key, err] of tooLarge) errors.set(key, err);

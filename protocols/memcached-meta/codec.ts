@@ -372,10 +372,18 @@ function onBatchFrame(
   const next = state.lastIndex + 1;
   const j = next + ((opaque - state.opaque - next) & mask);
   if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
-  const failure = checkMeta(items[j], frame, opaque, true);
+  const item = items[j];
+  const failure = checkMeta(item, frame, opaque, true);
   if (failure !== undefined) return failure;
   if (frame.keyAt === -1) return outOfSync(req, frame, 'key');
-  state.replies[j] = frame;
+  if (item.itemSink === undefined || frame.skipped !== -1) {
+    state.replies[j] = frame;
+  } else {
+    // A plain read: its Item now, so that the frame (and its line) is not kept until MN.
+    const read = toItem(item, frame);
+    if (read instanceof FrameFailure) return read;
+    state.replies[j] = read;
+  }
   state.lastIndex = j;
   return MORE;
 }

@@ -18,7 +18,7 @@ import { HotKeys } from './hot-keys/hot-keys.js';
 import { hashedWireKey } from './long-keys.js';
 import type { ResolvedOptions } from './options.js';
 import { MetaRequest, type WireKey } from './request.js';
-import type { Key } from './results.js';
+import type { Item, Key } from './results.js';
 import { MAX_BACKGROUND } from './routes/options.js';
 import { RoutedBackend, Router } from './routes/router.js';
 import { Background } from './background.js';
@@ -206,12 +206,20 @@ export class Dispatch {
    * part as one quiet batch fenced by `mn`, in parallel, and hands every reply (`undefined`: none,
    * the quiet default) to `onReply`. Resolves with the errors of the parts that failed, by key.
    */
-  batches(
+  batches<R extends BatchReply = MetaFrame | undefined>(
     wks: readonly WireKey[],
     so: SendOptions,
     options: RoutedCallOptions | undefined,
     make: (wk: WireKey) => MetaRequest,
-    onReply: (backend: MetaBackend, wk: WireKey, frame: MetaFrame | undefined) => void,
+    onReply: (backend: MetaBackend, wk: WireKey, reply: R) => void,
+    /**
+     * The requests are plain reads (`mg … v f c`; `R` is then {@link BatchReply}): outside routes,
+     * each hit comes back as its Item, CAS tagged and counted in its server's read counters, and a
+     * lease placeholder as `null` (counted as a miss), instead of a frame; a value over maxValueSize
+     * still comes as its frame, and a key without a reply as `undefined`. Through routes, every reply
+     * is a frame.
+     */
+    asItems = false,
   ): Promise<Map<string, MemlineError>> {
     const made = (wk: WireKey): MetaRequest => {
       const req = make(wk);
@@ -222,7 +230,9 @@ export class Dispatch {
       const rk = options?.routingKey;
       const keyOf = (wk: WireKey): [string, string] =>
         rk === undefined ? [wk.original, this.route(wk)] : [rk, rk];
-      return this.router.batches(wks, keyOf, so, { make: made, onReply });
+      // Routes hand every reply over as a frame, which every R takes.
+      const onFrame = onReply as (backend: MetaBackend, wk: WireKey, frame: MetaFrame | undefined) => void;
+      return this.router.batches(wks, keyOf, so, { make: made, onReply: onFrame });
     }
     const parts = splitByServer(
       this.core.cluster,
@@ -230,10 +240,17 @@ export class Dispatch {
       this.core.target(options),
     );
     return fanOut(parts, so, {
-      request: (indexes) => MetaRequest.batch(indexes.map((i) => made(wks[i]))),
+      request: (indexes, backend) => {
+        const items = indexes.map((i) => made(wks[i]));
+        if (asItems) {
+          const sink = this.serverOf(backend);
+          for (const item of items) item.itemSink = sink;
+        }
+        return MetaRequest.batch(items);
+      },
       onReply: (replies, indexes, backend) => {
-        const frames = replies as (MetaFrame | undefined)[];
-        indexes.forEach((i, j) => onReply(backend, wks[i], frames[j]));
+        const got = replies as R[];
+        indexes.forEach((i, j) => onReply(backend, wks[i], got[j]));
       },
       name: (i) => wks[i].original,
       sent: this.journal?.sent,
@@ -255,6 +272,12 @@ function changesItem(req: MetaRequest): boolean {
       return false;
   }
 }
+
+/**
+ * One key's reply in a batch: its frame, or with `asItems` its Item (`null`: a lease placeholder);
+ * `undefined` when it had none (the quiet default: a miss).
+ */
+export type BatchReply = MetaFrame | Item | null | undefined;
 
 /** What {@link Dispatch.serverOf} remembers of a backend. */
 export interface ServerReadState {

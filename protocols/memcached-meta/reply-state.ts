@@ -11,6 +11,7 @@
 import type { ReplySlot } from '../../lib/codec.js';
 import type { MemlineError } from '../../lib/errors.js';
 import type { MetaFrame } from './frame.js';
+import type { Item } from './results.js';
 
 /** The state a slot holds (see the module comment). */
 export type ReplyState = number | BatchState | StatsState | undefined;
@@ -21,15 +22,18 @@ export class BatchState {
   lastIndex = -1;
   /** A `SERVER_ERROR` seen mid-batch: it carries no opaque, so it fails the batch at `MN`. */
   error: MemlineError | undefined = undefined;
-  /** Each item's reply, or `undefined` where it had none. */
-  readonly replies: (MetaFrame | undefined)[];
+  /**
+   * Each item's reply, or `undefined` where it had none: its frame, or for an item with an
+   * `itemSink` its Item (`null`: a lease placeholder).
+   */
+  readonly replies: (MetaFrame | Item | null | undefined)[];
 
   constructor(
     /** The opaque of the first item; the others follow in the connection's cycle. */
     readonly opaque: number,
     items: number,
   ) {
-    this.replies = new Array<MetaFrame | undefined>(items).fill(undefined);
+    this.replies = new Array<MetaFrame | Item | null | undefined>(items).fill(undefined);
   }
 }
 

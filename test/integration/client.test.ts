@@ -168,6 +168,17 @@ describe('MemcacheClient against real memcached (one server)', function () {
       expect((await client.getMulti([])).size).to.equal(0);
     });
 
+    it('getMulti counts each hit and miss once, and its CAS tokens work with cas()', async () => {
+      await client.set('mc1', 'one');
+      await client.delete('mc2');
+      const before = client.metrics.total;
+      const items = await client.getMulti(['mc1', 'mc2']);
+      const after = client.metrics.total;
+      expect([after.hits - before.hits, after.misses - before.misses]).to.deep.equal([1, 1]);
+      expect(await client.cas('mc1', 'two', items.get('mc1')!.cas)).to.equal(true);
+      expect((await client.get('mc1'))!.value.toString()).to.equal('two');
+    });
+
     it('setMulti stores every entry (Map or array), with TTL and flags', async () => {
       await client.setMulti(
         new Map([
