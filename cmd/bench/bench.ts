@@ -9,7 +9,7 @@ import type { LocalMemcached } from '../shared/local-memcached.js';
 import type { ClientName, Timing } from './cells.js';
 import { runCell, type CellContext, type CellRuns } from './cell.js';
 import { makeCert, type BenchCert } from './certs.js';
-import { createDriver } from './clients.js';
+import { BASELINE_ENV, createDriver } from './clients.js';
 import { Keyspace, storeAll } from './keyspace.js';
 import { describeMachine, type Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
@@ -49,6 +49,8 @@ export async function runBench(
   const servers: LocalMemcached[] = [];
   const tlsServers: LocalMemcached[] = [];
   let cert: BenchCert | undefined;
+  // The workers, forked from here, find a --baseline build through their environment.
+  if (opts.baseline !== undefined) process.env[BASELINE_ENV] = opts.baseline;
   const pool = new WorkerPool();
   const removeInterrupt = srv.onInterrupt(() => {
     pool.killAll();

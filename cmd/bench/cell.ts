@@ -71,8 +71,12 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
     pids: used.map((s) => s.pid),
     transport,
   } as const;
+  // A baseline build runs wherever this build's memline does.
+  const runs = (name: ClientName): boolean =>
+    cell.clients.includes(name) ||
+    (name === 'memline-baseline' && opts.baseline !== undefined && cell.clients.includes('memline'));
   const entries: ClientRuns[] = opts.clients
-    .filter((name) => cell.clients.includes(name))
+    .filter(runs)
     .map((name) => ({ name, status: 'ok', runs: [], restarts: 0 }));
   try {
     await storeAll(plain, ks);

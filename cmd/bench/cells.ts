@@ -8,7 +8,8 @@
  * the two ceilings (raw.ts): the least a client can send, and what memline's contract makes it send.
  * `memline` runs with its default options (no coalescing, no near cache); `memline-coalesce` with
  * coalescing on, `memline-near` with coalescing and a near cache: these two run only in the cells that
- * name them (the hot-key cells).
+ * name them (the hot-key cells). `memline-baseline` is another build of memline (`--baseline`), run
+ * beside `memline` in every cell memline runs in, to measure a change before and after in one run.
  */
 export const CLIENTS = [
   'raw',
@@ -16,12 +17,16 @@ export const CLIENTS = [
   'memline',
   'memline-coalesce',
   'memline-near',
+  'memline-baseline',
   'memjs',
   'memcached',
   'memcache-client',
   'memcache',
 ] as const;
 export type ClientName = (typeof CLIENTS)[number];
+
+/** Where a `--baseline` checkout's built client is, from its root (see `memline-baseline`). */
+export const BASELINE_ENTRY = 'dist/protocols/memcached-meta/index.js';
 
 /** The ceilings, which no target is measured against but `raw`. */
 export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract'];
@@ -30,7 +35,11 @@ export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract'];
 export const PEERS: readonly ClientName[] = ['memjs', 'memcached', 'memcache-client', 'memcache'];
 
 /** memline with other options than its defaults: only the cells that list them run them. */
-export const MEMLINE_VARIANTS: readonly ClientName[] = ['memline-coalesce', 'memline-near'];
+export const MEMLINE_VARIANTS: readonly ClientName[] = [
+  'memline-coalesce',
+  'memline-near',
+  'memline-baseline',
+];
 
 /** The clients a cell runs unless it says otherwise: all but the memline variants. */
 export const DEFAULT_CLIENTS: readonly ClientName[] = CLIENTS.filter((c) => !MEMLINE_VARIANTS.includes(c));

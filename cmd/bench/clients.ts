@@ -12,7 +12,9 @@ import {
   type Item,
   type MemcacheClientOptions,
 } from '../../protocols/memcached-meta/index.js';
-import type { CellSpec, ClientName } from './cells.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BASELINE_ENTRY, type CellSpec, type ClientName } from './cells.js';
 import { RawDriver, type ClientCounters, type Driver, type LaneOps, type LaneSink } from './driver.js';
 import type { Keyspace } from './keyspace.js';
 import type { RawTransport } from './raw.js';
@@ -30,6 +32,8 @@ export function createDriver(name: ClientName, ks: Keyspace): Driver {
     case 'memline-near':
       // The near cache's defaults, spelt out so the report's figures keep their meaning.
       return new MemlineDriver(ks, name, { coalesce: true, nearCache: { maxAge: 1000, promoteChance: 0.1 } });
+    case 'memline-baseline':
+      return new MemlineDriver(ks, name, {}, process.env[BASELINE_ENV]);
     case 'memjs':
       return new MemjsDriver(ks);
     case 'memcached':
@@ -55,7 +59,13 @@ function need<T>(client: T | undefined): T {
   return client;
 }
 
-/** memline with its defaults, or with the options of one of its variants. */
+/** The environment variable that names a `--baseline` checkout to the worker processes. */
+export const BASELINE_ENV = 'MEMLINE_BENCH_BASELINE';
+
+/**
+ * memline with its defaults, or with the options of one of its variants; with `baseline`, the client
+ * built in that checkout (same API, another version of the code).
+ */
 class MemlineDriver implements Driver {
   readonly valueType = 'Buffer';
   #client: MemcacheClient | undefined;
@@ -63,6 +73,7 @@ class MemlineDriver implements Driver {
     readonly ks: Keyspace,
     readonly name: ClientName,
     readonly options: Omit<MemcacheClientOptions, 'servers' | 'tls'>,
+    readonly baseline?: string,
   ) {}
 
   unsupported(): undefined {
@@ -70,7 +81,12 @@ class MemlineDriver implements Driver {
   }
 
   async open(servers: readonly string[], transport: RawTransport): Promise<void> {
-    this.#client = new MemcacheClient({
+    let Client = MemcacheClient;
+    if (this.baseline !== undefined) {
+      const entry = pathToFileURL(join(this.baseline, BASELINE_ENTRY)).href;
+      ({ MemcacheClient: Client } = (await import(entry)) as { MemcacheClient: typeof MemcacheClient });
+    }
+    this.#client = new Client({
       ...this.options,
       servers: [...servers],
       ...(transport.tls === undefined ? {} : { tls: { ca: transport.tls.ca } }),

@@ -1,8 +1,19 @@
 /**
  * The benchmark's command line.
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { integer, parseFlags, subset, UsageError } from '../shared/options.js';
-import { CELLS, CLIENTS, FULL, QUICK, type CellSpec, type ClientName, type Timing } from './cells.js';
+import {
+  BASELINE_ENTRY,
+  CELLS,
+  CLIENTS,
+  FULL,
+  QUICK,
+  type CellSpec,
+  type ClientName,
+  type Timing,
+} from './cells.js';
 
 export interface BenchOptions {
   quick: boolean;
@@ -11,6 +22,8 @@ export interface BenchOptions {
   timing: Timing;
   /** Run memline's worker under `node --cpu-prof`, one profile per cell. */
   cpuProf: boolean;
+  /** A checkout whose built memline (`dist/`) runs as `memline-baseline` beside this one. */
+  baseline?: string;
   /** Measure heap per pending request and heap over a long run. */
   memory: boolean;
   /** Pin memcached and the clients to different cores with taskset. */
@@ -40,6 +53,10 @@ Markdown and a JSON report to bench-results/ and prints the Markdown.
   --cpu-prof           run memline's cells under node --cpu-prof, one profile per cell, written to
                        bench-results/ with a summary of the top self-time functions; without
                        --clients only memline runs
+  --baseline <dir>     also run the memline built in <dir> (another checkout, after \`npm run build\`)
+                       as memline-baseline, interleaved with this one in every cell memline runs
+                       in, and report this build ÷ that one: a change measured before and after
+                       in one run
   --no-memory          skip the heap measurements
   --no-pin             do not pin processes to cores
   -h, --help           this text
@@ -57,6 +74,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     repeats: { type: 'string' },
     duration: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
     'no-memory': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -72,9 +90,22 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       : cpuProf
         ? (['memline'] as ClientName[])
         : [...CLIENTS];
+  let baseline: string | undefined;
+  if (values.baseline !== undefined) {
+    baseline = resolve(values.baseline);
+    if (!existsSync(join(baseline, BASELINE_ENTRY))) {
+      throw new UsageError(
+        `--baseline: ${values.baseline} has no ${BASELINE_ENTRY} (run npm run build there)`,
+      );
+    }
+    if (!clients.includes('memline-baseline')) clients.push('memline-baseline');
+  } else if (values.clients !== undefined && clients.includes('memline-baseline')) {
+    throw new UsageError('--clients memline-baseline needs --baseline <dir>');
+  }
   return {
     quick: values.quick,
     clients,
+    ...(baseline === undefined ? {} : { baseline }),
     cells: values.cells !== undefined ? subset('--cells', values.cells, CELLS, (c) => c.id) : [...CELLS],
     timing,
     cpuProf,

@@ -22,8 +22,43 @@ const LABEL: Record<string, string> = {
   'raw-contract': "raw, memline's flags",
   'memline-coalesce': 'memline, coalescing',
   'memline-near': 'memline, coalescing + near cache',
+  'memline-baseline': 'memline, baseline build',
 };
 const label = (name: string): string => LABEL[name] ?? name;
+
+/**
+ * This build's memline against the `--baseline` build, cell by cell: the ratio of the medians, and
+ * the ratio of each pair of runs (run k of each: the runs alternate, so a pair is close in time and
+ * shares the machine's state, where medians over the cell can drift with it).
+ */
+function baselineSection(data: BenchData): string[] {
+  const rows: string[] = [];
+  for (const { cell, clients } of data.cells) {
+    const now = clients.find((c) => c.name === 'memline');
+    const base = clients.find((c) => c.name === 'memline-baseline');
+    if (now === undefined || base === undefined || now.runs.length === 0 || base.runs.length === 0) continue;
+    const pairs = Math.min(now.runs.length, base.runs.length);
+    const ratios: number[] = [];
+    for (let k = 0; k < pairs; k++) ratios.push(now.runs[k].rate / base.runs[k].rate);
+    ratios.sort((a, b) => a - b);
+    const nowMedian = median(now.runs.map((r) => r.rate));
+    const baseMedian = median(base.runs.map((r) => r.rate));
+    rows.push(
+      `| ${cell.id} | ${rate(nowMedian)} | ${rate(baseMedian)} | ${ratio(nowMedian / baseMedian)} | ` +
+        `${ratio(median(ratios))} | ${ratios.map((r) => ratio(r)).join(' ')} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    '## This build against the baseline build',
+    '',
+    '| cell | memline | baseline | ÷ (medians) | ÷ (median of pairs) | ÷ per pair, sorted |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    ...rows,
+    '',
+    'A pair is run k of each build; the two alternate within a cell, so each pair shares the moment.',
+  ];
+}
 
 /** The reports; `chartFile` is the name of the SVG chart beside them, which the Markdown links. */
 export function buildReports(
@@ -100,6 +135,8 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[], char
 
   const hot = cells.filter((c) => c.zipf > 0);
   if (hot.length > 0) out.push(...hotKeysSection(hot), '');
+  const against = baselineSection(data);
+  if (against.length > 0) out.push(...against, '');
 
   out.push(...cpuTable(cells, shown), '');
   out.push(...gcTable(cells, shown), '');

@@ -12,11 +12,12 @@ import type { Driver, LaneOps, LaneSink } from '../../cmd/bench/driver.js';
 import { Keyspace, storeAll } from '../../cmd/bench/keyspace.js';
 import { timedRun, type RunResult } from '../../cmd/bench/load.js';
 import { FAILED, MISMATCH, OK, RawBatch, RawConnection } from '../../cmd/bench/raw.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { summarizeProfile } from '../../cmd/bench/profile.js';
+import { parseOptions, UsageError } from '../../cmd/bench/options.js';
 import { buildReports } from '../../cmd/bench/report.js';
 import { rawTarget, verdicts, type CellSummary } from '../../cmd/bench/summary.js';
 import { ZipfSampler, zipfCdf } from '../../cmd/bench/zipf.js';
@@ -314,6 +315,54 @@ describe('bench: the report', () => {
     expect(markdown).to.match(
       /\| cell \| raw socket \| memline \| memline, coalescing \| memline, coalescing \+ near cache \|/,
     );
+  });
+
+  it('with a baseline build, compares memline with it run by run: each pair, and the medians', () => {
+    const cell = cellById('get-50');
+    const runs = (...rates: number[]): RunResult[] => rates.map((r) => runOf(r, null, null, null));
+    const data: BenchData = {
+      date: '2026-01-01T00:00:00.000Z',
+      command: 'npm run bench -- --cells get-50 --baseline ../before',
+      mode: 'full',
+      timing: FULL,
+      machine: {
+        cpu: 'cpu', cores: 2, available: 2, memoryGiB: 4, os: 'linux', node: '20', v8: '11', memcached: '1.6.18',
+        pinning: 'not pinned', memline: 'abc', peers: {},
+      }, // prettier-ignore
+      valueTypes: {},
+      cells: [
+        {
+          cell,
+          clients: [
+            { name: 'memline', status: 'ok', runs: runs(110, 220, 330), restarts: 0 },
+            { name: 'memline-baseline', status: 'ok', runs: runs(100, 200, 300), restarts: 0 },
+          ],
+        },
+      ],
+      profiles: [],
+      seconds: 10,
+    };
+    const { markdown } = buildReports(data, 'chart.svg');
+    expect(markdown).to.include('| get-50 | 220 | 200 | 1.10 | 1.10 | 1.10 1.10 1.10 |');
+    expect(markdown).to.include('memline, baseline build');
+  });
+});
+
+describe('bench: --baseline', () => {
+  it('needs a built checkout, adds memline-baseline to the clients, and memline-baseline needs it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memline-baseline-'));
+    try {
+      expect(() => parseOptions(['--baseline', dir])).to.throw(UsageError, /has no dist\/protocols/);
+      const entry = join(dir, 'dist', 'protocols', 'memcached-meta');
+      mkdirSync(entry, { recursive: true });
+      writeFileSync(join(entry, 'index.js'), 'export {};\n');
+      const options = parseOptions(['--clients', 'raw,memline', '--baseline', dir]);
+      expect(options === 'help' ? [] : options.clients).to.deep.equal(['raw', 'memline', 'memline-baseline']);
+      expect(options === 'help' ? undefined : options.baseline).to.equal(dir);
+      expect(() => parseOptions(['--clients', 'memline-baseline'])).to.throw(UsageError, /needs --baseline/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
