@@ -28,7 +28,7 @@ import { casOf, isLeasePlaceholder, nextSpace } from './frame.js';
 import type { MetaFrame } from './frame.js';
 import { CredentialGuard, quotedForm, scrub } from './credential-guard.js';
 import { keyMatches } from './keys.js';
-import { MetaRequest, RequestKind } from './request.js';
+import { MetaRequest, RequestKind, type ItemSink } from './request.js';
 import type { Item } from './results.js';
 
 /** Options of {@link MetaCodec}. */
@@ -142,7 +142,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
         const value = frame.value;
         if (value !== undefined && value.length > 0) {
           sink.counts.hits++;
-          return itemOf(frame, value, req.key!.original, sink.casTag);
+          return itemOf(req, frame, value, sink);
         }
       } else if (status === 'HD' && req.mustStore) {
         return undefined;
@@ -329,15 +329,20 @@ function toItem(req: MetaRequest, frame: MetaFrame): Item | null | FrameFailure 
     return null;
   }
   sink.hits++;
-  return itemOf(frame, frame.value, req.key!.original, req.itemSink!.casTag);
+  return itemOf(req, frame, frame.value, req.itemSink!);
 }
 
-/** The Item of a read's `VA` reply; the frame's line is never read after this. */
-function itemOf(frame: MetaFrame, value: Buffer, key: string, tag: bigint): Item {
+/**
+ * The Item of a read's `VA` reply; the frame's line is never read after this. A win (`W`) the read
+ * took goes back through the sink: a plain read has no use for it.
+ */
+function itemOf(req: MetaRequest, frame: MetaFrame, value: Buffer, sink: ItemSink): Item {
   const raw = casOf(frame);
+  const tag = sink.casTag;
   const cas = raw === 0n || tag === 0n ? raw : raw | tag;
+  if (frame.win) sink.returnWin?.(req.key!, raw);
   frame.spend();
-  return { key, value, flags: frame.clientFlags, cas };
+  return { key: req.key!.original, value, flags: frame.clientFlags, cas };
 }
 
 /** The token of flag `ch` in a rendered flag string (`" v O12 k"`), or `undefined`. */

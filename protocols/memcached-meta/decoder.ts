@@ -56,7 +56,14 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** Frames of chunks with at most this much memory behind them stay views (see {@link emit}). */
   readonly #keepViewsUpTo: number;
   /** The scan of the `VA` line's flags, kept until its value is read. */
-  readonly #valueScan: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1, cas: -1 };
+  readonly #valueScan: ScannedFlags = {
+    opaque: -1,
+    keyAt: -1,
+    clientFlags: 0,
+    casAt: -1,
+    cas: -1,
+    win: false,
+  };
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
   #filled = 0;
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
@@ -230,6 +237,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     keep.clientFlags = scanned.clientFlags;
     keep.casAt = scanned.casAt;
     keep.cas = scanned.cas;
+    keep.win = scanned.win;
     this.#size = size;
     this.#filled = 0;
     if (buf === this.#partial) {

@@ -17,7 +17,7 @@ import { wireKey } from './keys.js';
 import { HotKeys } from './hot-keys/hot-keys.js';
 import { hashedWireKey } from './long-keys.js';
 import type { ResolvedOptions } from './options.js';
-import { MetaRequest, type WireKey } from './request.js';
+import { MetaRequest, type ItemSink, type WireKey } from './request.js';
 import type { Item, Key } from './results.js';
 import { MAX_BACKGROUND } from './routes/options.js';
 import { RoutedBackend, Router } from './routes/router.js';
@@ -90,13 +90,29 @@ export class Dispatch {
     let last = this.#lastServer;
     if (last === undefined || last.backend !== backend) {
       const server = backend.server;
-      last = { backend, counts: this.counters.of(server), casTag: this.casTags.tagOf(server) };
+      last = {
+        backend,
+        counts: this.counters.of(server),
+        casTag: this.casTags.tagOf(server),
+        returnWin: this.#returnWin,
+      };
       this.#lastServer = last;
     }
     return last;
   }
 
   #lastServer: ServerReadState | undefined = undefined;
+
+  /**
+   * A plain read of a stale item took its win (`X W`), which would leave the `getOrSet` callers
+   * served the stale value, none recomputing it, until the stale TTL ends: `md <key> I C<cas>` hands
+   * it back (the next recipe read wins), and does nothing if the item changed meanwhile (`EX`).
+   */
+  readonly #returnWin = (key: WireKey, cas: bigint): void => {
+    if (this.core.closed) return;
+    const req = MetaRequest.meta('md', key, ` I C${cas}`, undefined, true);
+    this.send(req, this.core.prepare(undefined), undefined).catch(() => undefined);
+  };
 
   /** A key's wire form; throws ERR_INVALID_KEY. */
   key(key: Key): WireKey {
@@ -280,7 +296,7 @@ function changesItem(req: MetaRequest): boolean {
 export type BatchReply = MetaFrame | Item | null | undefined;
 
 /** What {@link Dispatch.serverOf} remembers of a backend. */
-export interface ServerReadState {
+export interface ServerReadState extends ItemSink {
   readonly backend: MetaBackend;
   readonly counts: ReadCounts;
   readonly casTag: bigint;

@@ -38,10 +38,19 @@ export interface ScannedFlags {
   casAt: number;
   /** The `c` token as a Number when it has at most 15 digits (exact), else -1. */
   cas: number;
+  /** The line carries `W`: this read won the right to recompute the item. */
+  win: boolean;
 }
 
 /** The scan of the last line {@link scanFlags} checked (one at a time: the decoder is synchronous). */
-export const scanned: ScannedFlags = { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1, cas: -1 };
+export const scanned: ScannedFlags = {
+  opaque: -1,
+  keyAt: -1,
+  clientFlags: 0,
+  casAt: -1,
+  cas: -1,
+  win: false,
+};
 
 /** A reply line and its value. */
 export class MetaFrame {
@@ -55,6 +64,8 @@ export class MetaFrame {
   readonly casAt: number;
   /** The `c` token as a Number when it has at most 15 digits, else -1 (see `casOf`). */
   readonly cas: number;
+  /** The line carries `W` (a win: see {@link ScannedFlags.win}). */
+  readonly win: boolean;
   #line: string;
   /** While a view: the bytes the line is read from, `[#from, #to)`. */
   #src: Buffer | undefined = undefined;
@@ -92,6 +103,7 @@ export class MetaFrame {
     this.clientFlags = scan.clientFlags;
     this.casAt = scan.casAt;
     this.cas = scan.cas;
+    this.win = scan.win;
   }
 
   /**
@@ -176,6 +188,7 @@ export const BARE: ScannedFlags = Object.freeze({
   clientFlags: 0,
   casAt: -1,
   cas: -1,
+  win: false,
 });
 
 /** The returned flags of a meta reply, parsed. */
@@ -393,6 +406,7 @@ export function scanFlags(buf: Buffer, i: number, end: number, lineStart: number
   scan.clientFlags = 0;
   scan.casAt = -1;
   scan.cas = -1;
+  scan.win = false;
   while (i < end) {
     if (buf[i] !== 0x20 || i + 1 >= end) return false;
     const c = buf[i + 1];
@@ -457,8 +471,12 @@ export function scanFlags(buf: Buffer, i: number, end: number, lineStart: number
     // The token must end here.
     if (i === -1 || (i < end && buf[i] !== 0x20)) return false;
   }
+  scan.win = (upper & W_BIT) !== 0;
   return true;
 }
+
+/** `W`'s bit in scanFlags' set of the upper-case flags seen. */
+const W_BIT = 1 << (0x57 - 0x41);
 
 /** Where the free-form token at `from` ends (the next space, or `end`); -1 if it holds a CR. */
 function tokenEnd(buf: Buffer, from: number, end: number): number {

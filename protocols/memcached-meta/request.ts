@@ -47,6 +47,11 @@ export interface WireKey {
 export interface ItemSink {
   readonly counts: { hits: number; misses: number };
   readonly casTag: bigint;
+  /**
+   * Called when a read's reply carries `W`: a plain read of a stale item took the right to recompute
+   * it, which only `getOrSet` callers use; the client hands it back (`cas`: the item's, untagged).
+   */
+  readonly returnWin?: ((key: WireKey, cas: bigint) => void) | undefined;
 }
 
 /** `MetaRequest`'s kind (3 bits) and two flags, packed into one field. */

@@ -183,6 +183,22 @@ describe('meta-protocol features against real memcached', function () {
   });
 
   describe('stale-while-revalidate', () => {
+    it('a plain read of an invalidated item does not keep its win: the next getOrSet recomputes', async () => {
+      for (const read of ['get', 'getMulti'] as const) {
+        const c = client();
+        const key = `stale:plain:${read}`;
+        await c.set(key, 'old', { ttl: 60 });
+        expect(await c.invalidate(key)).to.equal(true);
+        // memcached hands the first reader of a stale item the win (X W), recipe or not.
+        const seen = read === 'get' ? await c.get(key) : (await c.getMulti([key])).get(key);
+        expect(seen?.value.toString(), read).to.equal('old');
+        let loads = 0;
+        const value = await c.getOrSet(key, () => `new ${++loads}`, { ttl: 60 });
+        expect([String(value), loads], read).to.deep.equal(['new 1', 1]);
+        expect((await c.get(key))?.value.toString(), read).to.equal('new 1');
+      }
+    });
+
     it('recache: inside the window exactly one of 200 callers refreshes; the others get the current value', async () => {
       const c = client();
       await c.set('swr', 'v1', { ttl: 5 });
