@@ -64,7 +64,7 @@ export class MetaFrame {
   readonly casAt: number;
   /** The `c` token as a Number when it has at most 15 digits, else -1 (see `casOf`). */
   readonly cas: number;
-  /** The line carries `W` (a win: see {@link ScannedFlags.win}). */
+  /** The line carries `W`: this read won the right to recompute the item. */
   readonly win: boolean;
   #line: string;
   /** While a view: the bytes the line is read from, `[#from, #to)`. */
