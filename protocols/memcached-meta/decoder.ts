@@ -51,9 +51,9 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #valueFrom = 0;
   #valueTo = 0;
   #valueLine = '';
-  /** The size of the memory behind `#valueSrc` (see {@link emit}). */
+  /** The size of the memory behind `#valueSrc` (see {@link #emit}). */
   #valueBehind = 0;
-  /** Frames of chunks with at most this much memory behind them stay views (see {@link emit}). */
+  /** Frames of chunks with at most this much memory behind them stay views (see {@link #emit}). */
   readonly #keepViewsUpTo: number;
   /** The scan of the `VA` line's flags, kept until its value is read. */
   readonly #valueScan: ScannedFlags = {
@@ -69,7 +69,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
   #skipLeft = 0;
   /**
-   * A copy of `#copyOf[#copyFrom, #copyFrom + #copy.length)`: values read from that part of that chunk
+   * A copy of `#copyOf[#copyFrom, #copyFrom + #copyLength)`: values read from that part of that chunk
    * are views of the copy (see {@link #copied}).
    */
   #copy: ArrayBuffer | undefined = undefined;
@@ -83,7 +83,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
 
   /**
    * `stableChunks`: the chunks fed are never written again once fed (a socket's are not), so a frame
-   * from a small chunk may go on reading its line from it (see {@link emit}). Without it, every frame
+   * from a small chunk may go on reading its line from it (see {@link #emit}). Without it, every frame
    * that outlives its callback makes its line string.
    */
   constructor({ maxValueSize, maxLineLength }: DecoderLimits, { stableChunks = false } = {}) {

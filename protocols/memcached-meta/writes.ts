@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
 import { asError, type RoutedCallOptions } from '../../lib/kit/index.js';
-import { notStored as storeRefused } from './codec.js';
+import { notStored as storeRefused } from './correlation.js';
 import type {
   AppendOptions,
   CounterOptions,
