@@ -18,7 +18,8 @@ import { MetaRequest, type WireKey } from './request.js';
 import { toItem, valueBytes, type Item, type Key, type Value } from './results.js';
 import * as validate from './validate.js';
 import { decodeAll } from './values.js';
-import { notStored, storeFlags } from './writes.js';
+import { notStored } from './correlation.js';
+import { storeFlags } from './writes.js';
 
 /** getMulti: the hits as items; misses absent. */
 export function getMulti(d: Dispatch, keys: Iterable<Key>, options: ReadManyOptions | undefined) {
@@ -185,7 +186,7 @@ export function setMulti(
       (wk) => MetaRequest.meta('ms', wk, flags, values.get(wk), true),
       (_b, wk, f) => {
         if (f === undefined || f.status === 'HD') ok.set(wk.original, true);
-        else refused.set(wk.original, notStored(f));
+        else refused.set(wk.original, notStored(f?.status));
       },
     );
     for (const [key, err] of refused) errors.set(key, err);

@@ -14,7 +14,7 @@
  */
 import type { FrameDecoder } from '../../lib/codec.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
-import { BARE, latin1, MetaFrame, scanFlags, scanned, type ScannedFlags } from './frame.js';
+import { BARE, latin1, MetaFrame, noFlags, scanFlags, scanned, type ScannedFlags } from './frame.js';
 
 /** Caps checked before anything is buffered or allocated. */
 export interface DecoderLimits {
@@ -56,14 +56,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** Frames of chunks with at most this much memory behind them stay views (see {@link #emit}). */
   readonly #keepViewsUpTo: number;
   /** The scan of the `VA` line's flags, kept until its value is read. */
-  readonly #valueScan: ScannedFlags = {
-    opaque: -1,
-    keyAt: -1,
-    clientFlags: 0,
-    casAt: -1,
-    cas: -1,
-    win: false,
-  };
+  readonly #valueScan: ScannedFlags = noFlags();
   /** Bytes of the data block and its CRLF read so far (0 … size + 2). */
   #filled = 0;
   /** Bytes of an oversized data block (with its CRLF) still to read past; 0 when none. */
@@ -306,12 +299,9 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
         throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
       }
       // Buffer.from(arrayBuffer, …) makes the view with less work than subarray's species lookup.
-      // As `shareable(chunk, size)`, from what feed read of the chunk once.
-      const behind = this.#chunkBehind;
-      const value =
-        behind <= SHARED_CHUNK_MAX || size * 2 >= behind
-          ? Buffer.from(this.#chunkMemory!, this.#chunkOffset + pos, size)
-          : this.#copied(chunk, pos, size);
+      const value = shareable(this.#chunkBehind, size)
+        ? Buffer.from(this.#chunkMemory!, this.#chunkOffset + pos, size)
+        : this.#copied(chunk, pos, size);
       this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
       return end + 2;
     }
@@ -404,12 +394,11 @@ const BARE_FRAMES: Readonly<Record<string, MetaFrame>> = Object.freeze(
 export const SHARED_CHUNK_MAX = 8 * 1024;
 
 /**
- * Whether a value of `size` bytes may be handed over as a view of `chunk` rather than copied: when
- * the memory behind the chunk is small ({@link SHARED_CHUNK_MAX}), or the value is at least half of
- * it. A small value never keeps a large chunk alive.
+ * Whether a value of `size` bytes may be handed over as a view of a chunk with `behind` bytes of
+ * memory behind it rather than copied: when that memory is small ({@link SHARED_CHUNK_MAX}), or the
+ * value is at least half of it. A small value never keeps a large chunk alive.
  */
-export function shareable(chunk: Buffer, size: number): boolean {
-  const behind = chunk.buffer.byteLength;
+export function shareable(behind: number, size: number): boolean {
   return behind <= SHARED_CHUNK_MAX || size * 2 >= behind;
 }
 

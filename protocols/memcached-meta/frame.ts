@@ -43,14 +43,12 @@ export interface ScannedFlags {
 }
 
 /** The scan of the last line {@link scanFlags} checked (one at a time: the decoder is synchronous). */
-export const scanned: ScannedFlags = {
-  opaque: -1,
-  keyAt: -1,
-  clientFlags: 0,
-  casAt: -1,
-  cas: -1,
-  win: false,
-};
+export const scanned: ScannedFlags = noFlags();
+
+/** A scan that found nothing: no opaque, key, client flags, CAS or win. */
+export function noFlags(): ScannedFlags {
+  return { opaque: -1, keyAt: -1, clientFlags: 0, casAt: -1, cas: -1, win: false };
+}
 
 /** A reply line and its value. */
 export class MetaFrame {
@@ -182,14 +180,7 @@ export class MetaFrame {
 }
 
 /** The frame of a bare status line (`HD`, `EN`…): nothing to scan. */
-export const BARE: ScannedFlags = Object.freeze({
-  opaque: -1,
-  keyAt: -1,
-  clientFlags: 0,
-  casAt: -1,
-  cas: -1,
-  win: false,
-});
+export const BARE: ScannedFlags = Object.freeze(noFlags());
 
 /** The returned flags of a meta reply, parsed. */
 export interface ReturnedFlags {

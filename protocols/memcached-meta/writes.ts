@@ -2,9 +2,9 @@
  * Single-key writes: the stores (`set`, `add`, `replace`, `append`, `prepend`, `cas`, and
  * `setValue` through the serializer), `delete`, `invalidate`, and the counters `incr`/`decr`.
  */
-import { InvalidArgumentError, type MemlineError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/errors.js';
 import { asError, type RoutedCallOptions } from '../../lib/kit/index.js';
-import { notStored as storeRefused } from './correlation.js';
+import { notStored } from './correlation.js';
 import type {
   AppendOptions,
   CounterOptions,
@@ -83,15 +83,11 @@ export function stored(frame: MetaFrame | undefined): boolean {
   return frame?.status === 'HD';
 }
 
-export function notStored(frame: MetaFrame | undefined): MemlineError {
-  return storeRefused(frame?.status);
-}
-
 /** `set`: resolves when stored; anything but HD is an error. */
 export function set(d: Dispatch, key: Key, value: Value, options: StoreOptions | undefined): Promise<void> {
   if (options?.newCas !== undefined) {
     return store(d, key, value, options, '', undefined).then((f) => {
-      if (f?.status !== 'HD') throw notStored(f);
+      if (f?.status !== 'HD') throw notStored(f?.status);
     });
   }
   // The busiest write: written out rather than through d.core.run (a closure per call), and its reply

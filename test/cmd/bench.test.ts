@@ -273,32 +273,23 @@ describe('bench: the report', () => {
     readsPerUnit: null, writesPerUnit: null, unitsTotal: 1000, serverGets, serverHits: serverGets, nearHits, coalesced,
   }); // prettier-ignore
 
+  /** A one-cell benchmark of `cell` whose clients ran `clients`, for the report. */
+  const dataOf = (cell: CellSpec, command: string, clients: BenchData['cells'][number]['clients']): BenchData => ({
+    date: '2026-01-01T00:00:00.000Z', command, mode: 'full', timing: FULL,
+    machine: {
+      cpu: 'cpu', cores: 2, available: 2, memoryGiB: 4, os: 'linux', node: '20', v8: '11', memcached: '1.6.18',
+      pinning: 'not pinned', memline: 'abc', peers: {},
+    },
+    valueTypes: {}, cells: [{ cell, clients }], profiles: [], seconds: 10,
+  }); // prettier-ignore
+
   it('has a hot-key table: memcached gets, near-cache hits and coalesced reads per op, and ÷ coalescing off', () => {
-    const cell = cellById('zipf-200');
-    const data: BenchData = {
-      date: '2026-01-01T00:00:00.000Z',
-      command: 'npm run bench -- --cells zipf-200',
-      mode: 'full',
-      timing: FULL,
-      machine: {
-        cpu: 'cpu', cores: 2, available: 2, memoryGiB: 4, os: 'linux', node: '20', v8: '11', memcached: '1.6.18',
-        pinning: 'not pinned', memline: 'abc', peers: {},
-      }, // prettier-ignore
-      valueTypes: {},
-      cells: [
-        {
-          cell,
-          clients: [
-            { name: 'raw', status: 'ok', runs: [runOf(500_000, 1000, null, null)], restarts: 0 },
-            { name: 'memline', status: 'ok', runs: [runOf(200_000, 1000, 0, 0)], restarts: 0 },
-            { name: 'memline-coalesce', status: 'ok', runs: [runOf(300_000, 600, 0, 400)], restarts: 0 },
-            { name: 'memline-near', status: 'ok', runs: [runOf(400_000, 250, 500, 250)], restarts: 0 },
-          ],
-        },
-      ],
-      profiles: [],
-      seconds: 10,
-    };
+    const data = dataOf(cellById('zipf-200'), 'npm run bench -- --cells zipf-200', [
+      { name: 'raw', status: 'ok', runs: [runOf(500_000, 1000, null, null)], restarts: 0 },
+      { name: 'memline', status: 'ok', runs: [runOf(200_000, 1000, 0, 0)], restarts: 0 },
+      { name: 'memline-coalesce', status: 'ok', runs: [runOf(300_000, 600, 0, 400)], restarts: 0 },
+      { name: 'memline-near', status: 'ok', runs: [runOf(400_000, 250, 500, 250)], restarts: 0 },
+    ]);
     const { markdown } = buildReports(data, 'chart.svg');
     const section = markdown.slice(markdown.indexOf('## Hot keys'));
     expect(section).to.include(
@@ -318,30 +309,11 @@ describe('bench: the report', () => {
   });
 
   it('with a baseline build, compares memline with it run by run: each pair, and the medians', () => {
-    const cell = cellById('get-50');
     const runs = (...rates: number[]): RunResult[] => rates.map((r) => runOf(r, null, null, null));
-    const data: BenchData = {
-      date: '2026-01-01T00:00:00.000Z',
-      command: 'npm run bench -- --cells get-50 --baseline ../before',
-      mode: 'full',
-      timing: FULL,
-      machine: {
-        cpu: 'cpu', cores: 2, available: 2, memoryGiB: 4, os: 'linux', node: '20', v8: '11', memcached: '1.6.18',
-        pinning: 'not pinned', memline: 'abc', peers: {},
-      }, // prettier-ignore
-      valueTypes: {},
-      cells: [
-        {
-          cell,
-          clients: [
-            { name: 'memline', status: 'ok', runs: runs(110, 220, 330), restarts: 0 },
-            { name: 'memline-baseline', status: 'ok', runs: runs(100, 200, 300), restarts: 0 },
-          ],
-        },
-      ],
-      profiles: [],
-      seconds: 10,
-    };
+    const data = dataOf(cellById('get-50'), 'npm run bench -- --cells get-50 --baseline ../before', [
+      { name: 'memline', status: 'ok', runs: runs(110, 220, 330), restarts: 0 },
+      { name: 'memline-baseline', status: 'ok', runs: runs(100, 200, 300), restarts: 0 },
+    ]);
     const { markdown } = buildReports(data, 'chart.svg');
     expect(markdown).to.include('| get-50 | 220 | 200 | 1.10 | 1.10 | 1.10 1.10 1.10 |');
     expect(markdown).to.include('memline, baseline build');
