@@ -8,8 +8,11 @@
  * the two ceilings (raw.ts): the least a client can send, and what memline's contract makes it send.
  * `memline` runs with its default options (no coalescing, no near cache); `memline-coalesce` with
  * coalescing on, `memline-near` with coalescing and a near cache: these two run only in the cells that
- * name them (the hot-key cells). `memline-baseline` is another build of memline (`--baseline`), run
- * beside `memline` in every cell memline runs in, to measure a change before and after in one run.
+ * name them (the hot-key cells). `memline-signal` is memline with its defaults whose every call passes
+ * `{ signal }`, one AbortSignal (never aborted) shared by all calls: it runs only in get-50 and get-500,
+ * against the target "calls sharing one AbortSignal within 10% of calls without one".
+ * `memline-baseline` is another build of memline (`--baseline`), run beside `memline` in every cell
+ * memline runs in, to measure a change before and after in one run.
  */
 export const CLIENTS = [
   'raw',
@@ -17,6 +20,7 @@ export const CLIENTS = [
   'memline',
   'memline-coalesce',
   'memline-near',
+  'memline-signal',
   'memline-baseline',
   'memjs',
   'memcached',
@@ -38,6 +42,7 @@ export const PEERS: readonly ClientName[] = ['memjs', 'memcached', 'memcache-cli
 export const MEMLINE_VARIANTS: readonly ClientName[] = [
   'memline-coalesce',
   'memline-near',
+  'memline-signal',
   'memline-baseline',
 ];
 
@@ -102,6 +107,9 @@ const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => 
 
 const KiB = 1024;
 
+/** The clients of the cells that also measure calls sharing one AbortSignal (`memline-signal`). */
+const WITH_SIGNAL: readonly ClientName[] = [...DEFAULT_CLIENTS, 'memline-signal'];
+
 export const CELLS: readonly CellSpec[] = [
   cell({ id: 'get-1', title: 'get, 1 in flight', op: 'get', inFlight: 1, unit: 'gets/s' }),
   cell({
@@ -111,6 +119,7 @@ export const CELLS: readonly CellSpec[] = [
     inFlight: 50,
     unit: 'gets/s',
     peerTarget: true,
+    clients: WITH_SIGNAL,
   }),
   cell({
     id: 'get-500',
@@ -119,6 +128,7 @@ export const CELLS: readonly CellSpec[] = [
     inFlight: 500,
     unit: 'gets/s',
     peerTarget: true,
+    clients: WITH_SIGNAL,
   }),
   cell({ id: 'set-50', title: 'set, 50 in flight', op: 'set', inFlight: 50, unit: 'sets/s' }),
   cell({ id: 'set-500', title: 'set, 500 in flight', op: 'set', inFlight: 500, unit: 'sets/s' }),

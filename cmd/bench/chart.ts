@@ -20,6 +20,7 @@ const COLOURS: Record<string, string> = {
   memline: '#2b6cb0',
   'memline-coalesce': '#90cdf4',
   'memline-near': '#1a365d',
+  'memline-signal': '#4299e1',
   'memline-baseline': '#a0aec0',
   memjs: '#9c4221',
   memcached: '#6b46c1',

@@ -32,8 +32,10 @@ export function createDriver(name: ClientName, ks: Keyspace): Driver {
     case 'memline-near':
       // The near cache's defaults, spelt out so the report's figures keep their meaning.
       return new MemlineDriver(ks, name, { coalesce: true, nearCache: { maxAge: 1000, promoteChance: 0.1 } });
+    case 'memline-signal':
+      return new MemlineDriver(ks, name, {}, { sharedSignal: true });
     case 'memline-baseline':
-      return new MemlineDriver(ks, name, {}, process.env[BASELINE_ENV]);
+      return new MemlineDriver(ks, name, {}, { baseline: process.env[BASELINE_ENV] });
     case 'memjs':
       return new MemjsDriver(ks);
     case 'memcached':
@@ -62,19 +64,33 @@ function need<T>(client: T | undefined): T {
 /** The environment variable that names a `--baseline` checkout to the worker processes. */
 export const BASELINE_ENV = 'MEMLINE_BENCH_BASELINE';
 
+/** How a memline variant runs besides its client options. */
+interface MemlineRun {
+  /** A checkout whose built client runs instead of this one (same API, another version of the code). */
+  baseline?: string | undefined;
+  /** Every call passes `{ signal }`: one AbortSignal, never aborted, shared by every call of every lane. */
+  sharedSignal?: boolean;
+}
+
 /**
  * memline with its defaults, or with the options of one of its variants; with `baseline`, the client
- * built in that checkout (same API, another version of the code).
+ * built in that checkout; with `sharedSignal`, every call made with one AbortSignal.
  */
 class MemlineDriver implements Driver {
   readonly valueType = 'Buffer';
+  readonly baseline: string | undefined;
   #client: MemcacheClient | undefined;
+  /** `{ signal }`, made once with the driver and passed to every call, or undefined. */
+  readonly #callOptions: { readonly signal: AbortSignal } | undefined;
   constructor(
     readonly ks: Keyspace,
     readonly name: ClientName,
     readonly options: Omit<MemcacheClientOptions, 'servers' | 'tls'>,
-    readonly baseline?: string,
-  ) {}
+    run: MemlineRun = {},
+  ) {
+    this.baseline = run.baseline;
+    this.#callOptions = run.sharedSignal === true ? { signal: new AbortController().signal } : undefined;
+  }
 
   unsupported(): undefined {
     return undefined;
@@ -101,10 +117,19 @@ class MemlineDriver implements Driver {
     const onMulti = (items: Map<string, Item>): void => sink.multi(items);
     const onStored = (): void => sink.stored();
     const onError = (err: unknown): void => sink.error(err);
+    const options = this.#callOptions;
+    if (options === undefined) {
+      return {
+        get: (i) => void client.get(keys[i]).then(onItem, onError),
+        set: (i) => void client.set(keys[i], values[i]).then(onStored, onError),
+        getMulti: (b) => void client.getMulti(batches[b]).then(onMulti, onError),
+      };
+    }
+    // The same calls, each given the one options object (no closure or object per call).
     return {
-      get: (i) => void client.get(keys[i]).then(onItem, onError),
-      set: (i) => void client.set(keys[i], values[i]).then(onStored, onError),
-      getMulti: (b) => void client.getMulti(batches[b]).then(onMulti, onError),
+      get: (i) => void client.get(keys[i], options).then(onItem, onError),
+      set: (i) => void client.set(keys[i], values[i], options).then(onStored, onError),
+      getMulti: (b) => void client.getMulti(batches[b], options).then(onMulti, onError),
     };
   }
 

@@ -45,7 +45,8 @@ Markdown and a JSON report to bench-results/ and prints the Markdown.
                        (full mode: ${FULL.repeats} × ${FULL.durationMs} ms, about 10 minutes)
   --clients <list>     comma-separated subset of: ${CLIENTS.join(', ')}
                        (default: all; memline-coalesce, coalescing on, and memline-near, with a
-                       near cache too, run only in the hot-key cell zipf-200)
+                       near cache too, run only in the hot-key cell zipf-200; memline-signal, every
+                       call passing one shared AbortSignal, only in get-50 and get-500)
   --cells <list>       comma-separated subset of: ${CELLS.map((c) => c.id).join(', ')}
                        (default: all)
   --repeats <n>        timed runs per client and cell (overrides the mode)

@@ -11,6 +11,7 @@ import {
   P99_TARGET,
   PEER_TARGET,
   RAW_TARGET,
+  SIGNAL_TARGET,
   summarize,
   verdicts,
   type CellSummary,
@@ -22,6 +23,7 @@ const LABEL: Record<string, string> = {
   'raw-contract': "raw, memline's flags",
   'memline-coalesce': 'memline, coalescing',
   'memline-near': 'memline, coalescing + near cache',
+  'memline-signal': 'memline, one AbortSignal',
   'memline-baseline': 'memline, baseline build',
 };
 const label = (name: string): string => LABEL[name] ?? name;
@@ -57,6 +59,40 @@ function baselineSection(data: BenchData): string[] {
     ...rows,
     '',
     'A pair is run k of each build; the two alternate within a cell, so each pair shares the moment.',
+  ];
+}
+
+/**
+ * memline whose every call passes one shared AbortSignal against memline without one, in each cell
+ * where both ran: the medians and their ratio, judged against {@link SIGNAL_TARGET}.
+ */
+function signalSection(data: BenchData): string[] {
+  const rows: string[] = [];
+  for (const { cell, clients } of data.cells) {
+    const plain = clients.find((c) => c.name === 'memline');
+    const signal = clients.find((c) => c.name === 'memline-signal');
+    if (plain === undefined || signal === undefined || plain.runs.length === 0 || signal.runs.length === 0) {
+      continue;
+    }
+    const plainMedian = median(plain.runs.map((r) => r.rate));
+    const signalMedian = median(signal.runs.map((r) => r.rate));
+    const r = signalMedian / plainMedian;
+    rows.push(
+      `| ${cell.id} | ${rate(plainMedian)} ${cell.unit} | ${rate(signalMedian)} ${cell.unit} | ` +
+        `${ratio(r)} ${r >= SIGNAL_TARGET ? '✓' : '✗'} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    '## Calls sharing one AbortSignal',
+    '',
+    '| cell | memline, no signal | memline, one AbortSignal | signal ÷ no signal |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    "Every get, set and getMulti of `memline-signal` passes `{ signal }`, one AbortController's signal " +
+      'made once per worker, never aborted, shared by every call in flight. ' +
+      `Target: ≥ ${SIGNAL_TARGET} × memline without a signal (within 10%); ✓ met, ✗ missed.`,
   ];
 }
 
@@ -135,6 +171,8 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[], char
 
   const hot = cells.filter((c) => c.zipf > 0);
   if (hot.length > 0) out.push(...hotKeysSection(hot), '');
+  const signal = signalSection(data);
+  if (signal.length > 0) out.push(...signal, '');
   const against = baselineSection(data);
   if (against.length > 0) out.push(...against, '');
 

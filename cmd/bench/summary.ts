@@ -101,6 +101,8 @@ export function rawTarget(cell: string): number | undefined {
 export const RAW_TARGET = 0.8;
 export const PEER_TARGET = 3;
 export const P99_TARGET = 1.3;
+/** memline with one AbortSignal shared by every call: at least this share of its throughput without one. */
+export const SIGNAL_TARGET = 0.9;
 
 export function summarize(data: BenchData): CellSummary[] {
   return data.cells.map(({ cell, clients }) => {

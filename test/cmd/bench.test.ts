@@ -3,9 +3,10 @@
  * the load generator's get/set mix and GC share, the TLS memcached the bench starts, and the chart.
  */
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { makeCert } from '../../cmd/bench/certs.js';
 import type { BenchData } from '../../cmd/bench/bench.js';
-import { CELLS, FULL, MEMLINE_VARIANTS, type CellSpec } from '../../cmd/bench/cells.js';
+import { CELLS, DEFAULT_CLIENTS, FULL, MEMLINE_VARIANTS, type CellSpec } from '../../cmd/bench/cells.js';
 import { chart } from '../../cmd/bench/chart.js';
 import { createDriver } from '../../cmd/bench/clients.js';
 import type { Driver, LaneOps, LaneSink } from '../../cmd/bench/driver.js';
@@ -246,12 +247,25 @@ describe('bench: the cells', () => {
       'memline-coalesce',
       'memline-near',
     ]);
-    // The variants run nowhere else; every other cell runs memline with its defaults.
+    // The variants run nowhere else but memline-signal in get-50 and get-500; every other cell runs
+    // memline with its defaults.
     for (const c of CELLS.filter((x) => x.id !== 'zipf-200')) {
       expect(c.zipf).to.equal(0);
       expect(c.clients).to.include('memline');
-      for (const v of MEMLINE_VARIANTS) expect(c.clients).to.not.include(v);
+      const signal = c.id === 'get-50' || c.id === 'get-500' ? ['memline-signal'] : [];
+      expect(c.clients.filter((x) => MEMLINE_VARIANTS.includes(x))).to.deep.equal(signal);
     }
+  });
+
+  it('runs memline-signal in get-50 and get-500, beside every client those cells ran before', () => {
+    expect(DEFAULT_CLIENTS).to.not.include('memline-signal');
+    for (const id of ['get-50', 'get-500']) {
+      expect(cellById(id).clients).to.have.members([...DEFAULT_CLIENTS, 'memline-signal']);
+    }
+    expect(CELLS.filter((c) => c.clients.includes('memline-signal')).map((c) => c.id)).to.deep.equal([
+      'get-50',
+      'get-500',
+    ]);
   });
 
   it('has set at 500, the mix at 200, 16 KiB and 512 KiB gets, and TLS gets', () => {
@@ -318,6 +332,65 @@ describe('bench: the report', () => {
     expect(markdown).to.include('| get-50 | 220 | 200 | 1.10 | 1.10 | 1.10 1.10 1.10 |');
     expect(markdown).to.include('memline, baseline build');
   });
+
+  it('compares memline with one AbortSignal on every call against memline without: ✓ within 10%', () => {
+    const runs = (...rates: number[]): RunResult[] => rates.map((r) => runOf(r, null, null, null));
+    const ok = { status: 'ok', restarts: 0 } as const;
+    const cells: BenchData['cells'] = [
+      // 0.95: within 10%.
+      ...dataOf(cellById('get-50'), '', [
+        { name: 'memline', ...ok, runs: runs(200_000, 210_000, 190_000) },
+        { name: 'memline-signal', ...ok, runs: runs(180_000, 190_000, 200_000) },
+      ]).cells,
+      // 0.85: more than 10% slower.
+      ...dataOf(cellById('get-500'), '', [
+        { name: 'memline', ...ok, runs: runs(1_000_000, 1_000_000) },
+        { name: 'memline-signal', ...ok, runs: runs(850_000, 850_000) },
+      ]).cells,
+      // memline-signal did not run here, or failed before its first run.
+      ...dataOf(cellById('get-1'), '', [{ name: 'memline', ...ok, runs: runs(15_000) }]).cells,
+      ...dataOf(cellById('set-50'), '', [
+        { name: 'memline', ...ok, runs: runs(500_000) },
+        { name: 'memline-signal', status: 'failed', reason: 'worker died', runs: [], restarts: 0 },
+      ]).cells,
+    ];
+    const data = { ...dataOf(cellById('get-50'), 'npm run bench', []), cells };
+    const { markdown, json } = buildReports(data, 'chart.svg');
+    const start = markdown.indexOf('## Calls sharing one AbortSignal');
+    expect(start).to.be.greaterThan(-1);
+    const section = markdown.slice(start, markdown.indexOf('\n## ', start + 1));
+    expect(section).to.include('| get-50 | 200.0k gets/s | 190.0k gets/s | 0.95 ✓ |');
+    expect(section).to.include('| get-500 | 1.00M gets/s | 850.0k gets/s | 0.85 ✗ |');
+    expect(section).to.not.include('| get-1 |');
+    expect(section).to.not.include('| set-50 |');
+    // A column of the throughput table, empty where the variant did not run; the runs are in the JSON.
+    expect(markdown).to.match(/\| cell \| memline \| memline, one AbortSignal \|/);
+    expect(markdown).to.include('| get, 1 in flight (gets/s) | 15.0k |  |');
+    const parsed = JSON.parse(json) as BenchData;
+    expect(parsed.cells[1].clients.find((c) => c.name === 'memline-signal')?.runs).to.have.length(2);
+  });
+
+  it('has no AbortSignal section when no cell ran both memline and memline-signal', () => {
+    const runs = [runOf(100, null, null, null)];
+    const only = (name: 'memline' | 'memline-signal'): BenchData =>
+      dataOf(cellById('get-50'), '', [{ name, status: 'ok', runs, restarts: 0 }]);
+    for (const data of [only('memline'), only('memline-signal')]) {
+      expect(buildReports(data, 'chart.svg').markdown).to.not.include('## Calls sharing one AbortSignal');
+    }
+  });
+
+  it('judges the ratio itself: 0.9 exactly is within 10%, just under is not', () => {
+    const verdict = (plain: number, signal: number): string => {
+      const data = dataOf(cellById('get-500'), '', [
+        { name: 'memline', status: 'ok', runs: [runOf(plain, null, null, null)], restarts: 0 },
+        { name: 'memline-signal', status: 'ok', runs: [runOf(signal, null, null, null)], restarts: 0 },
+      ]);
+      return /\| get-500 \| [^|]+ \| [^|]+ \| ([^|]+) \|/.exec(buildReports(data, 'chart.svg').markdown)![1];
+    };
+    expect(verdict(1000, 900)).to.equal('0.90 ✓');
+    expect(verdict(1000, 899)).to.equal('0.90 ✗');
+    expect(verdict(1000, 1050)).to.equal('1.05 ✓');
+  });
 });
 
 describe('bench: --baseline', () => {
@@ -335,6 +408,107 @@ describe('bench: --baseline', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench: --clients memline-signal', () => {
+  const clientsOf = (argv: string[]): string[] => {
+    const options = parseOptions(argv);
+    return options === 'help' ? [] : options.clients;
+  };
+
+  it('is a client of its own, in the default list, and runs beside a --baseline build', () => {
+    expect(clientsOf(['--clients', 'memline-signal'])).to.deep.equal(['memline-signal']);
+    expect(clientsOf(['--clients', 'memline,memline-signal'])).to.deep.equal(['memline', 'memline-signal']);
+    expect(clientsOf([])).to.include.members(['memline', 'memline-signal']);
+    expect(() => parseOptions(['--clients', 'memline-signals'])).to.throw(UsageError);
+    const dir = mkdtempSync(join(tmpdir(), 'memline-baseline-'));
+    try {
+      const entry = join(dir, 'dist', 'protocols', 'memcached-meta');
+      mkdirSync(entry, { recursive: true });
+      writeFileSync(join(entry, 'index.js'), 'export {};\n');
+      expect(clientsOf(['--clients', 'memline,memline-signal', '--baseline', dir])).to.deep.equal([
+        'memline',
+        'memline-signal',
+        'memline-baseline',
+      ]);
+      expect(clientsOf(['--baseline', dir])).to.include.members([
+        'memline',
+        'memline-signal',
+        'memline-baseline',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench: memline-signal against real memcached', function () {
+  this.timeout(30_000);
+  let server: MemcachedProcess;
+  const ks = new Keyspace(100, 10, 100);
+  before(async () => {
+    server = await startMemcached();
+    await storeAll([server.address], ks);
+  });
+  after(() => server.stop());
+
+  /**
+   * Opens the driver, makes one call of `op` in each of `lanes` lanes, all in flight at once, and
+   * returns the AbortSignals that had an `abort` listener added meanwhile, with the calls' outcomes.
+   */
+  async function signalsOf(
+    name: 'memline' | 'memline-signal',
+    op: keyof LaneOps,
+    lanes: number,
+  ): Promise<{ signals: AbortSignal[]; ok: number; failed: unknown[] }> {
+    const driver = createDriver(name, ks);
+    await driver.open([server.address], {});
+    const add = sinon.spy(EventTarget.prototype, 'addEventListener');
+    let ok = 0;
+    const failed: unknown[] = [];
+    try {
+      await new Promise<void>((resolve) => {
+        const done = (good: boolean, why?: unknown): void => {
+          if (good) ok++;
+          else failed.push(why);
+          if (ok + failed.length === lanes) resolve();
+        };
+        const sink: LaneSink = {
+          value: (v) => done(v !== null && v !== undefined, 'miss'),
+          multi: (m) => done(driver.readMulti(m, ks.keys[0]) !== undefined, 'miss'),
+          stored: () => done(true),
+          checked: () => done(false, 'checked'),
+          error: (err) => done(false, err),
+        };
+        for (let i = 0; i < lanes; i++) driver.lane(sink)[op](op === 'getMulti' ? 0 : i);
+      });
+    } finally {
+      add.restore();
+      await driver.close();
+    }
+    const signals = add
+      .getCalls()
+      .filter((call) => call.thisValue instanceof AbortSignal && call.args[0] === 'abort')
+      .map((call) => call.thisValue as AbortSignal);
+    return { signals, ok, failed };
+  }
+
+  it('gives every get, set and getMulti of its lanes one AbortSignal, made once per driver', async () => {
+    const ops: (keyof LaneOps)[] = ['get', 'set', 'getMulti'];
+    for (const op of ops) {
+      expect(await signalsOf('memline', op, 50), op).to.deep.include({ signals: [], ok: 50, failed: [] });
+    }
+    const runs = [];
+    for (const op of ops) runs.push(await signalsOf('memline-signal', op, 50));
+    for (const [k, run] of runs.entries()) {
+      expect(run, ops[k]).to.deep.include({ ok: 50, failed: [] });
+      expect(run.signals, ops[k]).to.not.be.empty;
+      expect(new Set(run.signals).size, ops[k]).to.equal(1);
+      expect(run.signals[0].aborted).to.equal(false);
+    }
+    // Each driver makes its own.
+    expect(runs[0].signals[0]).to.not.equal(runs[1].signals[0]);
   });
 });
 
