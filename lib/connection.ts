@@ -195,12 +195,9 @@ export class Connection<Req, Res, Frame> {
     const entry = new RequestEntry<Req, Res>(req, options);
     const promise = entry.promise();
     const signal = options.signal;
-    if (signal !== undefined) {
-      if (signal.aborted) {
-        entry.abort(this.server, signal.reason);
-        return promise;
-      }
-      this.#watches.watch(entry, signal);
+    if (signal !== undefined && !this.#watches.watch(entry, signal)) {
+      entry.abort(this.server, signal.reason);
+      return promise;
     }
     entry.size = size;
     this.#pipeline.queue(entry);

@@ -53,7 +53,13 @@ export enum EntryState {
  * is added with the first request and removed when the last one settles.
  */
 export class SignalWatch {
-  readonly #entries = new Set<RequestEntry<unknown, unknown>>();
+  /**
+   * The requests added, settled ones among them until the next compaction: a push per request and
+   * a count per settle, instead of a hash set's insert and delete (see {@link remove}).
+   */
+  #entries: RequestEntry<unknown, unknown>[] = [];
+  /** Requests added and not yet settled. */
+  #live = 0;
   readonly #onAbort: () => void;
 
   constructor(
@@ -63,9 +69,11 @@ export class SignalWatch {
     readonly onEmpty: (watch: SignalWatch) => void,
   ) {
     this.#onAbort = () => {
-      const entries = [...this.#entries];
-      this.#entries.clear();
+      const entries = this.#entries;
+      this.#entries = [];
+      this.#live = 0;
       this.onEmpty(this);
+      // Settled entries still listed ignore it.
       for (const entry of entries) entry.abort(server, signal.reason);
     };
     signal.addEventListener('abort', this.#onAbort, { once: true });
@@ -73,27 +81,46 @@ export class SignalWatch {
 
   /** Requests watched. */
   get size(): number {
-    return this.#entries.size;
+    return this.#live;
   }
 
   /** Watches one more request. */
   add(entry: RequestEntry<unknown, unknown>): void {
-    this.#entries.add(entry);
+    const entries = this.#entries;
+    // Settled entries are dropped once they are most of the list: the list stays within twice the
+    // requests pending (plus a few), at a cost spread over the pushes that grew it.
+    if (entries.length >= 2 * this.#live + COMPACT_SLACK) {
+      let kept = 0;
+      for (const e of entries) if (!e.settled) entries[kept++] = e;
+      entries.length = kept;
+    }
+    entries.push(entry);
+    this.#live++;
   }
 
-  /** Stops watching a request (it settled); the last one removes the listener. */
-  remove(entry: RequestEntry<unknown, unknown>): void {
-    if (!this.#entries.delete(entry) || this.#entries.size > 0) return;
+  /**
+   * Stops watching a request (it settled: it stays listed, settled, until compacted); the last one
+   * removes the listener.
+   */
+  remove(_entry: RequestEntry<unknown, unknown>): void {
+    if (this.#live === 0 || --this.#live > 0) return;
+    this.#entries = [];
     this.signal.removeEventListener('abort', this.#onAbort);
     this.onEmpty(this);
   }
 }
 
+/** Settled entries a {@link SignalWatch} may list beyond twice its pending ones before compacting. */
+const COMPACT_SLACK = 16;
+
 /** The {@link SignalWatch}es of one connection: one per signal its requests share. */
 export class SignalWatches {
   readonly #watches = new Map<AbortSignal, SignalWatch>();
   readonly #server: string;
+  /** The watch of the last signal asked about: calls in a row mostly share one. */
+  #last: SignalWatch | undefined = undefined;
   readonly #forget = (watch: SignalWatch): void => {
+    if (this.#last === watch) this.#last = undefined;
     if (this.#watches.get(watch.signal) === watch) this.#watches.delete(watch.signal);
   };
 
@@ -101,14 +128,24 @@ export class SignalWatches {
     this.#server = server;
   }
 
-  /** Rejects `entry` with ERR_ABORTED when `signal` (not aborted yet) fires. */
-  watch<Req, Res>(entry: RequestEntry<Req, Res>, signal: AbortSignal): void {
-    let watch = this.#watches.get(signal);
-    if (watch === undefined) {
-      watch = new SignalWatch(signal, this.#server, this.#forget);
-      this.#watches.set(signal, watch);
+  /**
+   * Rejects `entry` with ERR_ABORTED when `signal` fires; returns false, watching nothing, when it
+   * has fired already.
+   */
+  watch<Req, Res>(entry: RequestEntry<Req, Res>, signal: AbortSignal): boolean {
+    let watch = this.#last;
+    if (watch === undefined || watch.signal !== signal) {
+      watch = this.#watches.get(signal);
+      if (watch === undefined) {
+        // A watched signal has not fired (firing ends its watch): only an unwatched one is checked.
+        if (signal.aborted) return false;
+        watch = new SignalWatch(signal, this.#server, this.#forget);
+        this.#watches.set(signal, watch);
+      }
+      this.#last = watch;
     }
     entry.watch(watch);
+    return true;
   }
 }
 

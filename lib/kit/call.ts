@@ -59,11 +59,19 @@ export function prepareCall(options: CallOptions | undefined, defaultTimeout: nu
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal must be an AbortSignal');
   }
-  return { deadline: callTime() + timeout, timeout, signal };
+  // As above: calls with one signal (a request's, handed to each of its calls) share theirs too.
+  const deadline = callTime() + timeout;
+  let shared = lastWithOptions;
+  if (shared.deadline !== deadline || shared.timeout !== timeout || shared.signal !== signal) {
+    lastWithOptions = shared = { deadline, timeout, signal };
+  }
+  return shared;
 }
 
 /** The SendOptions of the last call made without options (see {@link prepareCall}). */
 let lastShared: SendOptions = { deadline: NaN, timeout: NaN, signal: undefined };
+/** The SendOptions of the last call made with options. */
+let lastWithOptions: SendOptions = { deadline: NaN, timeout: NaN, signal: undefined };
 
 /** Calls that may share one reading of the clock (see {@link callTime}). */
 const CLOCK_SHARES = 32;
