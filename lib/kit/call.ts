@@ -70,8 +70,12 @@ export function prepareCall(options: CallOptions | undefined, defaultTimeout: nu
 
 /** The SendOptions of the last call made without options (see {@link prepareCall}). */
 let lastShared: SendOptions = { deadline: NaN, timeout: NaN, signal: undefined };
-/** The SendOptions of the last call made with options. */
-let lastWithOptions: SendOptions = { deadline: NaN, timeout: NaN, signal: undefined };
+/**
+ * The SendOptions of the last call made with options; let go with the clock reading (see
+ * {@link callTime}), so that a caller's signal is not kept once its calls are made.
+ */
+const NONE_WITH_OPTIONS: SendOptions = { deadline: NaN, timeout: NaN, signal: undefined };
+let lastWithOptions = NONE_WITH_OPTIONS;
 
 /** Calls that may share one reading of the clock (see {@link callTime}). */
 const CLOCK_SHARES = 32;
@@ -79,6 +83,7 @@ let clockAt = 0;
 let clockUses = 0;
 const clockExpires = (): void => {
   clockUses = 0;
+  lastWithOptions = NONE_WITH_OPTIONS;
 };
 
 /**

@@ -29,6 +29,22 @@ describe('lib/kit prepareCall', () => {
     expect(prepareCall({ timeout: 5, signal: ac.signal }, 300)).to.include({ timeout: 5, signal: ac.signal });
   });
 
+  it('calls made in one go with the same options share their SendOptions; other options get their own', async () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = prepareCall({ signal: a.signal }, 300);
+    expect(prepareCall({ signal: a.signal }, 300)).to.equal(first);
+    expect(first).to.include({ timeout: 300, signal: a.signal });
+    const other = prepareCall({ signal: b.signal }, 300);
+    expect(other).to.not.equal(first);
+    expect(other.signal).to.equal(b.signal);
+    expect(prepareCall({ signal: b.signal, timeout: 7 }, 300)).to.include({ timeout: 7, signal: b.signal });
+    // After the microtask (a new clock reading, the shared options let go) calls still get theirs.
+    await Promise.resolve();
+    const later = prepareCall({ signal: b.signal, timeout: 7 }, 300);
+    expect(later).to.include({ timeout: 7, signal: b.signal });
+  });
+
   const bad: [string, unknown, string][] = [
     ['options', 'fast', 'options must be an object'],
     ['timeout', { timeout: 0 }, `timeout must be a positive number of ms, at most ${MAX_TIMER_MS}`],
