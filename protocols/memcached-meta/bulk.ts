@@ -13,7 +13,7 @@ import { finishPartial, type RoutedCallOptions } from '../../lib/kit/index.js';
 import type { ReadManyOptions, StoreOptions } from './call-options.js';
 import type { BatchReply, Dispatch } from './dispatch.js';
 import { MetaFrame } from './frame.js';
-import { decodeValue, nearItem, readOne } from './reads.js';
+import { decodeValue, handBackWin, nearItem, readOne } from './reads.js';
 import { MetaRequest, type WireKey } from './request.js';
 import { toItem, valueBytes, type Item, type Key, type Value } from './results.js';
 import * as validate from './validate.js';
@@ -111,7 +111,9 @@ function readMulti(
           if (item !== null) item.cas = d.casTags.tag(item.cas, b.server);
         }
         d.counters.count(b.server, item !== null);
-        if (item !== null) result.set(item.key, item);
+        if (item === null) return;
+        handBackWin(d, b, wk, f);
+        result.set(item.key, item);
       },
       // The near cache reads `h l t` from each frame; otherwise the codec makes the Items.
       !near,

@@ -71,6 +71,7 @@ export class Dispatch {
             core: this.core,
             counters: this.counters,
             casTags: this.casTags,
+            readsOf: (backend) => this.serverOf(backend),
             warn: (data, message) => o.logger?.warn(data, message),
             background: background!,
             journal: this.journal,
@@ -83,35 +84,40 @@ export class Dispatch {
   }
 
   /**
-   * A server's read counters and CAS tag, remembered for the last backend asked about: a read
-   * needs both, and most reads in a row go to one server (each is otherwise a map lookup).
+   * A server's read counters, CAS tag and way back for a win (see {@link ServerReads}): one object
+   * per backend, shared by its reads, the last one asked about at hand (most reads in a row go to
+   * one server).
    */
-  serverOf(backend: MetaBackend): ServerReadState {
-    let last = this.#lastServer;
-    if (last === undefined || last.backend !== backend) {
+  serverOf(backend: MetaBackend): ServerReads {
+    const last = this.#lastServer;
+    if (last !== undefined && last.backend === backend) return last;
+    // A route's backend is made per call; the pool node the read reaches puts its server's in place.
+    if (this.router !== undefined && (backend as unknown) instanceof RoutedBackend) return ROUTED_READS;
+    let reads = this.#servers.get(backend);
+    if (reads === undefined) {
       const server = backend.server;
-      last = {
-        backend,
-        counts: this.counters.of(server),
-        casTag: this.casTags.tagOf(server),
-        returnWin: this.#returnWin,
-      };
-      this.#lastServer = last;
+      reads = new ServerReads(backend, this.counters.of(server), this.casTags.tagOf(server), this.#returnWin);
+      this.#servers.set(backend, reads);
     }
-    return last;
+    this.#lastServer = reads;
+    return reads;
   }
 
-  #lastServer: ServerReadState | undefined = undefined;
+  #lastServer: ServerReads | undefined = undefined;
+  /** Weak: a backend gone with a server list change takes its entry with it. */
+  readonly #servers = new WeakMap<MetaBackend, ServerReads>();
 
   /**
-   * A plain read of a stale item took its win (`X W`), which would leave the `getOrSet` callers
-   * served the stale value, none recomputing it, until the stale TTL ends: `md <key> I C<cas>` hands
-   * it back (the next recipe read wins), and does nothing if the item changed meanwhile (`EX`).
+   * A plain read of a stale item took its win (`X W`) on `backend`, which would leave the
+   * `getOrSet` callers served the stale value, none recomputing it, until the stale TTL ends:
+   * `md <key> I C<cas>` to that server hands it back (the next recipe read wins), and does nothing
+   * if the item changed meanwhile (`EX`).
    */
-  readonly #returnWin = (key: WireKey, cas: bigint): void => {
-    if (this.core.closed) return;
+  readonly #returnWin = (backend: MetaBackend, key: WireKey, cas: bigint): void => {
+    if (this.core.closed || backend.closed) return;
     const req = MetaRequest.meta('md', key, ` I C${cas}`, undefined, true);
-    this.send(req, this.core.prepare(undefined), undefined).catch(() => undefined);
+    this.#changing(req);
+    backend.send(req, this.core.prepare(undefined)).catch(() => undefined);
   };
 
   /** A key's wire form; throws ERR_INVALID_KEY. */
@@ -295,9 +301,32 @@ function changesItem(req: MetaRequest): boolean {
  */
 export type BatchReply = MetaFrame | Item | null | undefined;
 
-/** What {@link Dispatch.serverOf} remembers of a backend. */
-export interface ServerReadState extends ItemSink {
-  readonly backend: MetaBackend;
-  readonly counts: ReadCounts;
-  readonly casTag: bigint;
+/**
+ * What a read needs of the server it went to ({@link Dispatch.serverOf}): where to count its hit or
+ * miss, the bits to tag its CAS with, and where to hand back a win it took ({@link returnWin}).
+ */
+export class ServerReads implements ItemSink {
+  readonly #handBack: (backend: MetaBackend, key: WireKey, cas: bigint) => void;
+
+  constructor(
+    readonly backend: MetaBackend,
+    readonly counts: ReadCounts,
+    readonly casTag: bigint,
+    handBack: (backend: MetaBackend, key: WireKey, cas: bigint) => void,
+  ) {
+    this.#handBack = handBack;
+  }
+
+  /** A read from this server took a stale item's win: hands it back to this server. */
+  returnWin(key: WireKey, cas: bigint): void {
+    this.#handBack(this.backend, key, cas);
+  }
 }
+
+/** The read state of a routed read until its pool node gives it its server's (never counted in). */
+const ROUTED_READS = new ServerReads(
+  undefined as unknown as MetaBackend,
+  { hits: 0, misses: 0, errorMisses: 0, nearHits: 0, coalesced: 0 },
+  0n,
+  () => undefined,
+);

@@ -7,11 +7,12 @@ import { InvalidArgumentError, MemlineError } from '../../lib/errors.js';
 import { asError, type RoutedCallOptions } from '../../lib/kit/index.js';
 import type { SendOptions } from '../../lib/request-entry.js';
 import type { ReadOptions } from './call-options.js';
-import type { Dispatch } from './dispatch.js';
+import type { Dispatch, MetaBackend } from './dispatch.js';
 import { renderFlags } from './flags.js';
-import type { MetaFrame } from './frame.js';
+import { casOf, type MetaFrame } from './frame.js';
 import type { ValueIo } from './recipes.js';
 import { MetaRequest, type WireKey } from './request.js';
+import { RoutedBackend } from './routes/router.js';
 import {
   META_FIELD_FLAGS,
   toDebugInfo,
@@ -101,6 +102,7 @@ function readNear(d: Dispatch, wk: WireKey, so: SendOptions, epoch: number): Pro
   const req = MetaRequest.meta('mg', wk, ' v f c h l t', undefined, true);
   const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
     const item = nearItem(d, wk, f, backend.server, epoch);
+    if (item !== null) handBackWin(d, backend, wk, f);
     d.counters.count(backend.server, item !== null);
     return item;
   });
@@ -117,6 +119,19 @@ export function nearItem(d: Dispatch, wk: WireKey, f: MetaFrame, server: string,
   const cas = d.casTags.tag(detailed.cas, server);
   if (!hasLeaseMark(f)) d.hot.offer(wk.token, { ...detailed, cas }, epoch);
   return { key: detailed.key, value: detailed.value, flags: detailed.flags, cas };
+}
+
+/**
+ * A plain read answered with a frame (the near cache's, a routed batch's) took a stale item's win
+ * (`W`): hands it back to the server that gave it, as the codec does for the reads it makes Items of
+ * (see {@link Dispatch.serverOf}).
+ */
+export function handBackWin(d: Dispatch, backend: MetaBackend, wk: WireKey, f: MetaFrame): void {
+  if (!f.win || f.status !== 'VA') return;
+  // A route's backend names, once answered, the server that answered.
+  const server =
+    (backend as unknown) instanceof RoutedBackend ? d.core.backendNamed(backend.server) : backend;
+  d.serverOf(server).returnWin(wk, casOf(f));
 }
 
 /** Whether a reply carries `W` (win), `X` (stale) or `Z` (a win already handed out). */
@@ -149,7 +164,9 @@ function getDetailed(d: Dispatch, key: Key, options: ReadOptions): Promise<Item 
     const sent = (backend.send(req, so) as Promise<MetaFrame>).then((f) => {
       const item = toDetailedItem(wk.original, f);
       d.counters.count(backend.server, item !== null);
-      if (item !== null) item.cas = d.casTags.tag(item.cas, backend.server);
+      if (item === null) return null;
+      handBackWin(d, backend, wk, f);
+      item.cas = d.casTags.tag(item.cas, backend.server);
       return item;
     });
     return d.counters.orMiss(sent, backend.server);

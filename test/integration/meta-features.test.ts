@@ -183,21 +183,35 @@ describe('meta-protocol features against real memcached', function () {
   });
 
   describe('stale-while-revalidate', () => {
-    it('a plain read of an invalidated item does not keep its win: the next getOrSet recomputes', async () => {
-      for (const read of ['get', 'getMulti'] as const) {
-        const c = client();
-        const key = `stale:plain:${read}`;
-        await c.set(key, 'old', { ttl: 60 });
-        expect(await c.invalidate(key)).to.equal(true);
-        // memcached hands the first reader of a stale item the win (X W), recipe or not.
-        const seen = read === 'get' ? await c.get(key) : (await c.getMulti([key])).get(key);
-        expect(seen?.value.toString(), read).to.equal('old');
-        let loads = 0;
-        const value = await c.getOrSet(key, () => `new ${++loads}`, { ttl: 60 });
-        expect([String(value), loads], read).to.deep.equal(['new 1', 1]);
-        expect((await c.get(key))?.value.toString(), read).to.equal('new 1');
-      }
-    });
+    // Every way a plain read reaches the server: the codec's Items, the near cache's frames (one key
+    // and a batch), a route's pool node, a routed batch, a read with metadata.
+    const shapes = {
+      plain: () => ({}),
+      'near cache': () => ({ nearCache: { maxAge: 1000 }, coalesce: true }),
+      pools: () => ({ servers: undefined, pools: { main: [server.mc.address] } }),
+    } as const;
+    for (const [shape, options] of Object.entries(shapes)) {
+      it(`${shape}: a plain read of an invalidated item does not keep its win: the next getOrSet recomputes`, async () => {
+        for (const read of ['get', 'getMulti', 'get with meta'] as const) {
+          const c = client(options());
+          const key = `stale:${shape}:${read}`.replaceAll(' ', '-');
+          await c.set(key, 'old', { ttl: 60 });
+          expect(await c.invalidate(key)).to.equal(true);
+          // memcached hands the first reader of a stale item the win (X W), recipe or not.
+          const seen =
+            read === 'get'
+              ? await c.get(key)
+              : read === 'getMulti'
+                ? (await c.getMulti([key])).get(key)
+                : await c.get(key, { meta: ['ttl'] });
+          expect(seen?.value.toString(), read).to.equal('old');
+          let loads = 0;
+          const value = await c.getOrSet(key, () => `new ${++loads}`, { ttl: 60 });
+          expect([String(value), loads], read).to.deep.equal(['new 1', 1]);
+          expect((await c.get(key))?.value.toString(), read).to.equal('new 1');
+        }
+      });
+    }
 
     it('recache: inside the window exactly one of 200 callers refreshes; the others get the current value', async () => {
       const c = client();

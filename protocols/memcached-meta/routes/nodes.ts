@@ -82,10 +82,7 @@ export class PoolNode implements Node {
     const i = this.#index(c.hash);
     const backend = this.#backends[i];
     const r = this.#adjust(req);
-    if (r.itemSink !== undefined) {
-      const server = backend.server;
-      r.itemSink = { counts: this.#host.counters.of(server), casTag: this.#host.casTags.tagOf(server) };
-    }
+    if (r.itemSink !== undefined) r.itemSink = this.#host.readsOf(backend);
     const e = this.#eject;
     const sent = e === undefined ? backend.send(r, c.so) : watch(backend.send(r, c.so), e, i);
     this.#host.journal?.watch(backend.server, r, sent);

@@ -16,10 +16,10 @@ import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { CasTags } from '../cas-token.js';
 import type { ReadCounters } from '../counters.js';
-import type { MetaCore } from '../dispatch.js';
+import type { MetaBackend, MetaCore } from '../dispatch.js';
 import type { Background } from '../background.js';
 import type { DeleteJournal } from '../delete-journal.js';
-import { MetaRequest, RequestKind, type WireKey } from '../request.js';
+import { MetaRequest, RequestKind, type ItemSink, type WireKey } from '../request.js';
 import type { ResolvedPool } from './pools.js';
 import type { Route } from './tree.js';
 import type { Call, BulkHow, Node } from './node.js';
@@ -83,6 +83,8 @@ export interface RouterHost {
   readonly core: MetaCore;
   readonly counters: ReadCounters;
   readonly casTags: CasTags;
+  /** A server's read state (counters, CAS tag, the way back for a win): a routed read's item sink. */
+  readonly readsOf: (backend: MetaBackend) => ItemSink;
   readonly warn: (data: object, message: string) => void;
   /** The client's bounded background queue (shared with the delete journal). */
   readonly background: Background;
