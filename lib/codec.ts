@@ -43,6 +43,19 @@ export interface ReplySlot {
   reply: unknown;
 }
 
+/**
+ * The head of a connection's FIFO, as its decoder sees it: the request whose reply is read next. A
+ * decoder that recognises that reply as one {@link ProtocolCodec.onFrame} would resolve the request
+ * with, with nothing else to check, answers it directly: no frame is made, no correlation call
+ * runs. Everything else goes through frames, as without it.
+ */
+export interface ReplyHead<Req, Res> {
+  /** The request whose reply is read next, with its reply state; `undefined` when there is none. */
+  peek(): (ReplySlot & { readonly req: Req }) | undefined;
+  /** Resolves the request {@link peek} returned with `value`, and makes the next one the head. */
+  answer(value: Res): void;
+}
+
 /** What {@link ProtocolCodec.onFrame} decides. */
 export type FrameVerdict<Res> = Res | typeof MORE | typeof SKIP | FrameFailure;
 
@@ -87,8 +100,12 @@ export interface ProtocolCodec<Req, Res, Frame> {
    */
   encode(req: Req, out: OutBuffer, slot: ReplySlot): void;
 
-  /** A fresh decoder for a new connection. */
-  createDecoder(): FrameDecoder<Frame>;
+  /**
+   * A fresh decoder for a new connection. `head` lets it answer the request at the head of the FIFO
+   * itself, without a frame, where it can tell the reply's value as {@link onFrame} would give it
+   * (see {@link ReplyHead}); a decoder may ignore it.
+   */
+  createDecoder(head?: ReplyHead<Req, Res>): FrameDecoder<Frame>;
 
   /**
    * Correlation: `frame` arrived while `req` is at the head of the FIFO. Return the value to resolve

@@ -79,11 +79,16 @@ export class Connection<Req, Res, Frame> {
     this.#events = events;
     // Port 0: a Unix socket, whose path is the host.
     this.server = options.port === 0 ? options.host : `${options.host}:${options.port}`;
-    this.#decoder = options.codec.createDecoder();
     this.#watches = new SignalWatches(this.server);
     this.#pipeline = new Pipeline(options.codec, options.maxWriteBytes ?? 256 * 1024, () =>
       this.#deadlines.busy(),
     );
+    const inflight = this.#pipeline.inflight;
+    this.#decoder = options.codec.createDecoder({
+      // A closed connection reads no replies: its decoder's frames are dropped in #handleFrame.
+      peek: () => (this.#state === 'closed' ? undefined : inflight.peekFront()),
+      answer: (value) => inflight.shift()!.resolve(value),
+    });
     this.#deadlines = new Deadlines(
       {
         server: this.server,

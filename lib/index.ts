@@ -4,7 +4,14 @@
  */
 export * from './errors.js';
 export { MORE, SKIP, FrameFailure } from './codec.js';
-export type { ProtocolCodec, FrameDecoder, FrameVerdict, ConnectionInfo, ReplySlot } from './codec.js';
+export type {
+  ProtocolCodec,
+  FrameDecoder,
+  FrameVerdict,
+  ConnectionInfo,
+  ReplyHead,
+  ReplySlot,
+} from './codec.js';
 export { OutBuffer } from './out-buffer.js';
 export { Connection } from './connection.js';
 export type { ConnectionOptions, ConnectionEvents } from './connection-options.js';

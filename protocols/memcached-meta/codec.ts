@@ -6,7 +6,7 @@
  * are sorted here: which fail only their request and which the connection.
  */
 import { FrameFailure, MORE } from '../../lib/codec.js';
-import type { FrameDecoder, FrameVerdict, ProtocolCodec, ReplySlot } from '../../lib/codec.js';
+import type { FrameDecoder, FrameVerdict, ProtocolCodec, ReplyHead, ReplySlot } from '../../lib/codec.js';
 import type { ErrorCode, MemlineError } from '../../lib/errors.js';
 import {
   AuthError,
@@ -132,9 +132,9 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
     slot.reply = encodeRequest(req, out, cursor);
   }
 
-  createDecoder(): FrameDecoder<MetaFrame> {
+  createDecoder(head?: ReplyHead<MetaRequest, unknown>): FrameDecoder<MetaFrame> {
     // Socket chunks are never written again once read.
-    const decoder = new MetaDecoder(this.#limits, { stableChunks: true });
+    const decoder = new MetaDecoder(this.#limits, { stableChunks: true, head });
     return this.#secrets === undefined ? decoder : new CredentialGuard(decoder, this.#secrets);
   }
 

@@ -12,9 +12,22 @@
  * once at its declared size (after the size cap is checked) and filled as its bytes arrive, so
  * decoding is linear in the input and memory is bounded by the caps.
  */
-import type { FrameDecoder } from '../../lib/codec.js';
+import type { FrameDecoder, ReplyHead } from '../../lib/codec.js';
+import type { MetaRequest } from './request.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
 import { BARE, latin1, MetaFrame, noFlags, scanFlags, scanned, type ScannedFlags } from './frame.js';
+
+/** How a decoder reads its input and who it may answer directly. */
+export interface DecoderOptions {
+  /**
+   * The chunks fed are never written again once fed (a socket's are not), so a frame from a small
+   * chunk may go on reading its line from it (see `#emit`). Without it, every frame that outlives
+   * its callback makes its line string.
+   */
+  stableChunks?: boolean;
+  /** The connection's FIFO head: plain reads' hits are answered without a frame (see `#answered`). */
+  head?: ReplyHead<MetaRequest, unknown> | undefined;
+}
 
 /** Caps checked before anything is buffered or allocated. */
 export interface DecoderLimits {
@@ -69,20 +82,22 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #copyOf: Buffer | undefined = undefined;
   #copyFrom = 0;
   #copyLength = 0;
+  /** The FIFO head, for the replies the decoder answers itself (see {@link #answered}). */
+  readonly #head: ReplyHead<MetaRequest, unknown> | undefined;
   /** The chunk being fed: the memory behind it, where in it the chunk starts, and its size. */
   #chunkMemory: ArrayBuffer | undefined = undefined;
   #chunkOffset = 0;
   #chunkBehind = 0;
 
-  /**
-   * `stableChunks`: the chunks fed are never written again once fed (a socket's are not), so a frame
-   * from a small chunk may go on reading its line from it (see {@link #emit}). Without it, every frame
-   * that outlives its callback makes its line string.
-   */
-  constructor({ maxValueSize, maxLineLength }: DecoderLimits, { stableChunks = false } = {}) {
+  /** A decoder within `limits`; see {@link DecoderOptions} for `options`. */
+  constructor(
+    { maxValueSize, maxLineLength }: DecoderLimits,
+    { stableChunks = false, head }: DecoderOptions = {},
+  ) {
     this.#maxValue = maxValueSize;
     this.#maxLine = maxLineLength;
     this.#keepViewsUpTo = stableChunks ? SHARED_CHUNK_MAX : -1;
+    this.#head = head;
   }
 
   /** Bytes held back waiting for the rest of a frame. */
@@ -255,6 +270,39 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     return MetaFrame.view('VA', src, this.#valueFrom, this.#valueTo, value, this.#valueScan);
   }
 
+  /**
+   * The busiest reply, a plain read's hit, answered here: when the head of the FIFO is a read that
+   * makes an Item (its `itemSink`) and the `VA` just read carries that read's opaque, no key echo, a
+   * CAS read as a Number and a value (an empty one may be a lease placeholder), the head gets its
+   * Item now, as the codec's `onFrame` would give it, with no frame made. Returns whether it did;
+   * everything else is emitted as a frame.
+   */
+  #answered(value: Buffer): boolean {
+    const head = this.#head;
+    if (head === undefined || value.length === 0) return false;
+    const entry = head.peek();
+    if (entry === undefined) return false;
+    const req = entry.req;
+    const sink = req.itemSink;
+    const scan = this.#valueScan;
+    if (sink === undefined || scan.opaque !== entry.reply || scan.keyAt !== -1) return false;
+    if (scan.cas < 0 && scan.casAt !== -1) return false; // a CAS past 15 digits: read from the line
+    this.#size = -1;
+    this.#valueSrc = undefined;
+    sink.counts.hits++;
+    const raw = scan.casAt === -1 ? 0n : BigInt(scan.cas);
+    const tag = sink.casTag;
+    const key = req.key!;
+    if (scan.win) sink.returnWin?.(key, raw);
+    head.answer({
+      key: key.original,
+      value,
+      flags: scan.clientFlags,
+      cas: raw === 0n || tag === 0n ? raw : raw | tag,
+    });
+    return true;
+  }
+
   /** The `VA` line being read, as a string (for an error message). */
   #valueText(): string {
     const src = this.#valueSrc;
@@ -302,7 +350,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       const value = shareable(this.#chunkBehind, size)
         ? Buffer.from(this.#chunkMemory!, this.#chunkOffset + pos, size)
         : this.#copied(chunk, pos, size);
-      this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
+      if (!this.#answered(value)) this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
       return end + 2;
     }
     // Nothing of the block here yet (the chunk ended with its header): allocate nothing, so that the
@@ -330,7 +378,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     }
     this.#value = undefined;
     this.#filled = 0;
-    this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
+    if (!this.#answered(value)) this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
     return pos;
   }
 

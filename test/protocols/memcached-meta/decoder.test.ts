@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { MetaDecoder, SHARED_CHUNK_MAX } from '../../../protocols/memcached-meta/decoder.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
+import { wireKey } from '../../../protocols/memcached-meta/keys.js';
+import { MetaRequest, type ItemSink } from '../../../protocols/memcached-meta/request.js';
 import { ALL_REPLIES } from './fixtures.js';
 import { LIMITS, byteByByte, cutAt, decode, frames, latin1, serialize, splittings } from './helpers.js';
 
@@ -337,5 +339,90 @@ describe('MetaDecoder', () => {
       const out = decode([latin1(`NOPE ${'z'.repeat(500)}\r\n`)]);
       expect(out.error?.message.length).to.be.below(120);
     });
+  });
+});
+
+describe('MetaDecoder answering the FIFO head (plain reads)', () => {
+  const key = wireKey('k1', '', false);
+  /** A decoder whose FIFO head is a plain read sent with opaque 5, and what came out of it. */
+  function reading(sink: Partial<ItemSink> = {}) {
+    const counts = { hits: 0, misses: 0 };
+    const wins: [string, bigint][] = [];
+    const req = MetaRequest.read(key, ' v f c');
+    req.itemSink = {
+      counts,
+      casTag: 1n << 64n,
+      returnWin: (k, cas) => void wins.push([k.token, cas]),
+      ...sink,
+    };
+    const answered: unknown[] = [];
+    let head: { req: MetaRequest; reply: unknown } | undefined = { req, reply: 5 };
+    const decoder = new MetaDecoder(LIMITS, {
+      stableChunks: true,
+      head: {
+        peek: () => head,
+        answer: (value) => {
+          answered.push(value);
+          head = undefined;
+        },
+      },
+    });
+    const emitted: MetaFrame[] = [];
+    const feed = (...chunks: string[]): void => {
+      for (const c of chunks) decoder.feed(Buffer.from(c, 'latin1'), (f) => void emitted.push(f));
+    };
+    return { feed, answered, emitted, counts, wins };
+  }
+
+  it('answers a hit with its Item, as the codec would, without making a frame (whole or split)', () => {
+    for (const chunks of [['VA 3 f7 c9 O5\r\nabc\r\n'], ['VA 3 f7 c9 O5\r\nab', 'c\r', '\n']]) {
+      const r = reading();
+      r.feed(...chunks);
+      expect(r.emitted).to.have.length(0);
+      expect(r.answered).to.have.length(1);
+      const item = r.answered[0] as { key: string; value: Buffer; flags: number; cas: bigint };
+      expect({ ...item, value: item.value.toString() }).to.deep.equal({
+        key: 'k1',
+        value: 'abc',
+        flags: 7,
+        cas: 9n | (1n << 64n),
+      });
+      expect(r.counts.hits).to.equal(1);
+    }
+  });
+
+  it('hands back a win (W) through the sink', () => {
+    const r = reading();
+    r.feed('VA 1 f0 c12 O5 W X\r\nv\r\n');
+    expect(r.answered).to.have.length(1);
+    expect(r.wins).to.deep.equal([['k1', 12n]]);
+  });
+
+  const declined: [string, string][] = [
+    ['another opaque', 'VA 3 f7 c9 O6\r\nabc\r\n'],
+    ['a key echo', 'VA 3 f7 c9 O5 kk1\r\nabc\r\n'],
+    ['an empty value (maybe a lease placeholder)', 'VA 0 f0 c9 O5 Z\r\n\r\n'],
+    ['a CAS past 15 digits', 'VA 3 f7 c1234567890123456 O5\r\nabc\r\n'],
+  ];
+  for (const [what, wire] of declined) {
+    it(`leaves ${what} to the codec, as a frame`, () => {
+      const r = reading();
+      r.feed(wire);
+      expect(r.answered).to.have.length(0);
+      expect(r.emitted.map((f) => f.status)).to.deep.equal(['VA']);
+      expect(r.counts.hits).to.equal(0);
+    });
+  }
+
+  it('leaves a read without an item sink to the codec', () => {
+    const r = reading();
+    const req = MetaRequest.read(key, ' v f c');
+    const decoder = new MetaDecoder(LIMITS, {
+      head: { peek: () => ({ req, reply: 5 }), answer: () => expect.fail('answered') },
+    });
+    const out: MetaFrame[] = [];
+    decoder.feed(Buffer.from('VA 3 f7 c9 O5\r\nabc\r\n', 'latin1'), (f) => void out.push(f));
+    expect(out.map((f) => f.status)).to.deep.equal(['VA']);
+    expect(r.answered).to.have.length(0);
   });
 });
