@@ -30,7 +30,8 @@ import {
   outOfSync,
   toItem,
 } from './correlation.js';
-import { MetaDecoder, quote } from './decoder.js';
+import { MetaDecoder } from './decoder.js';
+import { quote } from './reply-line.js';
 import type { DecoderLimits } from './decoder.js';
 import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
 import { batchState, sentOpaque } from './reply-state.js';

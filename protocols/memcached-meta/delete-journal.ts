@@ -19,7 +19,8 @@
 import { MemlineError } from '../../lib/errors.js';
 import type { SendOptions } from '../../lib/request-entry.js';
 import type { Background } from './background.js';
-import { casOf, type MetaFrame } from './frame.js';
+import { type MetaFrame } from './frame.js';
+import { casOf } from './returned-flags.js';
 import { MetaRequest, RequestKind, type WireKey } from './request.js';
 import type { JournalLine, ResolvedReliableDeletes } from './reliable-deletes.js';
 import { JournalFile, readJournal } from './reliable-deletes.js';

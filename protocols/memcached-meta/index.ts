@@ -29,7 +29,8 @@ export { serializers, memlineSerializer, phpSerializer } from './serializers.js'
 export type { Serializer, SerializedValue, CompressionAlgorithm } from './serializers.js';
 export { FEATURE_SINCE } from './features.js';
 export type { ServerFeatures, FeatureName } from './features.js';
-export type { ReturnedFlags, MetaFrame } from './frame.js';
+export type { MetaFrame } from './frame.js';
+export type { ReturnedFlags } from './returned-flags.js';
 export type { MetaFlags } from './commands.js';
 export type { ItemSink, MetaCommand, MetaRequest, RequestKind, WireKey } from './request.js';
 export { meta } from './builders.js';

@@ -2,7 +2,8 @@
  * Turning reply frames into what the client's methods return, and user values into bytes.
  */
 import { InvalidArgumentError, ProtocolError, ValueTooLargeError } from '../../lib/errors.js';
-import { casOf, isLeasePlaceholder, returnedFlags, type MetaFrame, type ReturnedFlags } from './frame.js';
+import { type MetaFrame } from './frame.js';
+import { casOf, isLeasePlaceholder, returnedFlags, type ReturnedFlags } from './returned-flags.js';
 
 /**
  * A key as a method takes it: a string (UTF-8; with `binaryKeys`, any string, sent base64), or bytes

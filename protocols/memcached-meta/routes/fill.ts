@@ -24,7 +24,8 @@
 import type { SendOptions } from '../../../lib/request-entry.js';
 import type { MemlineError } from '../../../lib/errors.js';
 import type { MetaBackend } from '../dispatch.js';
-import { type MetaFrame, casOf, returnedFlags } from '../frame.js';
+import { type MetaFrame } from '../frame.js';
+import { casOf, returnedFlags } from '../returned-flags.js';
 import { MetaRequest, type WireKey } from '../request.js';
 import { toItem } from '../results.js';
 import type { Call, BulkItem, BulkHow, Node } from './node.js';

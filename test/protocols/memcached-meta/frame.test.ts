@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MetaDecoder } from '../../../protocols/memcached-meta/decoder.js';
-import { flagToken, returnedFlags } from '../../../protocols/memcached-meta/frame.js';
+import { flagToken, returnedFlags } from '../../../protocols/memcached-meta/returned-flags.js';
 import { LIMITS, frame, frames, latin1 } from './helpers.js';
 
 describe('MetaFrame flags', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { returnedFlags } from '../../../protocols/memcached-meta/frame.js';
+import { returnedFlags } from '../../../protocols/memcached-meta/returned-flags.js';
 import { toItem } from '../../../protocols/memcached-meta/results.js';
 import { frame } from './helpers.js';
 
