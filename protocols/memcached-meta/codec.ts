@@ -135,7 +135,11 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 
   createDecoder(head?: ReplyHead<MetaRequest, unknown>): FrameDecoder<MetaFrame> {
     // Socket chunks are never written again once read.
-    const decoder = new MetaDecoder(this.#limits, { stableChunks: true, head });
+    const decoder = new MetaDecoder(this.#limits, {
+      stableChunks: true,
+      head,
+      opaqueMask: this.#opaques - 1,
+    });
     return this.#secrets === undefined ? decoder : new CredentialGuard(decoder, this.#secrets);
   }
 

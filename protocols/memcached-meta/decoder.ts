@@ -18,6 +18,7 @@ import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
 import { MetaFrame } from './frame.js';
 import { BARE, latin1, noFlags, scanFlags, scanned, type ScannedFlags } from './flag-scan.js';
 import { malformed, quote, shortStatus, wordStatus } from './reply-line.js';
+import { settleHit } from './direct-replies.js';
 
 /** How a decoder reads its input and who it may answer directly. */
 export interface DecoderOptions {
@@ -29,6 +30,8 @@ export interface DecoderOptions {
   stableChunks?: boolean;
   /** The connection's FIFO head: plain reads' hits are answered without a frame (see `#answered`). */
   head?: ReplyHead<MetaRequest, unknown> | undefined;
+  /** The connection's opaque cycle less one, for the getMulti items' hits (see `#answered`). */
+  opaqueMask?: number;
 }
 
 /** Caps checked before anything is buffered or allocated. */
@@ -86,6 +89,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   #copyLength = 0;
   /** The FIFO head, for the replies the decoder answers itself (see {@link #answered}). */
   readonly #head: ReplyHead<MetaRequest, unknown> | undefined;
+  readonly #opaqueMask: number;
   /** The chunk being fed: the memory behind it, where in it the chunk starts, and its size. */
   #chunkMemory: ArrayBuffer | undefined = undefined;
   #chunkOffset = 0;
@@ -94,12 +98,13 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   /** A decoder within `limits`; see {@link DecoderOptions} for `options`. */
   constructor(
     { maxValueSize, maxLineLength }: DecoderLimits,
-    { stableChunks = false, head }: DecoderOptions = {},
+    { stableChunks = false, head, opaqueMask = -1 }: DecoderOptions = {},
   ) {
     this.#maxValue = maxValueSize;
     this.#maxLine = maxLineLength;
     this.#keepViewsUpTo = stableChunks ? SHARED_CHUNK_MAX : -1;
     this.#head = head;
+    this.#opaqueMask = opaqueMask;
   }
 
   /** Bytes held back waiting for the rest of a frame. */
@@ -273,35 +278,18 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 
   /**
-   * The busiest reply, a plain read's hit, answered here: when the head of the FIFO is a read that
-   * makes an Item (its `itemSink`) and the `VA` just read carries that read's opaque, no key echo, a
-   * CAS read as a Number and a value (an empty one may be a lease placeholder), the head gets its
-   * Item now, as the codec's `onFrame` would give it, with no frame made. Returns whether it did;
-   * everything else is emitted as a frame.
+   * The busiest replies, a plain read's or a getMulti item's hit, settled here without a frame when
+   * they pass correlation's checks (direct-replies.ts). Returns whether it did; everything else is
+   * emitted as a frame.
    */
   #answered(value: Buffer): boolean {
     const head = this.#head;
-    if (head === undefined || value.length === 0) return false;
-    const entry = head.peek();
-    if (entry === undefined) return false;
-    const req = entry.req;
-    const sink = req.itemSink;
-    const scan = this.#valueScan;
-    if (sink === undefined || scan.opaque !== entry.reply || scan.keyAt !== -1) return false;
-    if (scan.cas < 0 && scan.casAt !== -1) return false; // a CAS past 15 digits: read from the line
+    if (head === undefined) return false;
+    const src = this.#valueSrc;
+    const line = src === undefined ? undefined : { src, from: this.#valueFrom, to: this.#valueTo };
+    if (!settleHit(head, this.#valueScan, value, this.#opaqueMask, line)) return false;
     this.#size = -1;
     this.#valueSrc = undefined;
-    sink.counts.hits++;
-    const raw = scan.casAt === -1 ? 0n : BigInt(scan.cas);
-    const tag = sink.casTag;
-    const key = req.key!;
-    if (scan.win) sink.returnWin?.(key, raw);
-    head.answer({
-      key: key.original,
-      value,
-      flags: scan.clientFlags,
-      cas: raw === 0n || tag === 0n ? raw : raw | tag,
-    });
     return true;
   }
 

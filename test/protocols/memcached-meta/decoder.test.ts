@@ -4,6 +4,7 @@ import { MetaDecoder, SHARED_CHUNK_MAX } from '../../../protocols/memcached-meta
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest, type ItemSink } from '../../../protocols/memcached-meta/request.js';
+import { BatchState } from '../../../protocols/memcached-meta/reply-state.js';
 import { ALL_REPLIES } from './fixtures.js';
 import { LIMITS, byteByByte, cutAt, decode, frames, latin1, serialize, splittings } from './helpers.js';
 
@@ -425,4 +426,60 @@ describe('MetaDecoder answering the FIFO head (plain reads)', () => {
     expect(out.map((f) => f.status)).to.deep.equal(['VA']);
     expect(r.answered).to.have.length(0);
   });
+});
+
+describe('MetaDecoder settling getMulti hits in their batch', () => {
+  const MASK = 15;
+  /** A decoder whose FIFO head is a batch of reads of `keys`, sent with opaques from 14 on (wrapping). */
+  function batch(keys: string[], sinks = true) {
+    const counts = { hits: 0, misses: 0 };
+    const items = keys.map((k) => {
+      const item = MetaRequest.read(wireKey(k, '', false), ' v f c');
+      if (sinks) item.itemSink = { counts, casTag: 0n };
+      return item;
+    });
+    const req = MetaRequest.batch(items);
+    const state = new BatchState(14, items.length);
+    const decoder = new MetaDecoder(LIMITS, {
+      stableChunks: true,
+      opaqueMask: MASK,
+      head: { peek: () => ({ req, reply: state }), answer: () => expect.fail('a batch is answered at MN') },
+    });
+    const emitted: MetaFrame[] = [];
+    const feed = (...chunks: string[]): void => {
+      for (const c of chunks) decoder.feed(Buffer.from(c, 'latin1'), (f) => void emitted.push(f));
+    };
+    return { feed, state, emitted, counts };
+  }
+
+  it('puts each hit in its place (opaques wrapping), with no frame; MN is a frame', () => {
+    const b = batch(['a', 'b', 'c']);
+    // a (O14) missed; b is O15, c is O0 after the wrap.
+    b.feed('VA 2 f3 c7 O15 kb\r\nbb\r\n', 'VA 2 f0 c8 O0 kc\r\n', 'cc\r\nMN\r\n');
+    expect(b.emitted.map((f) => f.status)).to.deep.equal(['MN']);
+    expect(b.state.replies[0]).to.equal(undefined);
+    const [, hitB, hitC] = b.state.replies as { key: string; value: Buffer; flags: number; cas: bigint }[];
+    expect([hitB.key, hitB.value.toString(), hitB.flags, hitB.cas]).to.deep.equal(['b', 'bb', 3, 7n]);
+    expect([hitC.key, hitC.value.toString(), hitC.flags, hitC.cas]).to.deep.equal(['c', 'cc', 0, 8n]);
+    expect(b.state.lastIndex).to.equal(2);
+    expect(b.counts.hits).to.equal(2);
+  });
+
+  const declined: [string, string, boolean][] = [
+    ['another key', 'VA 2 f0 c7 O15 kx\r\nbb\r\n', true],
+    ['a key marked base64', 'VA 2 f0 c7 O15 kb b\r\nbb\r\n', true],
+    ['no key echo', 'VA 2 f0 c7 O15\r\nbb\r\n', true],
+    ['an opaque past the batch', 'VA 2 f0 c7 O1 kb\r\nbb\r\n', true],
+    ['an empty value', 'VA 0 f0 c7 O15 kb\r\n\r\n', true],
+    ['items without a sink', 'VA 2 f0 c7 O15 kb\r\nbb\r\n', false],
+  ];
+  for (const [what, wire, sinks] of declined) {
+    it(`leaves ${what} to the codec, as a frame`, () => {
+      const b = batch(['a', 'b', 'c'], sinks);
+      b.feed(wire);
+      expect(b.emitted.map((f) => f.status)).to.deep.equal(['VA']);
+      expect(b.state.replies.every((r) => r === undefined)).to.equal(true);
+      expect(b.state.lastIndex).to.equal(-1);
+    });
+  }
 });

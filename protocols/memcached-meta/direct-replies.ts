@@ -1,0 +1,105 @@
+/**
+ * The replies the decoder settles without a frame: a plain read's hit, which answers the head of the
+ * FIFO with its Item, and a getMulti item's hit, which goes into its batch's replies until `MN`. Each
+ * is checked as correlation.ts checks it (opaque, key, status, a value, a CAS read as a number) and
+ * gives what it gives; anything these checks do not take is left to the frame path, which has the
+ * last word on everything unusual, out-of-sync replies included.
+ */
+import type { ReplyHead } from '../../lib/codec.js';
+import type { ScannedFlags } from './flag-scan.js';
+import { BatchState } from './reply-state.js';
+import { RequestKind, type ItemSink, type MetaRequest, type WireKey } from './request.js';
+import type { Item } from './results.js';
+
+/** Where a `VA` line's bytes are, to compare a key echo: `src[from, to)`. */
+export interface LineBytes {
+  readonly src: Buffer;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Settles the `VA` just read (its flags in `scan`, its value `value`) if it is a plain read's hit at
+ * the head of the FIFO, or a hit of a getMulti item there; returns whether it did. `mask`: the
+ * connection's opaque cycle less one (batch opaques wrap around it); `line`: the line's bytes, or
+ * `undefined` when it was read from a partial line (then a batch item is left to the frame path).
+ */
+export function settleHit(
+  head: ReplyHead<MetaRequest, unknown>,
+  scan: ScannedFlags,
+  value: Buffer,
+  mask: number,
+  line: LineBytes | undefined,
+): boolean {
+  // An empty value may be a lease placeholder; a CAS past 15 digits is read from the line.
+  if (value.length === 0 || (scan.cas < 0 && scan.casAt !== -1)) return false;
+  const entry = head.peek();
+  if (entry === undefined) return false;
+  const req = entry.req;
+  const sink = req.itemSink;
+  if (sink !== undefined) {
+    if (scan.opaque !== entry.reply || scan.keyAt !== -1) return false;
+    head.answer(hit(req.key!, value, scan, sink));
+    return true;
+  }
+  const state = entry.reply;
+  if (req.kind !== RequestKind.Batch || !(state instanceof BatchState) || line === undefined) return false;
+  return settleBatchHit(req.items!, state, scan, value, mask, line);
+}
+
+/** A getMulti item's hit: see onBatchFrame (correlation.ts), whose checks this repeats. */
+function settleBatchHit(
+  items: readonly MetaRequest[],
+  state: BatchState,
+  scan: ScannedFlags,
+  value: Buffer,
+  mask: number,
+  line: LineBytes,
+): boolean {
+  const opaque = scan.opaque;
+  if (opaque < 0 || opaque > mask || scan.keyAt === -1) return false;
+  // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
+  const next = state.lastIndex + 1;
+  const j = next + ((opaque - state.opaque - next) & mask);
+  if (j >= items.length) return false;
+  const item = items[j];
+  const sink = item.itemSink;
+  const key = item.key;
+  if (sink === undefined || item.command !== 'mg' || key === undefined) return false;
+  if (!key.ascii || key.base64 || !echoes(line, line.from + scan.keyAt, key.token)) return false;
+  state.replies[j] = hit(key, value, scan, sink);
+  state.lastIndex = j;
+  return true;
+}
+
+/**
+ * Whether `line` holds exactly `token` at `at`, as a whole token not marked base64 (` b`): the key
+ * echo of a text key, compared on the bytes (see MetaFrame.keyIs).
+ */
+function echoes(line: LineBytes, at: number, token: string): boolean {
+  const { src, to } = line;
+  const n = token.length;
+  const end = at + n;
+  if (end > to) return false;
+  for (let i = 0; i < n; i++) if (src[at + i] !== token.charCodeAt(i)) return false;
+  if (end === to) return true;
+  if (src[end] !== 0x20) return false;
+  return !(src[end + 1] === 0x62 && (end + 2 === to || src[end + 2] === 0x20));
+}
+
+/**
+ * A hit's Item, counted in its sink, with its CAS tagged; a win (`W`) the read took goes back
+ * through the sink (see itemOf in correlation.ts).
+ */
+function hit(key: WireKey, value: Buffer, scan: ScannedFlags, sink: ItemSink): Item {
+  sink.counts.hits++;
+  const raw = scan.casAt === -1 ? 0n : BigInt(scan.cas);
+  const tag = sink.casTag;
+  if (scan.win) sink.returnWin?.(key, raw);
+  return {
+    key: key.original,
+    value,
+    flags: scan.clientFlags,
+    cas: raw === 0n || tag === 0n ? raw : raw | tag,
+  };
+}
