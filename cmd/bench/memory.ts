@@ -23,10 +23,13 @@ export interface HeapSample {
 export interface MemoryResult {
   gcExposed: boolean;
   pending: number;
-  /** heapUsed growth / pending requests, bytes. */
+  /** heapUsed growth / pending requests, bytes: the median of {@link rounds}. */
   heapPerPending: number;
-  /** Growth of external + ArrayBuffer memory / pending requests (buffers not yet taken by the kernel). */
+  /** heapUsed growth / pending requests in each round, bytes, in the order measured. */
+  rounds: number[];
+  /** Growth of external + ArrayBuffer memory / pending requests (buffers not yet taken by the kernel), in the median round. */
   externalPerPending: number;
+  /** heapUsed before and with the requests pending, in the median round. */
   heapBefore: number;
   heapWithPending: number;
   /** Values of the pending requests, once memcached resumed, that were missing or wrong. */
@@ -40,6 +43,9 @@ export interface MemoryResult {
     slopePerMinute: number;
   };
 }
+
+/** Rounds of the pending-requests measurement; its figure is their median. */
+export const MEMORY_ROUNDS = 3;
 
 const LONG_RUN_CELL: CellSpec = {
   id: 'memory',
@@ -71,42 +77,50 @@ export async function measureMemory(
   };
   const n = timing.pending;
   const client = new MemcacheClient({ servers: [address], timeout: 120_000, silentTimeout: 0 });
-  const held = new Array<Promise<Item | null> | undefined>(n).fill(undefined);
   let mismatches = 0;
   let errors = 0;
-  let before: NodeJS.MemoryUsage;
-  let during: NodeJS.MemoryUsage;
+  // One round's growth carries a few hundred kB of noise (what else the process allocated meanwhile):
+  // the median of several rounds keeps one such outlier out of the figure.
+  const rounds: { before: NodeJS.MemoryUsage; during: NodeJS.MemoryUsage }[] = [];
   try {
     // Warm up the same path first, so what follows measures requests and not first-use allocations.
-    for (let round = 0; round < 3; round++) {
-      await Promise.all(Array.from({ length: n }, (_, i) => client.get(ks.keys[i % ks.count])));
-    }
-    collect();
-    before = process.memoryUsage();
-    process.kill(pid, 'SIGSTOP');
-    try {
-      await waitStopped(pid);
-      for (let i = 0; i < n; i++) held[i] = client.get(ks.keys[i % ks.count]);
-      await sleep(100); // let the writer hand the bytes to the socket
+    // In a function of its own: its results must be garbage by the first round's "before" (kept
+    // alive there and freed by "during", 10,000 Items once made the figure half what it is).
+    await warmUp(client, ks, n);
+    for (let round = 0; round < MEMORY_ROUNDS; round++) {
+      const held = new Array<Promise<Item | null> | undefined>(n).fill(undefined);
       collect();
-      during = process.memoryUsage();
-    } finally {
-      process.kill(pid, 'SIGCONT');
+      const before = process.memoryUsage();
+      let during: NodeJS.MemoryUsage;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await waitStopped(pid);
+        for (let i = 0; i < n; i++) held[i] = client.get(ks.keys[i % ks.count]);
+        await sleep(100); // let the writer hand the bytes to the socket
+        collect();
+        during = process.memoryUsage();
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      rounds.push({ before, during });
+      const settled = await Promise.allSettled(held as Promise<Item | null>[]);
+      settled.forEach((s, i) => {
+        if (s.status === 'rejected') errors++;
+        else if (s.value === null || !s.value.value.equals(ks.values[i % ks.count])) mismatches++;
+      });
     }
-    const settled = await Promise.allSettled(held as Promise<Item | null>[]);
-    settled.forEach((s, i) => {
-      if (s.status === 'rejected') errors++;
-      else if (s.value === null || !s.value.value.equals(ks.values[i % ks.count])) mismatches++;
-    });
   } finally {
     await client.close();
   }
+  const perPending = (r: (typeof rounds)[number]): number => (r.during.heapUsed - r.before.heapUsed) / n;
+  const { before, during } = [...rounds].sort((a, b) => perPending(a) - perPending(b))[rounds.length >> 1];
 
   const longRun = await heapOverRun(ks, address, timing, collect);
   return {
     gcExposed: gc !== undefined,
     pending: n,
     heapPerPending: (during.heapUsed - before.heapUsed) / n,
+    rounds: rounds.map(perPending),
     externalPerPending: (during.external + during.arrayBuffers - before.external - before.arrayBuffers) / n,
     heapBefore: before.heapUsed,
     heapWithPending: during.heapUsed,
@@ -114,6 +128,14 @@ export async function measureMemory(
     errors,
     longRun,
   };
+}
+
+/** Three rounds of `n` gets, awaited, their results dropped when it returns. */
+async function warmUp(client: MemcacheClient, ks: Keyspace, n: number): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(Array.from({ length: n }, (_, i) => client.get(ks.keys[i % ks.count])));
+  }
+  await sleep(10); // nothing of the last round left in this frame's registers
 }
 
 /** Gets at 500 in flight for `timing.memoryRunMs`, sampling heapUsed (after a collection) as it goes. */

@@ -422,6 +422,12 @@ function gcTable(cells: CellSummary[], shown: readonly string[]): string[] {
   return out;
 }
 
+/** "the median of 3 rounds (184, 205, 186)"; reports written before rounds existed had one. */
+function roundsText(rounds: number[] | undefined): string {
+  if (rounds === undefined || rounds.length < 2) return 'one round';
+  return `the median of ${rounds.length} rounds (${rounds.map((r) => r.toFixed(0)).join(', ')} bytes)`;
+}
+
 function memorySection(mem: MemoryResult | { error: string }): string[] {
   if ('error' in mem) return ['## Memory (memline)', '', `- The measurement failed: ${mem.error}`];
   const run = mem.longRun;
@@ -432,7 +438,7 @@ function memorySection(mem: MemoryResult | { error: string }): string[] {
     '## Memory (memline)',
     '',
     `- **${mem.heapPerPending.toFixed(0)} bytes of heap per pending request:** ${mem.pending.toLocaleString('en')} gets ` +
-      `left pending against a SIGSTOPped memcached; heapUsed ${bytes(mem.heapBefore)} → ${bytes(mem.heapWithPending)}` +
+      `left pending against a SIGSTOPped memcached, ${roundsText(mem.rounds)}; heapUsed ${bytes(mem.heapBefore)} → ${bytes(mem.heapWithPending)}` +
       `${mem.gcExposed ? ', each after two full collections' : ' (gc() not exposed: not collected first)'}; ` +
       `the caller's promise is included. Off-heap (external + ArrayBuffers) changed by ` +
       `${mem.externalPerPending.toFixed(0)} bytes per request (bytes not yet taken by the kernel would show here). Once memcached resumed: ${mem.mismatches} wrong values, ${mem.errors} errors.`,

@@ -322,6 +322,22 @@ describe('bench: the report', () => {
     );
   });
 
+  it('gives the heap per pending request as the median of its rounds, and shows every round', () => {
+    const data = dataOf(cellById('get-50'), 'npm run bench', [
+      { name: 'memline', status: 'ok', runs: [runOf(100, null, null, null)], restarts: 0 },
+    ]);
+    data.memory = {
+      gcExposed: true, pending: 10_000, heapPerPending: 186, rounds: [184, 205, 186], externalPerPending: 0,
+      heapBefore: 14_600_000, heapWithPending: 16_460_000, mismatches: 0, errors: 0,
+      longRun: { seconds: 30, gets: 1000, samples: [{ t: 1, heapUsed: 16e6, rss: 50e6, gets: 10 }], slopePerMinute: 0 },
+    }; // prettier-ignore
+    const { markdown } = buildReports(data, 'chart.svg');
+    expect(markdown).to.include(
+      '**186 bytes of heap per pending request:** 10,000 gets left pending against a SIGSTOPped memcached, ' +
+        'the median of 3 rounds (184, 205, 186 bytes);',
+    );
+  });
+
   it('with a baseline build, compares memline with it run by run: each pair, and the medians', () => {
     const runs = (...rates: number[]): RunResult[] => rates.map((r) => runOf(r, null, null, null));
     const data = dataOf(cellById('get-50'), 'npm run bench -- --cells get-50 --baseline ../before', [
