@@ -170,8 +170,12 @@ export class Dispatch {
 
   /** Sends `req` to the backend of its key (or the one `options` chooses). */
   send(req: MetaRequest, so: SendOptions, options: RoutedCallOptions | undefined): Promise<MetaFrame> {
+    return this.sendTo(this.backendFor(req.key, options), req, so);
+  }
+
+  /** {@link send} to a backend the caller chose already (it needs to know which one answered). */
+  sendTo(backend: MetaBackend, req: MetaRequest, so: SendOptions): Promise<MetaFrame> {
     this.#changing(req);
-    const backend = this.backendFor(req.key, options);
     const sent = backend.send(req, so) as Promise<MetaFrame>;
     if (this.journal !== undefined) this.#follow(backend, req, sent);
     return sent;

@@ -69,11 +69,19 @@ export function gat(d: Dispatch, key: Key, ttl: number, options: RoutedCallOptio
   });
 }
 
-/** Sets the TTL; `false` when the key does not exist. */
+/**
+ * Sets the TTL; `false` when the key does not exist. It asks for the CAS (`c`) too: a touch is an
+ * `mg`, which takes a stale item's win like any read, and the CAS is what hands it back.
+ */
 export function touch(d: Dispatch, key: Key, ttl: number, options: RoutedCallOptions | undefined) {
   return d.core.run(options, (so) => {
-    const req = MetaRequest.meta('mg', d.key(key), ` T${validate.relativeTtl(ttl)}`, undefined, true);
-    return d.send(req, so, options).then((f) => f.status === 'HD');
+    const wk = d.key(key);
+    const req = MetaRequest.meta('mg', wk, ` T${validate.relativeTtl(ttl)} c`, undefined, true);
+    const backend = d.backendFor(wk, options);
+    return d.sendTo(backend, req, so).then((f) => {
+      handBackWin(d, backend, wk, f);
+      return f.status === 'HD';
+    });
   });
 }
 
@@ -123,12 +131,12 @@ export function nearItem(d: Dispatch, wk: WireKey, f: MetaFrame, server: string,
 }
 
 /**
- * A plain read answered with a frame (the near cache's, a routed batch's) took a stale item's win
- * (`W`): hands it back to the server that gave it, as the codec does for the reads it makes Items of
+ * A plain read or a touch answered with a frame (the near cache's, a routed batch's) took a stale
+ * item's win (`W`): hands it back to the server that gave it, as the codec does for the reads it makes Items of
  * (see {@link Dispatch.serverOf}).
  */
 export function handBackWin(d: Dispatch, backend: MetaBackend, wk: WireKey, f: MetaFrame): void {
-  if (!f.win || f.status !== 'VA') return;
+  if (!f.win || (f.status !== 'VA' && f.status !== 'HD')) return;
   // A route's backend names, once answered, the server that answered.
   const server =
     (backend as unknown) instanceof RoutedBackend ? d.core.backendNamed(backend.server) : backend;

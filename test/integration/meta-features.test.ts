@@ -191,20 +191,25 @@ describe('meta-protocol features against real memcached', function () {
       pools: () => ({ servers: undefined, pools: { main: [server.mc.address] } }),
     } as const;
     for (const [shape, options] of Object.entries(shapes)) {
-      it(`${shape}: a plain read of an invalidated item does not keep its win: the next getOrSet recomputes`, async () => {
-        for (const read of ['get', 'getMulti', 'get with meta'] as const) {
+      it(`${shape}: a plain read or touch of an invalidated item does not keep its win: the next getOrSet recomputes`, async () => {
+        for (const read of ['get', 'getMulti', 'get with meta', 'touch'] as const) {
           const c = client(options());
           const key = `stale:${shape}:${read}`.replaceAll(' ', '-');
           await c.set(key, 'old', { ttl: 60 });
           expect(await c.invalidate(key)).to.equal(true);
-          // memcached hands the first reader of a stale item the win (X W), recipe or not.
-          const seen =
-            read === 'get'
-              ? await c.get(key)
-              : read === 'getMulti'
-                ? (await c.getMulti([key])).get(key)
-                : await c.get(key, { meta: ['ttl'] });
-          expect(seen?.value.toString(), read).to.equal('old');
+          // memcached hands the first reader of a stale item the win (X W), recipe or not; a touch
+          // is an `mg` too.
+          if (read === 'touch') {
+            expect(await c.touch(key, 60), read).to.equal(true);
+          } else {
+            const seen =
+              read === 'get'
+                ? await c.get(key)
+                : read === 'getMulti'
+                  ? (await c.getMulti([key])).get(key)
+                  : await c.get(key, { meta: ['ttl'] });
+            expect(seen?.value.toString(), read).to.equal('old');
+          }
           let loads = 0;
           const value = await c.getOrSet(key, () => `new ${++loads}`, { ttl: 60 });
           expect([String(value), loads], read).to.deep.equal(['new 1', 1]);
