@@ -9,7 +9,7 @@ import type { SendOptions } from '../../lib/request-entry.js';
 import type { ReadOptions } from './call-options.js';
 import type { Dispatch, MetaBackend } from './dispatch.js';
 import { renderFlags } from './flags.js';
-import { type MetaFrame } from './frame.js';
+import type { MetaFrame } from './frame.js';
 import { casOf } from './returned-flags.js';
 import type { ValueIo } from './recipes.js';
 import { MetaRequest, type WireKey } from './request.js';
@@ -132,15 +132,17 @@ export function nearItem(d: Dispatch, wk: WireKey, f: MetaFrame, server: string,
 
 /**
  * A plain read or a touch answered with a frame (the near cache's, a routed batch's) took a stale
- * item's win (`W`): hands it back to the server that gave it, as the codec does for the reads it makes Items of
- * (see {@link Dispatch.serverOf}).
+ * item's win (`W`): hands it back to the server that gave it, as the codec does for the reads it
+ * makes Items of (see {@link Dispatch.serverOf}). Never throws: the read itself succeeded.
  */
 export function handBackWin(d: Dispatch, backend: MetaBackend, wk: WireKey, f: MetaFrame): void {
   if (!f.win || (f.status !== 'VA' && f.status !== 'HD')) return;
   // A route's backend names, once answered, the server that answered.
   const server =
-    (backend as unknown) instanceof RoutedBackend ? d.core.backendNamed(backend.server) : backend;
-  d.serverOf(server).returnWin(wk, casOf(f));
+    (backend as unknown) instanceof RoutedBackend
+      ? d.core.cluster.backends.find((b) => b.server === backend.server)
+      : backend;
+  if (server !== undefined) d.serverOf(server).returnWin(wk, casOf(f));
 }
 
 /** Whether a reply carries `W` (win), `X` (stale) or `Z` (a win already handed out). */
