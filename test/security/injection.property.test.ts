@@ -336,7 +336,9 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
     call: (c) => (gat ? c.gat(key as string, ttl as number) : c.touch(key as string, ttl as number)),
     expect: (bk) => ({
       ...verdict(keyOk(key, bk), ttlOk(ttl)),
-      lines: [{ command: 'mg', key, flags: gat ? [`T${ttlTok(ttl)}`, 'v', 'f', 'c'] : [`T${ttlTok(ttl)}`] }],
+      lines: [
+        { command: 'mg', key, flags: gat ? [`T${ttlTok(ttl)}`, 'v', 'f', 'c'] : [`T${ttlTok(ttl)}`, 'c'] },
+      ],
     }),
   })),
   fc.tuple(anyKey, maybe(anyNumber)).map(([key, staleTtl]): Op => ({

@@ -169,9 +169,9 @@ describe('MemcacheClient: the longest valid keys go on the wire as given', () =>
       expect(await client.touch('я'.repeat(125), 1)).to.equal(true);
       expect(await client.touch(Buffer.from([0, 32, 13, 10]), 1)).to.equal(true);
       const lines = server.connections[0].requests.map((r) => r.line);
-      expect(lines[0]).to.equal(`mg ${'k'.repeat(250)} T1 O0`);
-      expect(Buffer.from(lines[1], 'latin1').toString('utf8')).to.equal(`mg ${'я'.repeat(125)} T1 O1`);
-      expect(lines[2]).to.equal('mg ACANCg== b T1 O2');
+      expect(lines[0]).to.equal(`mg ${'k'.repeat(250)} T1 c O0`);
+      expect(Buffer.from(lines[1], 'latin1').toString('utf8')).to.equal(`mg ${'я'.repeat(125)} T1 c O1`);
+      expect(lines[2]).to.equal('mg ACANCg== b T1 c O2');
     } finally {
       await client.close();
       await server.close();
