@@ -28,6 +28,20 @@ const LABEL: Record<string, string> = {
 };
 const label = (name: string): string => LABEL[name] ?? name;
 
+/** The entries of clients `a` and `b` in a cell, when both have runs there. */
+function ranBoth<C extends { name: string; runs: readonly unknown[] }>(
+  clients: readonly C[],
+  a: string,
+  b: string,
+): [C, C] | undefined {
+  const first = clients.find((c) => c.name === a);
+  const second = clients.find((c) => c.name === b);
+  if (first === undefined || second === undefined || first.runs.length === 0 || second.runs.length === 0) {
+    return undefined;
+  }
+  return [first, second];
+}
+
 /**
  * This build's memline against the `--baseline` build, cell by cell: the ratio of the medians, and
  * the ratio of each pair of runs (run k of each: the runs alternate, so a pair is close in time and
@@ -36,9 +50,9 @@ const label = (name: string): string => LABEL[name] ?? name;
 function baselineSection(data: BenchData): string[] {
   const rows: string[] = [];
   for (const { cell, clients } of data.cells) {
-    const now = clients.find((c) => c.name === 'memline');
-    const base = clients.find((c) => c.name === 'memline-baseline');
-    if (now === undefined || base === undefined || now.runs.length === 0 || base.runs.length === 0) continue;
+    const both = ranBoth(clients, 'memline', 'memline-baseline');
+    if (both === undefined) continue;
+    const [now, base] = both;
     const pairs = Math.min(now.runs.length, base.runs.length);
     const ratios: number[] = [];
     for (let k = 0; k < pairs; k++) ratios.push(now.runs[k].rate / base.runs[k].rate);
@@ -69,11 +83,9 @@ function baselineSection(data: BenchData): string[] {
 function signalSection(data: BenchData): string[] {
   const rows: string[] = [];
   for (const { cell, clients } of data.cells) {
-    const plain = clients.find((c) => c.name === 'memline');
-    const signal = clients.find((c) => c.name === 'memline-signal');
-    if (plain === undefined || signal === undefined || plain.runs.length === 0 || signal.runs.length === 0) {
-      continue;
-    }
+    const both = ranBoth(clients, 'memline', 'memline-signal');
+    if (both === undefined) continue;
+    const [plain, signal] = both;
     const plainMedian = median(plain.runs.map((r) => r.rate));
     const signalMedian = median(signal.runs.map((r) => r.rate));
     const r = signalMedian / plainMedian;

@@ -135,9 +135,7 @@ export function onBatchFrame(
   }
   const opaque = frame.opaque;
   if (opaque < 0) return outOfSync(req, frame, 'opaque');
-  // The first item past the last answered whose opaque this is (opaques cycle: see encodeBatch).
-  const next = state.lastIndex + 1;
-  const j = next + ((opaque - state.opaque - next) & mask);
+  const j = state.indexOf(opaque, mask);
   if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
   const item = items[j];
   const failure = checkMeta(item, frame, opaque, true);

@@ -110,12 +110,11 @@ export class MetaFrame {
   keyIs(token: string): boolean {
     const at = this.keyAt;
     if (at === -1) return false;
-    const n = token.length;
     const src = this.#src;
     if (src === undefined) {
       const line = this.#line;
       if (!line.startsWith(token, at)) return false;
-      const end = at + n;
+      const end = at + token.length;
       if (end === line.length) return true;
       if (line.charCodeAt(end) !== 0x20) return false;
       return !(
@@ -123,14 +122,7 @@ export class MetaFrame {
         (end + 2 === line.length || line.charCodeAt(end + 2) === 0x20)
       );
     }
-    const start = this.#from + at;
-    const to = this.#to;
-    const end = start + n;
-    if (end > to) return false;
-    for (let i = 0; i < n; i++) if (src[start + i] !== token.charCodeAt(i)) return false;
-    if (end === to) return true;
-    if (src[end] !== 0x20) return false;
-    return !(src[end + 1] === 0x62 && (end + 2 === to || src[end + 2] === 0x20));
+    return keyTokenIs(src, this.#from + at, this.#to, token);
   }
 
   /** The frame's life ends here (it became an Item): its line will never be read. */
@@ -159,4 +151,18 @@ export function isMetaStatus(status: string): boolean {
 export function nextSpace(line: string, from: number): number {
   const sp = line.indexOf(' ', from);
   return sp === -1 ? line.length : sp;
+}
+
+/**
+ * Whether the line bytes `src[…, to)` hold exactly `token` at `at`, as a whole token not marked
+ * base64 (` b`): a text key's echo, compared without making a string ({@link MetaFrame.keyIs}).
+ */
+export function keyTokenIs(src: Buffer, at: number, to: number, token: string): boolean {
+  const n = token.length;
+  const end = at + n;
+  if (end > to) return false;
+  for (let i = 0; i < n; i++) if (src[at + i] !== token.charCodeAt(i)) return false;
+  if (end === to) return true;
+  if (src[end] !== 0x20) return false;
+  return !(src[end + 1] === 0x62 && (end + 2 === to || src[end + 2] === 0x20));
 }

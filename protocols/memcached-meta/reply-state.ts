@@ -35,6 +35,15 @@ export class BatchState {
   ) {
     this.replies = new Array<MetaFrame | Item | null | undefined>(items).fill(undefined);
   }
+
+  /**
+   * The index of the first item past the last answered whose opaque is `opaque` (opaques cycle,
+   * `mask` being the cycle's size less one: see encodeBatch); past the batch when none is.
+   */
+  indexOf(opaque: number, mask: number): number {
+    const next = this.lastIndex + 1;
+    return next + ((opaque - this.opaque - next) & mask);
+  }
 }
 
 /** The most `STAT` lines one `stats` reply may hold: bounded like everything a server sends. */
