@@ -72,6 +72,18 @@ export interface FrameDecoder<Frame> {
   feed(chunk: Buffer, onFrame: (frame: Frame) => void): void;
   /** Bytes held back waiting for the rest of a frame. */
   readonly buffered: number;
+  /**
+   * Optional, with {@link landed}: where the next socket read should put its bytes when the decoder
+   * is inside a large block of known length (a value), so that they land in the buffer the block is
+   * handed over in, with no copy; `undefined` to read an ordinary chunk. A plain TCP connection asks
+   * before each read; when the read went into the buffer returned, it calls {@link landed} instead of
+   * {@link feed}. A decoder with these methods is fed chunks the engine reads into memory of its own
+   * (lib/read-rooms.ts): never written again, but sharing memory with the chunks around them, which
+   * `chunk.buffer.byteLength` tells. Must not throw.
+   */
+  readInto?(): Buffer | undefined;
+  /** `n` bytes were read into the start of the buffer {@link readInto} returned last. */
+  landed?(n: number): void;
 }
 
 /** What a connection tells the codec about itself (for handshakes and error messages). */

@@ -7,7 +7,7 @@
  *        └────────────no handshake requests────────────┘
  *
  *   send() ──► Pipeline (toWrite ──► socket, inflight in wire order)
- *   caller ◄── settle ◄── inflight head ◄── codec.onFrame ◄── decoder ◄── 'data'
+ *   caller ◄── settle ◄── inflight head ◄── codec.onFrame ◄── decoder ◄── 'data' (or onread)
  * ```
  *
  * Replies are matched to the head of `inflight` by the codec. A request whose caller gave up
@@ -35,6 +35,7 @@ import {
   SignalWatches,
   type SendOptions,
 } from './request-entry.js';
+import { ReadRooms, readsInPlace } from './read-rooms.js';
 import { Transport } from './transport.js';
 import type { ConnectionEvents, ConnectionOptions } from './connection-options.js';
 
@@ -122,6 +123,7 @@ export class Connection<Req, Res, Frame> {
         tls: options.tls,
         noDelay: true,
         keepAlive: options.keepAlive,
+        onread: this.#onread(),
       },
       () => this.#onConnected(),
     );
@@ -132,6 +134,28 @@ export class Connection<Req, Res, Frame> {
     socket.on('close', () => this.#onSocketClose());
     socket.on('end', () => this.#onSocketClose());
     this.#connectTimer = setTimeout(() => this.#onConnectTimeout(), options.connectTimeout);
+  }
+
+  /**
+   * Node's `onread` for a plain socket whose decoder reads in place: before each read the decoder
+   * says whether the bytes should land in a value of its own ({@link FrameDecoder.readInto}); if not,
+   * they go into a room of their own and are fed as a chunk. (A runtime without `onread` emits `data` instead.)
+   */
+  #onread(): { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean } | undefined {
+    const decoder = this.#decoder;
+    if (this.#options.tls !== undefined || !readsInPlace(decoder)) return undefined;
+    const rooms = new ReadRooms();
+    return {
+      buffer: () => (this.#state === 'closed' ? undefined : decoder.readInto()) ?? rooms.room(),
+      callback: (n, buf) => {
+        if (rooms.isRoom(buf)) this.#onData(rooms.take(n));
+        else {
+          this.#heard();
+          decoder.landed(n);
+        }
+        return true;
+      },
+    };
   }
 
   /** Requests queued plus in flight (including ones whose caller gave up and whose reply is due). */
@@ -343,10 +367,15 @@ export class Connection<Req, Res, Frame> {
     this.#maybeFinishClose();
   }
 
-  #onData(chunk: Buffer): void {
+  /** Bytes came from the server. */
+  #heard(): void {
     this.#deadlines.heard();
     // Bytes before the connection is ready (a refused login) are no sign of a usable server.
     if (this.#state === 'ready') this.#events.alive?.();
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#heard();
     try {
       this.#decoder.feed(chunk, this.#onFrame);
     } catch (err) {

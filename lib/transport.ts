@@ -24,6 +24,12 @@ export interface TransportTarget {
   readonly keepAlive?: number;
   /** Disable Nagle's algorithm (send small writes at once). @default false */
   readonly noDelay?: boolean;
+  /**
+   * Read into memory the owner supplies (Node's `onread`) instead of `data` events; plain sockets
+   * only (a TLS socket ignores it and emits `data`). A runtime without `onread` emits `data`, so an
+   * owner that passes it listens for both.
+   */
+  readonly onread?: net.OnReadOpts;
 }
 
 /** Where a connect that timed out was: opening TCP, or in the TLS handshake over it. */
@@ -83,7 +89,7 @@ export class Transport {
         onReady();
       });
     } else {
-      socket = net.connect(common);
+      socket = net.connect(target.onread === undefined ? common : { ...common, onread: target.onread });
       socket.once('connect', () => {
         this.#tcpConnected = this.#ready = true;
         onReady();

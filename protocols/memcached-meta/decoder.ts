@@ -112,6 +112,24 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     return this.#partialLength + (this.#size === -1 ? 0 : this.#filled);
   }
 
+  /**
+   * Inside a data block with at least {@link READ_INTO_MIN} bytes still to come: the rest of the
+   * block's own buffer, for the socket to read into (no copy, and no chunk allocated for those bytes).
+   */
+  readInto(): Buffer | undefined {
+    const size = this.#size;
+    const filled = this.#filled;
+    if (size === -1 || size - filled < READ_INTO_MIN) return undefined;
+    let value = this.#value;
+    if (value === undefined) this.#value = value = Buffer.allocUnsafe(size);
+    return Buffer.from(value.buffer, value.byteOffset + filled, size - filled);
+  }
+
+  /** `n` bytes of the data block were read into the buffer {@link readInto} returned. */
+  landed(n: number): void {
+    this.#filled += n;
+  }
+
   feed(chunk: Buffer, onFrame: (frame: MetaFrame) => void): void {
     // Read once per chunk: every value made from it needs them.
     const memory = chunk.buffer as ArrayBuffer;
@@ -423,6 +441,13 @@ const BARE_FRAMES: Readonly<Record<string, MetaFrame>> = Object.freeze(
     ]),
   ),
 );
+
+/**
+ * The least of a data block still to come for the socket to read it in place ({@link MetaDecoder.readInto}).
+ * A read into a value stops at its end, so the replies after it wait for the next read: below about
+ * one ordinary read, copying them out of a chunk costs less than that extra read.
+ */
+export const READ_INTO_MIN = 64 * 1024;
 
 /**
  * The largest socket chunk a value may be a view of. A view keeps its whole chunk alive as long as

@@ -121,6 +121,19 @@ async function main(): Promise<void> {
       const values = await Promise.all(keys.map((k) => client.get(k)));
       values.forEach((item, i) => assert.equal(item?.value.toString(), `value ${i}`));
     });
+    await check('large values among small ones (read in place where the runtime has onread)', async () => {
+      // 300 KiB to 900 KiB: most of each is read straight into its buffer under Node; every runtime
+      // must give back the same bytes, with the small values around them intact.
+      const big = [300, 600, 900].map((kib, i) => Buffer.alloc(kib * 1024, 0x41 + i));
+      await Promise.all(big.map((v, i) => client.set(`big${i}`, v)));
+      const keys = ['p0', 'big0', 'p1', 'big1', 'big2', 'p2'];
+      const items = await Promise.all(keys.map((k) => client.get(k)));
+      items.forEach((item, i) => {
+        const key = keys[i];
+        if (key.startsWith('big')) assert.ok(item?.value.equals(big[Number(key.slice(3))]), key);
+        else assert.equal(item?.value.toString(), `value ${key.slice(1)}`);
+      });
+    });
     await check('memline/keyv through Keyv', async () => {
       const users = new Keyv({ store: new KeyvStore(client), namespace: 'users' });
       await users.set('ann', { age: 7 }, 60_000);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { MetaDecoder, SHARED_CHUNK_MAX } from '../../../protocols/memcached-meta/decoder.js';
+import { MemlineError } from '../../../lib/errors.js';
+import { MetaDecoder, READ_INTO_MIN, SHARED_CHUNK_MAX } from '../../../protocols/memcached-meta/decoder.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest, type ItemSink } from '../../../protocols/memcached-meta/request.js';
@@ -204,6 +205,59 @@ describe('MetaDecoder', () => {
       expect(alloc.getCalls().filter((c) => c.args[0] >= size)).to.have.length(1);
       expect(got).to.have.length(2);
       expect(got[0]?.equals(value)).to.equal(true);
+    });
+
+    it("offers a large value's own buffer to read into; what lands there is the value, with no copy", () => {
+      const size = READ_INTO_MIN * 3 + 5;
+      const value = Buffer.alloc(size, 0x62);
+      value.write('\r\nEN\r\n', 7);
+      const wire = Buffer.concat([latin1(`VA ${size} c9\r\n`), value, latin1('\r\nHD\r\n')]);
+      const decoder = new MetaDecoder({ maxValueSize: size, maxLineLength: 1024 });
+      const got: MetaFrame[] = [];
+      const onFrame = (f: MetaFrame): void => void got.push(f);
+      expect(decoder.readInto()).to.equal(undefined); // nothing pending: read a chunk
+      decoder.feed(wire.subarray(0, 20), onFrame); // the header and a few bytes of the value
+      let pos = 20;
+      const intos: Buffer[] = [];
+      for (let into = decoder.readInto(); into !== undefined; into = decoder.readInto()) {
+        const n = Math.min(into.length, 50_000);
+        wire.copy(into, 0, pos, pos + n);
+        decoder.landed(n);
+        intos.push(into);
+        pos += n;
+      }
+      // The last stretch is under READ_INTO_MIN: it comes as a chunk, with the CRLF and what follows.
+      expect(pos).to.be.above(size - READ_INTO_MIN);
+      expect(got).to.have.length(0);
+      decoder.feed(wire.subarray(pos), onFrame);
+      expect(got.map((f) => f.status)).to.deep.equal(['VA', 'HD']);
+      const read = got[0].value!;
+      expect(read.equals(value)).to.equal(true);
+      expect(intos.every((into) => into.buffer === read.buffer)).to.equal(true);
+      expect(decoder.buffered).to.equal(0);
+    });
+
+    it('a value read in place and not followed by CRLF is ERR_PROTOCOL', () => {
+      const size = READ_INTO_MIN;
+      const decoder = new MetaDecoder({ maxValueSize: size, maxLineLength: 1024 });
+      decoder.feed(latin1(`VA ${size}\r\n`), () => undefined);
+      const into = decoder.readInto()!;
+      expect(into.length).to.equal(size);
+      into.fill(0x61);
+      decoder.landed(size);
+      expect(decoder.readInto()).to.equal(undefined);
+      expect(() => decoder.feed(latin1('XY'), () => undefined))
+        .to.throw(MemlineError)
+        .with.property('code', 'ERR_PROTOCOL');
+    });
+
+    it('offers nothing to read into for a value under READ_INTO_MIN or one over the cap', () => {
+      const decoder = new MetaDecoder({ maxValueSize: READ_INTO_MIN, maxLineLength: 1024 });
+      decoder.feed(latin1(`VA ${READ_INTO_MIN - 1}\r\n`), () => undefined);
+      expect(decoder.readInto()).to.equal(undefined);
+      decoder.feed(Buffer.alloc(READ_INTO_MIN - 1), () => undefined);
+      decoder.feed(latin1(`\r\nVA ${READ_INTO_MIN + 1}\r\n`), () => undefined); // skipped: over the cap
+      expect(decoder.readInto()).to.equal(undefined);
     });
   });
 
