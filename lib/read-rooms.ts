@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { bufferView } from './buffer-view.js';
 import type { FrameDecoder } from './codec.js';
 
 /** The room for a read while reads have been short. */
@@ -43,7 +44,7 @@ export class ReadRooms {
     this.#room = undefined;
     if (n === room.length) this.#size = READ_LARGE;
     else if (n <= READ_SMALL) this.#size = READ_SMALL;
-    return Buffer.from(room.buffer, room.byteOffset, n);
+    return bufferView(room.buffer, room.byteOffset, n);
   }
 }
 

@@ -18,6 +18,7 @@ import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
 import { MetaFrame } from './frame.js';
 import { BARE, latin1, noFlags, scanFlags, scanned, type ScannedFlags } from './flag-scan.js';
 import { malformed, quote, shortStatus, wordStatus } from './reply-line.js';
+import { bufferView } from '../../lib/buffer-view.js';
 import { settleHit } from './direct-replies.js';
 
 /** How a decoder reads its input and who it may answer directly. */
@@ -122,7 +123,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     if (size === -1 || size - filled < READ_INTO_MIN) return undefined;
     let value = this.#value;
     if (value === undefined) this.#value = value = Buffer.allocUnsafe(size);
-    return Buffer.from(value.buffer, value.byteOffset + filled, size - filled);
+    return bufferView(value.buffer, value.byteOffset + filled, size - filled);
   }
 
   /** `n` bytes of the data block were read into the buffer {@link readInto} returned. */
@@ -304,8 +305,9 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     const head = this.#head;
     if (head === undefined) return false;
     const src = this.#valueSrc;
-    const line = src === undefined ? undefined : { src, from: this.#valueFrom, to: this.#valueTo };
-    if (!settleHit(head, this.#valueScan, value, this.#opaqueMask, line)) return false;
+    if (!settleHit(head, this.#valueScan, value, this.#opaqueMask, src, this.#valueFrom, this.#valueTo)) {
+      return false;
+    }
     this.#size = -1;
     this.#valueSrc = undefined;
     return true;
@@ -354,9 +356,9 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       if (chunk[end] !== CR || chunk[end + 1] !== LF) {
         throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
       }
-      // Buffer.from(arrayBuffer, …) makes the view with less work than subarray's species lookup.
+      // A view made directly (lib/buffer-view.ts): less work than Buffer.from or subarray.
       const value = shareable(this.#chunkBehind, size)
-        ? Buffer.from(this.#chunkMemory!, this.#chunkOffset + pos, size)
+        ? bufferView(this.#chunkMemory!, this.#chunkOffset + pos, size)
         : this.#copied(chunk, pos, size);
       if (!this.#answered(value)) this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
       return end + 2;
@@ -412,7 +414,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       this.#copyLength = end - pos;
       at = 0;
     }
-    return Buffer.from(copy, at, size);
+    return bufferView(copy, at, size);
   }
 
   /**
