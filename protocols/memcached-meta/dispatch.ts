@@ -16,6 +16,7 @@ import type { MetaFrame } from './frame.js';
 import { wireKey } from './keys.js';
 import { HotKeys } from './hot-keys/hot-keys.js';
 import { hashedWireKey } from './long-keys.js';
+import { handBackWin } from './reads.js';
 import type { ResolvedOptions } from './options.js';
 import { MetaRequest, type ItemSink, type WireKey } from './request.js';
 import type { Item, Key } from './results.js';
@@ -72,6 +73,7 @@ export class Dispatch {
             counters: this.counters,
             casTags: this.casTags,
             readsOf: (backend) => this.serverOf(backend),
+            handBack: (server, key, frame) => handBackWin(this, server, key, frame),
             warn: (data, message) => o.logger?.warn(data, message),
             background: background!,
             journal: this.journal,

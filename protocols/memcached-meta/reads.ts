@@ -131,17 +131,22 @@ export function nearItem(d: Dispatch, wk: WireKey, f: MetaFrame, server: string,
 }
 
 /**
- * A plain read or a touch answered with a frame (the near cache's, a routed batch's) took a stale
- * item's win (`W`): hands it back to the server that gave it, as the codec does for the reads it
- * makes Items of (see {@link Dispatch.serverOf}). Never throws: the read itself succeeded.
+ * A plain read or a touch answered with a frame (the near cache's, a routed batch's, a route's
+ * read-through) took a stale item's win (`W`): hands it back to the server that gave it, as the
+ * codec does for the reads it makes Items of (see {@link Dispatch.serverOf}). `answered` is that
+ * server's backend, or its name (`"host:port"`). Never throws: the read itself succeeded.
  */
-export function handBackWin(d: Dispatch, backend: MetaBackend, wk: WireKey, f: MetaFrame): void {
+export function handBackWin(d: Dispatch, answered: MetaBackend | string, wk: WireKey, f: MetaFrame): void {
   if (!f.win || (f.status !== 'VA' && f.status !== 'HD')) return;
   // A route's backend names, once answered, the server that answered.
+  const name =
+    typeof answered === 'string'
+      ? answered
+      : (answered as unknown) instanceof RoutedBackend
+        ? answered.server
+        : undefined;
   const server =
-    (backend as unknown) instanceof RoutedBackend
-      ? d.core.cluster.backends.find((b) => b.server === backend.server)
-      : backend;
+    name === undefined ? (answered as MetaBackend) : d.core.cluster.backends.find((b) => b.server === name);
   if (server !== undefined) d.serverOf(server).returnWin(wk, casOf(f));
 }
 
@@ -192,12 +197,15 @@ export function revalidate(d: Dispatch, item: Item, options: RoutedCallOptions |
     }
     const wk = d.key(item.key);
     const token = validate.casToken(item.cas, 'item.cas');
-    const server = d.backendFor(wk, options).server;
+    const backend = d.backendFor(wk, options);
+    const server = backend.server;
     const cas = d.casTags.untag(token, server);
     // Read on another server than the key's now: it cannot be the same version, so read it anew.
     const flags = cas === undefined ? ' v f c' : ` C${cas} v f c`;
     const req = MetaRequest.meta('mg', wk, flags, undefined, true);
     return d.sendGated(req, options, so, 'conditionalGet', 'revalidate()').then((f) => {
+      // A read like any other: a stale item's win it took goes back (see handBackWin).
+      handBackWin(d, backend, wk, f);
       if (f.status === 'HD' && cas !== undefined) return item;
       const fresh = toItem(item.key, f);
       if (fresh !== null) fresh.cas = d.casTags.tag(fresh.cas, server);

@@ -678,6 +678,7 @@ describe('meta-protocol features against real memcached', function () {
             if (cmd === 'version') conn.write('VERSION 1.6.40\r\n');
             else if (cmd === 'ms' || cmd === 'md') conn.write('HD\r\n');
             else if (req.line.startsWith('mg gate C7 ')) conn.write('HD f0 c7\r\n');
+            else if (req.line.startsWith('mg stale C7 ')) conn.write('HD f0 c7 X W\r\n');
             else if (cmd === 'me') conn.write('ME gate exp=100 la=2 cas=7 fetch=no cls=1 size=70\r\n');
           }),
         );
@@ -702,6 +703,17 @@ describe('meta-protocol features against real memcached', function () {
           'md gate x O2',
           'mg gate C7 v f c O3',
           'me gate',
+        ]);
+      });
+
+      it('revalidate() of a stale item hands back the win it took (md <key> I C<cas>), like any read', async () => {
+        const c = client({ servers: [server.address] });
+        const item = { key: 'stale', value: Buffer.from('v'), flags: 0, cas: 7n };
+        expect(await c.revalidate(item)).to.equal(item);
+        await c.close(); // graceful: the hand-back, queued before revalidate() resolved, is answered first
+        expect(lines.filter((l) => l.startsWith('m'))).to.deep.equal([
+          'mg stale C7 v f c O0',
+          'md stale I C7 O1',
         ]);
       });
     });

@@ -99,6 +99,22 @@ describe('routes: migrate against real memcached pools', function () {
     expect(await has(b, bulkMoved)).to.equal(true);
   });
 
+  it('a read-through of a stale item on `from` hands its win back there: the next reader wins again', async () => {
+    const c = client({
+      pools: { from: [a.address], to: [b.address] },
+      route: migrate({ from: 'from', to: 'to', start: Date.now() - 3_600_000, duration: 7_200_000 }),
+    });
+    const key = keyAt(0, 0.4, 5); // moved: read on `to`, where it misses, then on `from`
+    await a.command(`ms ${key} 3 T500\r\nold\r\nmd ${key} I\r\n`, { until: 'HD\r\nHD\r\n' });
+    // memcached gives the first reader of an invalidated item the win (X W): here the read-through.
+    expect((await c.get(key))?.value.toString()).to.equal('old');
+    await c.close(); // graceful: the hand-back, queued before get() resolved, is answered first
+    const next = (await a.command(`mg ${key} c\r\n`, { until: '\r\n' })).toString();
+    expect(next, 'the win was handed back: the next reader wins (W), it is not already taken (Z)').to.match(
+      /^HD c\d+ X W\r\n$/,
+    );
+  });
+
   it('after the window: only `to` is used, a key left on `from` is a miss', async () => {
     const c = client({
       pools: { from: [a.address], to: [b.address] },

@@ -153,6 +153,8 @@ export async function readThrough(
     return reply;
   }
   fill.stats[fill.hits]++;
+  // A plain read like the caller's: a stale item's win it took goes back to the server that answered.
+  if (c.target !== undefined) fill.host.handBack(c.target.server, req.key!, frame);
   backfill(fill, first, req.key!, frame, c, mark);
   if (sink === undefined) return frame;
   const server = c.target?.server ?? '';

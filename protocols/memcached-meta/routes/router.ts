@@ -21,6 +21,7 @@ import type { Background } from '../background.js';
 import type { DeleteJournal } from '../delete-journal.js';
 import { MetaRequest, RequestKind, type ItemSink, type WireKey } from '../request.js';
 import type { ResolvedPool } from './pools.js';
+import type { MetaFrame } from '../frame.js';
 import type { Route } from './tree.js';
 import type { Call, BulkHow, Node } from './node.js';
 import { CAS_COMPARE } from './node.js';
@@ -85,6 +86,11 @@ export interface RouterHost {
   readonly casTags: CasTags;
   /** A server's read state (counters, CAS tag, the way back for a win): a routed read's item sink. */
   readonly readsOf: (backend: MetaBackend) => ItemSink;
+  /**
+   * A read the route made itself (a read-through's second read) took a stale item's win on the
+   * server named `server`: hand it back there (reads.ts handBackWin).
+   */
+  readonly handBack: (server: string, key: WireKey, frame: MetaFrame) => void;
   readonly warn: (data: object, message: string) => void;
   /** The client's bounded background queue (shared with the delete journal). */
   readonly background: Background;
