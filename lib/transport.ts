@@ -29,7 +29,7 @@ export interface TransportTarget {
    * only (a TLS socket ignores it and emits `data`). A runtime without `onread` emits `data`, so an
    * owner that passes it listens for both.
    */
-  readonly onread?: net.OnReadOpts;
+  readonly onread?: net.OnReadOpts | undefined;
 }
 
 /** Where a connect that timed out was: opening TCP, or in the TLS handshake over it. */
