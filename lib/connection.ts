@@ -139,19 +139,29 @@ export class Connection<Req, Res, Frame> {
   /**
    * Node's `onread` for a plain socket whose decoder reads in place: before each read the decoder
    * says whether the bytes should land in a value of its own ({@link FrameDecoder.readInto}); if not,
-   * they go into a room of their own and are fed as a chunk. (A runtime without `onread` emits `data` instead.)
+   * they go into a room of their own and are fed as a chunk. A runtime without `onread` emits `data`
+   * instead, which `#connect` listens for as well.
    */
   #onread(): { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean } | undefined {
     const decoder = this.#decoder;
     if (this.#options.tls !== undefined || !readsInPlace(decoder)) return undefined;
     const rooms = new ReadRooms();
+    let into: Buffer | undefined;
     return {
-      buffer: () => (this.#state === 'closed' ? undefined : decoder.readInto()) ?? rooms.room(),
+      buffer: () => {
+        into = this.#state === 'closed' ? undefined : decoder.readInto();
+        return into ?? rooms.room();
+      },
       callback: (n, buf) => {
-        if (rooms.isRoom(buf)) this.#onData(rooms.take(n));
-        else {
+        if (into !== undefined && buf === into) {
+          into = undefined;
           this.#heard();
           decoder.landed(n);
+        } else if (rooms.isRoom(buf)) {
+          this.#onData(rooms.take(n));
+        } else {
+          // A runtime that reads into a buffer it did not just ask for may write it again: a copy.
+          this.#onData(Buffer.from(buf.subarray(0, n)));
         }
         return true;
       },
