@@ -12,13 +12,13 @@
  * once at its declared size (after the size cap is checked) and filled as its bytes arrive, so
  * decoding is linear in the input and memory is bounded by the caps.
  */
+import { bufferView } from '../../lib/buffer-view.js';
 import type { FrameDecoder, ReplyHead } from '../../lib/codec.js';
 import type { MetaRequest } from './request.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
 import { MetaFrame } from './frame.js';
 import { BARE, latin1, noFlags, scanFlags, scanned, type ScannedFlags } from './flag-scan.js';
 import { malformed, quote, shortStatus, wordStatus } from './reply-line.js';
-import { bufferView } from '../../lib/buffer-view.js';
 import { settleHit } from './direct-replies.js';
 
 /** How a decoder reads its input and who it may answer directly. */

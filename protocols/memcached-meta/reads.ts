@@ -139,15 +139,18 @@ export function nearItem(d: Dispatch, wk: WireKey, f: MetaFrame, server: string,
 export function handBackWin(d: Dispatch, answered: MetaBackend | string, wk: WireKey, f: MetaFrame): void {
   if (!f.win || (f.status !== 'VA' && f.status !== 'HD')) return;
   // A route's backend names, once answered, the server that answered.
-  const name =
-    typeof answered === 'string'
-      ? answered
-      : (answered as unknown) instanceof RoutedBackend
-        ? answered.server
-        : undefined;
   const server =
-    name === undefined ? (answered as MetaBackend) : d.core.cluster.backends.find((b) => b.server === name);
+    typeof answered === 'string'
+      ? backendNamed(d, answered)
+      : (answered as unknown) instanceof RoutedBackend
+        ? backendNamed(d, answered.server)
+        : answered;
   if (server !== undefined) d.serverOf(server).returnWin(wk, casOf(f));
+}
+
+/** The configured backend of the server named `server` (`"host:port"`), if any; never throws. */
+function backendNamed(d: Dispatch, server: string): MetaBackend | undefined {
+  return d.core.cluster.backends.find((b) => b.server === server);
 }
 
 /** Whether a reply carries `W` (win), `X` (stale) or `Z` (a win already handed out). */
