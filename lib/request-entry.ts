@@ -102,7 +102,7 @@ export class SignalWatch {
    * Stops watching a request (it settled: it stays listed, settled, until compacted); the last one
    * removes the listener.
    */
-  remove(_entry: RequestEntry<unknown, unknown>): void {
+  remove(): void {
     if (this.#live === 0 || --this.#live > 0) return;
     this.#entries = [];
     this.signal.removeEventListener('abort', this.#onAbort);
@@ -266,7 +266,7 @@ export class RequestEntry<Req, Res> implements ReplySlot {
   #settle(): void {
     this.#bits |= SETTLED;
     if (this.#watch !== undefined) {
-      this.#watch.remove(this as RequestEntry<unknown, unknown>);
+      this.#watch.remove();
       this.#watch = undefined;
     }
   }
