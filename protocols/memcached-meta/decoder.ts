@@ -17,7 +17,16 @@ import type { FrameDecoder, ReplyHead } from '../../lib/codec.js';
 import type { MetaRequest } from './request.js';
 import { ProtocolError, ResponseTooLargeError } from '../../lib/errors.js';
 import { MetaFrame } from './frame.js';
-import { BARE, latin1, noFlags, scanFlags, scanned, type ScannedFlags } from './flag-scan.js';
+import {
+  BARE,
+  hitLine,
+  latin1,
+  noFlags,
+  readHitLine,
+  scanFlags,
+  scanned,
+  type ScannedFlags,
+} from './flag-scan.js';
 import { malformed, quote, shortStatus, wordStatus } from './reply-line.js';
 import { settleHit } from './direct-replies.js';
 
@@ -46,6 +55,7 @@ export interface DecoderLimits {
 const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
+const V = 0x56;
 /** A partial-line buffer larger than this is released once its line is done. */
 const KEEP_LINE_BUFFER = 4096;
 /**
@@ -165,7 +175,15 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       if (frame !== undefined) onFrame(frame); // made from the partial line: a string already
       if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
+    const head = this.#head;
     while (pos < length) {
+      if (chunk[pos] === V && head !== undefined) {
+        const next = this.#quickHit(chunk, pos, head);
+        if (next !== -1) {
+          pos = next;
+          continue;
+        }
+      }
       const nl = chunk.indexOf(LF, pos);
       if (nl === -1) {
         this.#keep(chunk, pos);
@@ -176,6 +194,24 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       if (frame !== undefined) this.#emit(frame, onFrame, this.#chunkBehind);
       if (frame === undefined || this.#skipLeft > 0) pos = this.#data(chunk, pos, onFrame);
     }
+  }
+
+  /**
+   * A plain read's hit whose line and value lie whole in `chunk` at `pos`, in the form the codec
+   * asks for ({@link readHitLine}), settled at once with no frame and no state kept. Returns where
+   * the next reply starts, or -1 when it is not one (then nothing was read, and the general path reads it).
+   */
+  #quickHit(chunk: Buffer, pos: number, head: ReplyHead<MetaRequest, unknown>): number {
+    const at = readHitLine(chunk, pos);
+    if (at === -1 || at - 2 - pos > this.#maxLine) return -1;
+    const hit = hitLine;
+    const size = hit.size;
+    const end = at + size;
+    if (size > this.#maxValue || chunk[end] !== CR || chunk[end + 1] !== LF) return -1;
+    const value = shareable(this.#chunkBehind, size)
+      ? bufferView(this.#chunkMemory!, this.#chunkOffset + at, size)
+      : this.#copied(chunk, at, size);
+    return settleHit(head, hit, value, this.#opaqueMask, chunk, pos, at - 2) ? end + 2 : -1;
   }
 
   /** Appends `chunk[from, to)` to the partial line, refusing to hold more than a line may have. */

@@ -147,6 +147,57 @@ export function scanFlags(buf: Buffer, i: number, end: number, lineStart: number
   return true;
 }
 
+/** The line {@link readHitLine} read: its flags, and the size of the value that follows. */
+export interface HitLine extends ScannedFlags {
+  size: number;
+}
+
+/** What {@link readHitLine} read last (one line at a time, like {@link scanned}). */
+export const hitLine: HitLine = { ...noFlags(), size: 0 };
+
+/** The digits of a token read by {@link readHitLine}: at most this many (more go the general way). */
+const HIT_DIGITS = 9;
+/** The digits of a CAS read by {@link readHitLine}: a Number is exact up to 15. */
+const HIT_CAS_DIGITS = 15;
+
+/**
+ * The line of a plain read's hit exactly as the codec asks for it, `VA <size> f<flags> c<cas>
+ * O<opaque>\r\n`, at `buf[pos]` (whose `V` the caller has seen), read in one pass with no search
+ * for its end: the busiest line there is. Fills {@link hitLine} and returns where the value starts,
+ * or -1 when the line is anything else, flags in another order or longer numbers included, or does
+ * not end in `buf`: then the general path ({@link scanFlags}) reads it, and has the last word.
+ */
+export function readHitLine(buf: Buffer, pos: number): number {
+  if (buf[pos + 1] !== 0x41 || buf[pos + 2] !== 0x20) return -1;
+  let i = pos + 3;
+  let c = buf[i];
+  let size = 0;
+  for (; c >= 0x30 && c <= 0x39; c = buf[++i]) size = size * 10 + c - 0x30;
+  if (i === pos + 3 || i - pos - 3 > HIT_DIGITS || c !== 0x20 || buf[i + 1] !== 0x66) return -1;
+  const flagsAt = (i += 2);
+  let flags = 0;
+  for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) flags = flags * 10 + c - 0x30;
+  if (i === flagsAt || i - flagsAt > HIT_DIGITS || c !== 0x20 || buf[i + 1] !== 0x63) return -1;
+  const casAt = (i += 2);
+  let cas = 0;
+  for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) cas = cas * 10 + c - 0x30;
+  if (i === casAt || i - casAt > HIT_CAS_DIGITS || c !== 0x20 || buf[i + 1] !== 0x4f) return -1;
+  const opaqueAt = (i += 2);
+  let opaque = 0;
+  for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) opaque = opaque * 10 + c - 0x30;
+  const digits = i - opaqueAt;
+  // Canonical decimal only, as the encoder writes it (see opaqueValue).
+  if (digits === 0 || digits > HIT_DIGITS || (digits > 1 && buf[opaqueAt] === 0x30)) return -1;
+  if (c !== 0x0d || buf[i + 1] !== 0x0a) return -1;
+  const hit = hitLine;
+  hit.size = size;
+  hit.opaque = opaque;
+  hit.clientFlags = flags;
+  hit.casAt = casAt - pos;
+  hit.cas = cas;
+  return i + 2;
+}
+
 /** `W`'s bit in scanFlags' set of the upper-case flags seen. */
 const W_BIT = 1 << (0x57 - 0x41);
 

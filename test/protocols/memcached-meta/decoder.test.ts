@@ -400,7 +400,7 @@ describe('MetaDecoder', () => {
 describe('MetaDecoder answering the FIFO head (plain reads)', () => {
   const key = wireKey('k1', '', false);
   /** A decoder whose FIFO head is a plain read sent with opaque 5, and what came out of it. */
-  function reading(sink: Partial<ItemSink> = {}) {
+  function reading(sink: Partial<ItemSink> = {}, limits = LIMITS) {
     const counts = { hits: 0, misses: 0 };
     const wins: [string, bigint][] = [];
     const req = MetaRequest.read(key, ' v f c');
@@ -412,7 +412,7 @@ describe('MetaDecoder answering the FIFO head (plain reads)', () => {
     };
     const answered: unknown[] = [];
     let head: { req: MetaRequest; reply: unknown } | undefined = { req, reply: 5 };
-    const decoder = new MetaDecoder(LIMITS, {
+    const decoder = new MetaDecoder(limits, {
       stableChunks: true,
       head: {
         peek: () => head,
@@ -443,6 +443,20 @@ describe('MetaDecoder answering the FIFO head (plain reads)', () => {
         cas: 9n | (1n << 64n),
       });
       expect(r.counts.hits).to.equal(1);
+    }
+  });
+
+  it('refuses a hit line that breaks the line rules, answering nothing, whole or split', () => {
+    const short = { maxValueSize: 64, maxLineLength: 12 };
+    for (const [wire, limits] of [
+      ['VA 2 f7 c9 O5\rX\r\n\r\n', LIMITS], // a bare CR in the line (read whole, `\r\n` looks like a value)
+      ['VA 2 f7 c9 O5\r\nab\r\n', short], // 13 bytes before its CRLF
+    ] as const) {
+      for (const chunks of [[wire], [...wire]]) {
+        const r = reading({}, limits);
+        expect(() => r.feed(...chunks)).to.throw(MemlineError, /CR|longer than maxLineLength/);
+        expect(r.answered).to.have.length(0);
+      }
     }
   });
 
