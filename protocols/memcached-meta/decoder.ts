@@ -197,9 +197,10 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
   }
 
   /**
-   * A plain read's hit whose line and value lie whole in `chunk` at `pos`, in the form the codec
-   * asks for ({@link readHitLine}), settled at once with no frame and no state kept. Returns where
-   * the next reply starts, or -1 when it is not one (then nothing was read, and the general path reads it).
+   * A read's hit (a plain read's or a getMulti item's) whose line and value lie whole in `chunk` at
+   * `pos`, in the form the codec asks for ({@link readHitLine}), settled at once with no frame and
+   * no state kept. Returns where the next reply starts, or -1 when it is not one (then nothing was
+   * read, and the general path reads it).
    */
   #quickHit(chunk: Buffer, pos: number, head: ReplyHead<MetaRequest, unknown>): number {
     const at = readHitLine(chunk, pos);

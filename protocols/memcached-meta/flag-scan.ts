@@ -161,9 +161,10 @@ const HIT_DIGITS = 9;
 const HIT_CAS_DIGITS = 15;
 
 /**
- * The line of a plain read's hit exactly as the codec asks for it, `VA <size> f<flags> c<cas>
- * O<opaque>\r\n`, at `buf[pos]` (whose `V` the caller has seen), read in one pass with no search
- * for its end: the busiest line there is. Fills {@link hitLine} and returns where the value starts,
+ * The line of a read's hit exactly as the codec asks for it, `VA <size> f<flags> c<cas>
+ * O<opaque>\r\n` for a plain read and `VA <size> f<flags> c<cas> k<key> O<opaque>\r\n` for a
+ * getMulti item, at `buf[pos]` (whose `V` the caller has seen), read in one pass with no search
+ * for its end: the busiest lines there are. Fills {@link hitLine} and returns where the value starts,
  * or -1 when the line is anything else, flags in another order or longer numbers included, or does
  * not end in `buf`: then the general path ({@link scanFlags}) reads it, and has the last word.
  */
@@ -181,7 +182,15 @@ export function readHitLine(buf: Buffer, pos: number): number {
   const casAt = (i += 2);
   let cas = 0;
   for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) cas = cas * 10 + c - 0x30;
-  if (i === casAt || i - casAt > HIT_CAS_DIGITS || c !== 0x20 || buf[i + 1] !== 0x4f) return -1;
+  if (i === casAt || i - casAt > HIT_CAS_DIGITS || c !== 0x20) return -1;
+  // A getMulti item's hit echoes its key: printable bytes up to a space (see keys.ts).
+  let keyAt = -1;
+  if (buf[i + 1] === 0x6b) {
+    keyAt = i += 2;
+    for (c = buf[i]; c > 0x20 && c !== 0x7f; c = buf[++i]);
+    if (c !== 0x20) return -1;
+  }
+  if (buf[i + 1] !== 0x4f) return -1;
   const opaqueAt = (i += 2);
   let opaque = 0;
   for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) opaque = opaque * 10 + c - 0x30;
@@ -195,6 +204,7 @@ export function readHitLine(buf: Buffer, pos: number): number {
   hit.clientFlags = flags;
   hit.casAt = casAt - pos;
   hit.cas = cas;
+  hit.keyAt = keyAt === -1 ? -1 : keyAt - pos;
   return i + 2;
 }
 
