@@ -8,9 +8,11 @@
  * chunk (the quadratic shape of node-redis#678). Comparing whole reads of 16 and 32 MiB would also
  * time the allocator and the network (see the tests), which a loaded 2-core machine makes noisy.
  */
+import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomFillSync } from 'node:crypto';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { MemcacheClient } from '../../protocols/memcached-meta/index.js';
 import { READ_LARGE } from '../../lib/read-rooms.js';
 import { MetaDecoder, READ_INTO_MIN } from '../../protocols/memcached-meta/decoder.js';
@@ -150,6 +152,50 @@ describe('security: large values do not stall the event loop (memcached -I 64m)'
     // last stretch, under READ_INTO_MIN, with the CRLF.
     expect(fed + inPlace).to.be.within(size + 2, size + 2 + 64); // the value, its CRLF and its VA line
     expect(fed, 'bytes fed as chunks').to.be.at.most(READ_LARGE + READ_INTO_MIN + 2);
+  });
+
+  it('a runtime that reads into a buffer of its own, used again for every read: each read is copied, values intact', async () => {
+    // Node always reads into the buffer its onread asked for. A runtime that did not, and wrote its
+    // own (8 KiB) buffer again on the next read, must neither be taken as having landed a value in
+    // place nor have its buffer kept: small values from a chunk that small are views of it.
+    const realConnect = net.connect;
+    const scratch = Buffer.allocUnsafeSlow(8 * 1024);
+    let swapped = 0;
+    const connect = sinon.stub(net, 'connect').callsFake(((options: net.NetConnectOpts & net.OnReadOpts) => {
+      const onread = options.onread;
+      if (onread === undefined) return realConnect(options);
+      return realConnect({
+        ...options,
+        onread: {
+          buffer: onread.buffer,
+          callback: (n, buf) => {
+            const read = Buffer.from(buf.subarray(0, n));
+            buf.fill(0x2a, 0, n); // the memory the socket read into is scribbled over
+            for (let at = 0; at < n; at += scratch.length) {
+              const m = Math.min(scratch.length, n - at);
+              read.copy(scratch, 0, at, at + m);
+              swapped++;
+              onread.callback(m, scratch);
+            }
+            return true;
+          },
+        },
+      });
+    }) as typeof net.connect);
+    const other = new MemcacheClient({ servers: [mc.address], maxValueSize: 64 * MiB, timeout: 20_000 });
+    try {
+      const sizes = [100, 200, 40 * 1024, 300 * 1024, 2 * MiB];
+      const sent = sizes.map(payload);
+      await Promise.all(sizes.map((size, i) => other.set(`swapped-${size}`, sent[i])));
+      const items = await Promise.all(sizes.map((size) => other.get(`swapped-${size}`)));
+      expect(await other.get(`big-${32 * MiB}`)).to.have.nested.property('value.length', 32 * MiB);
+      // Checked after every read: a value that shared the runtime's buffer would be overwritten by now.
+      items.forEach((item, i) => expect(item?.value.equals(sent[i]), `${sizes[i]} bytes`).to.equal(true));
+    } finally {
+      connect.restore();
+      await other.close();
+    }
+    expect(swapped, "reads reported in the runtime's own buffer").to.be.above(10);
   });
 
   it('decoding a 32 MiB value is linear: its second half takes about as long as its first (64 KiB and 1 KiB pieces; 2 MiB byte by byte)', async () => {
