@@ -170,42 +170,50 @@ const HIT_CAS_DIGITS = 15;
  */
 export function readHitLine(buf: Buffer, pos: number): number {
   if (buf[pos + 1] !== 0x41 || buf[pos + 2] !== 0x20) return -1;
-  let i = pos + 3;
-  let c = buf[i];
-  let size = 0;
-  for (; c >= 0x30 && c <= 0x39; c = buf[++i]) size = size * 10 + c - 0x30;
-  if (i === pos + 3 || i - pos - 3 > HIT_DIGITS || c !== 0x20 || buf[i + 1] !== 0x66) return -1;
-  const flagsAt = (i += 2);
-  let flags = 0;
-  for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) flags = flags * 10 + c - 0x30;
-  if (i === flagsAt || i - flagsAt > HIT_DIGITS || c !== 0x20 || buf[i + 1] !== 0x63) return -1;
-  const casAt = (i += 2);
-  let cas = 0;
-  for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) cas = cas * 10 + c - 0x30;
-  if (i === casAt || i - casAt > HIT_CAS_DIGITS || c !== 0x20) return -1;
+  let i = digitRun(buf, pos + 3);
+  const size = run;
+  if (i === pos + 3 || i - pos - 3 > HIT_DIGITS || buf[i] !== 0x20 || buf[i + 1] !== 0x66) return -1;
+  const flagsAt = i + 2;
+  i = digitRun(buf, flagsAt);
+  const flags = run;
+  if (i === flagsAt || i - flagsAt > HIT_DIGITS || buf[i] !== 0x20 || buf[i + 1] !== 0x63) return -1;
+  const casAt = i + 2;
+  i = digitRun(buf, casAt);
+  const cas = run;
+  if (i === casAt || i - casAt > HIT_CAS_DIGITS || buf[i] !== 0x20) return -1;
   // A getMulti item's hit echoes its key: printable bytes up to a space (see keys.ts).
   let keyAt = -1;
   if (buf[i + 1] === 0x6b) {
     keyAt = i += 2;
-    for (c = buf[i]; c > 0x20 && c !== 0x7f; c = buf[++i]);
-    if (c !== 0x20) return -1;
+    for (let c = buf[i]; c > 0x20 && c !== 0x7f; c = buf[++i]);
+    if (buf[i] !== 0x20) return -1;
   }
   if (buf[i + 1] !== 0x4f) return -1;
-  const opaqueAt = (i += 2);
-  let opaque = 0;
-  for (c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) opaque = opaque * 10 + c - 0x30;
+  const opaqueAt = i + 2;
+  i = digitRun(buf, opaqueAt);
   const digits = i - opaqueAt;
   // Canonical decimal only, as the encoder writes it (see opaqueValue).
   if (digits === 0 || digits > HIT_DIGITS || (digits > 1 && buf[opaqueAt] === 0x30)) return -1;
-  if (c !== 0x0d || buf[i + 1] !== 0x0a) return -1;
+  if (buf[i] !== 0x0d || buf[i + 1] !== 0x0a) return -1;
   const hit = hitLine;
   hit.size = size;
-  hit.opaque = opaque;
+  hit.opaque = run;
   hit.clientFlags = flags;
   hit.casAt = casAt - pos;
   hit.cas = cas;
   hit.keyAt = keyAt === -1 ? -1 : keyAt - pos;
   return i + 2;
+}
+
+/** The value of the digits {@link digitRun} read last. */
+let run = 0;
+
+/** Where the decimal digits from `buf[i]` on end (`i` when there are none); their value goes to {@link run}. */
+function digitRun(buf: Buffer, i: number): number {
+  let n = 0;
+  for (let c = buf[i]; c >= 0x30 && c <= 0x39; c = buf[++i]) n = n * 10 + c - 0x30;
+  run = n;
+  return i;
 }
 
 /** `W`'s bit in scanFlags' set of the upper-case flags seen. */
