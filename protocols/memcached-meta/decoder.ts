@@ -209,9 +209,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     const size = hit.size;
     const end = at + size;
     if (size > this.#maxValue || chunk[end] !== CR || chunk[end + 1] !== LF) return -1;
-    const value = shareable(this.#chunkBehind, size)
-      ? bufferView(this.#chunkMemory!, this.#chunkOffset + at, size)
-      : this.#copied(chunk, at, size);
+    const value = this.#valueAt(chunk, at, size);
     return settleHit(head, hit, value, this.#opaqueMask, chunk, pos, at - 2) ? end + 2 : -1;
   }
 
@@ -393,10 +391,7 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
       if (chunk[end] !== CR || chunk[end + 1] !== LF) {
         throw new ProtocolError(`value of ${quote(this.#valueText())} not followed by CRLF`);
       }
-      // A view made directly (lib/buffer-view.ts): less work than Buffer.from or subarray.
-      const value = shareable(this.#chunkBehind, size)
-        ? bufferView(this.#chunkMemory!, this.#chunkOffset + pos, size)
-        : this.#copied(chunk, pos, size);
+      const value = this.#valueAt(chunk, pos, size);
       if (!this.#answered(value)) this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
       return end + 2;
     }
@@ -427,6 +422,17 @@ export class MetaDecoder implements FrameDecoder<MetaFrame> {
     this.#filled = 0;
     if (!this.#answered(value)) this.#emit(this.#valueFrame(value), onFrame, this.#valueBehind);
     return pos;
+  }
+
+  /**
+   * The value `chunk[pos, pos + size)`, whole in the chunk being fed: a view of it when that pins no
+   * more memory than Node's own Buffer pool would ({@link shareable}), made directly (lib/buffer-view.ts:
+   * less work than Buffer.from or subarray); otherwise a copy ({@link #copied}).
+   */
+  #valueAt(chunk: Buffer, pos: number, size: number): Buffer {
+    return shareable(this.#chunkBehind, size)
+      ? bufferView(this.#chunkMemory!, this.#chunkOffset + pos, size)
+      : this.#copied(chunk, pos, size);
   }
 
   /**
