@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { LocalMemcached } from '../shared/local-memcached.js';
 import type { CellSpec, ClientName } from './cells.js';
 import { createDriver } from './clients.js';
+import { IN_PROCESS_ADDRESS } from './in-memory.js';
 import { keyspaceFor, storeAll, verifyStored } from './keyspace.js';
 import type { RunResult } from './load.js';
 import type { RawTransport } from './raw.js';
@@ -58,8 +59,9 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
   const ks = keyspaceFor(cell);
   const tls = cell.tls ? ctx.tls : undefined;
   const transport: RawTransport = tls === undefined ? {} : { tls: { ca: tls.ca } };
-  const used = (tls?.servers ?? ctx.servers).slice(0, cell.servers);
-  const addresses = used.map((s) => s.address);
+  // An in-process cell's clients reach no memcached: each worker's in-memory one holds the key space.
+  const used = cell.inProcess ? [] : (tls?.servers ?? ctx.servers).slice(0, cell.servers);
+  const addresses = cell.inProcess ? [IN_PROCESS_ADDRESS] : used.map((s) => s.address);
   // Data is stored and checked over plaintext listeners: memcached 1.6.18 stalls on a TLS connection
   // when one write carries more than a TLS record's worth of requests (about 16 KiB).
   const plain = used.map((s) => s.plainAddress);
@@ -103,41 +105,48 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
       .catch((err: unknown) => fail(entry, err, ctx));
   }
 
+  const runOnce = async (entry: ClientRuns, r: number): Promise<void> => {
+    if (entry.status !== 'ok') return;
+    const warmupMs = r === 0 ? opts.timing.firstWarmupMs : opts.timing.warmupMs;
+    try {
+      if (cell.op === 'set' && !cell.inProcess) await storeAll(plain, ks, true);
+      const result = await pool
+        .get(entry.name)
+        .request<RunResult>(
+          { type: 'run', warmupMs, durationMs: opts.timing.durationMs },
+          warmupMs + opts.timing.durationMs + SLACK_MS,
+        );
+      // Every key the run wrote must now hold its own value, not the poison stored before it.
+      if (cell.op === 'set' && !cell.inProcess) {
+        result.mismatches += await verifyStored(plain[0], ks, result.calls);
+      }
+      entry.runs.push(result);
+      log(progressLine(cell, entry.name, r, opts.timing.repeats, result));
+      if ((result.connectionsOpened ?? 0) > LEAK_OPENED || (result.serverConnections ?? 0) > LEAK_HELD) {
+        entry.restarts++;
+        log(
+          `  ${entry.name.padEnd(16)} opened ${result.connectionsOpened} connections in the run (memcached holds ` +
+            `${result.serverConnections}): restarting its worker to close them`,
+        );
+        await pool.replace(
+          entry.name,
+          entry.name === 'memline' && profiled ? { dir: profileDir } : undefined,
+        );
+        await pool.get(entry.name).request(open, SLACK_MS);
+      }
+    } catch (err) {
+      fail(entry, err, ctx);
+    }
+  };
   for (let r = 0; r < opts.timing.repeats; r++) {
     const active = entries.filter((e) => e.status === 'ok');
     const order = active.map((_, i) => active[(i + r) % active.length]); // a different first client each time
-    for (const entry of order) {
-      if (entry.status !== 'ok') continue;
-      const warmupMs = r === 0 ? opts.timing.firstWarmupMs : opts.timing.warmupMs;
-      try {
-        if (cell.op === 'set') await storeAll(plain, ks, true);
-        const result = await pool
-          .get(entry.name)
-          .request<RunResult>(
-            { type: 'run', warmupMs, durationMs: opts.timing.durationMs },
-            warmupMs + opts.timing.durationMs + SLACK_MS,
-          );
-        // Every key the run wrote must now hold its own value, not the poison stored before it.
-        if (cell.op === 'set') {
-          result.mismatches += await verifyStored(plain[0], ks, result.calls);
-        }
-        entry.runs.push(result);
-        log(progressLine(cell, entry.name, r, opts.timing.repeats, result));
-        if ((result.connectionsOpened ?? 0) > LEAK_OPENED || (result.serverConnections ?? 0) > LEAK_HELD) {
-          entry.restarts++;
-          log(
-            `  ${entry.name.padEnd(16)} opened ${result.connectionsOpened} connections in the run (memcached holds ` +
-              `${result.serverConnections}): restarting its worker to close them`,
-          );
-          await pool.replace(
-            entry.name,
-            entry.name === 'memline' && profiled ? { dir: profileDir } : undefined,
-          );
-          await pool.get(entry.name).request(open, SLACK_MS);
-        }
-      } catch (err) {
-        fail(entry, err, ctx);
-      }
+    if (cell.inProcess) {
+      // All at once, sharing the core: a change in the machine's speed meets every client alike, and
+      // each one's CPU per call stays its own.
+      await Promise.all(order.map((entry) => runOnce(entry, r)));
+    } else {
+      for (const entry of order) await runOnce(entry, r);
     }
   }
 

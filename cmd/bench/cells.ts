@@ -76,6 +76,12 @@ export interface CellSpec {
   readonly keyCount: number;
   /** Whether the clients connect over TLS (to a memcached the benchmark starts with `-Z`). */
   readonly tls: boolean;
+  /**
+   * Whether the clients talk to an in-memory memcached in their own process (in-memory.ts) instead of
+   * a real one: the run measures each client's own CPU per call, with no system calls and no server.
+   * These cells run only when `--cells` names them, and no target applies to them.
+   */
+  readonly inProcess: boolean;
   /** What the throughput counts. */
   readonly unit: 'gets/s' | 'sets/s' | 'keys/s' | 'ops/s';
   /** Whether the design's "3× the best peer" target applies to this cell. */
@@ -90,7 +96,16 @@ export interface CellSpec {
 }
 
 type Defaulted =
-  'batch' | 'servers' | 'latency' | 'peerTarget' | 'valueSize' | 'keyCount' | 'tls' | 'zipf' | 'clients';
+  | 'batch'
+  | 'servers'
+  | 'latency'
+  | 'peerTarget'
+  | 'valueSize'
+  | 'keyCount'
+  | 'tls'
+  | 'inProcess'
+  | 'zipf'
+  | 'clients';
 
 const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => ({
   batch: 1,
@@ -100,12 +115,16 @@ const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => 
   valueSize: VALUE_SIZE,
   keyCount: KEY_COUNT,
   tls: false,
+  inProcess: false,
   zipf: 0,
   clients: DEFAULT_CLIENTS,
   ...spec,
 });
 
 const KiB = 1024;
+
+/** The clients of the in-process cells: those that speak the meta protocol through Node's `net`. */
+const IN_PROCESS_CLIENTS: readonly ClientName[] = ['raw', 'raw-contract', 'memline'];
 
 /** The clients of the cells that also measure calls sharing one AbortSignal (`memline-signal`). */
 const WITH_SIGNAL: readonly ClientName[] = [...DEFAULT_CLIENTS, 'memline-signal'];
@@ -205,7 +224,32 @@ export const CELLS: readonly CellSpec[] = [
     zipf: 1,
     clients: ['raw', 'memline', 'memline-coalesce', 'memline-near'],
   }),
+  // In-process: the client's own CPU per call, for measuring a change to the hot path (see inProcess).
+  ...[50, 500].map((inFlight) =>
+    cell({
+      id: `inproc-get-${inFlight}`,
+      title: `get, ${inFlight} in flight, in-process server`,
+      op: 'get',
+      inFlight,
+      unit: 'gets/s',
+      inProcess: true,
+      clients: IN_PROCESS_CLIENTS,
+    }),
+  ),
+  cell({
+    id: 'inproc-multi-10',
+    title: 'getMulti ×100, 10 in flight, in-process server',
+    op: 'getMulti',
+    inFlight: 10,
+    batch: 100,
+    unit: 'keys/s',
+    inProcess: true,
+    clients: IN_PROCESS_CLIENTS,
+  }),
 ];
+
+/** The cells that run when `--cells` is not given: all but the in-process ones. */
+export const DEFAULT_CELLS: readonly CellSpec[] = CELLS.filter((c) => !c.inProcess);
 
 export interface Timing {
   /** Timed runs per client and cell. */

@@ -60,6 +60,7 @@ const LONG_RUN_CELL: CellSpec = {
   valueSize: VALUE_SIZE,
   keyCount: KEY_COUNT,
   tls: false,
+  inProcess: false,
   zipf: 0,
   clients: ['memline'],
 };

@@ -8,6 +8,7 @@ import {
   BASELINE_ENTRY,
   CELLS,
   CLIENTS,
+  DEFAULT_CELLS,
   FULL,
   QUICK,
   type CellSpec,
@@ -48,7 +49,9 @@ Markdown and a JSON report to bench-results/ and prints the Markdown.
                        near cache too, run only in the hot-key cell zipf-200; memline-signal, every
                        call passing one shared AbortSignal, only in get-50 and get-500)
   --cells <list>       comma-separated subset of: ${CELLS.map((c) => c.id).join(', ')}
-                       (default: all)
+                       (default: all but the inproc- cells, which run the clients against an
+                       in-memory memcached in their own process: each client's own CPU per call,
+                       without system calls or a server, for measuring a change with --baseline)
   --repeats <n>        timed runs per client and cell (overrides the mode)
   --duration <ms>      length of one timed run (overrides the mode)
   --cpu-prof           run memline's cells under node --cpu-prof, one profile per cell, written to
@@ -107,7 +110,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     quick: values.quick,
     clients,
     ...(baseline === undefined ? {} : { baseline }),
-    cells: values.cells !== undefined ? subset('--cells', values.cells, CELLS, (c) => c.id) : [...CELLS],
+    cells:
+      values.cells !== undefined ? subset('--cells', values.cells, CELLS, (c) => c.id) : [...DEFAULT_CELLS],
     timing,
     cpuProf,
     memory: !values['no-memory'] && clients.includes('memline'),

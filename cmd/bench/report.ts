@@ -72,7 +72,7 @@ function baselineSection(data: BenchData): string[] {
     '| --- | ---: | ---: | ---: | ---: | --- |',
     ...rows,
     '',
-    'A pair is run k of each build; the two alternate within a cell, so each pair shares the moment.',
+    'A pair is run k of each build; the two alternate within a cell (in the in-process cells they run at the same time), so each pair shares the moment.',
   ];
 }
 

@@ -5,6 +5,7 @@
  */
 import type { CellSpec, ClientName, Timing } from './cells.js';
 import { createDriver } from './clients.js';
+import { InMemoryMemcached, installInMemoryServer } from './in-memory.js';
 import type { Driver } from './driver.js';
 import { Keyspace, keyspaceFor } from './keyspace.js';
 import { timedRun } from './load.js';
@@ -31,15 +32,25 @@ export type WorkerReply = { id: number } & ({ ok: true; value?: unknown } | { ok
 const name = process.argv[2] as ClientName;
 // The open cell: its key space and the driver made for it.
 let open:
-  { cell: CellSpec; ks: Keyspace; driver: Driver; statsServers: string[]; pids: number[] } | undefined;
+  | {
+      cell: CellSpec;
+      ks: Keyspace;
+      driver: Driver;
+      statsServers: string[];
+      pids: number[];
+      /** Puts Node's `net.connect` back (an in-process cell). */
+      uninstall: (() => void) | undefined;
+    }
+  | undefined;
 
 async function handle(req: WorkerRequest): Promise<unknown> {
   switch (req.type) {
     case 'open': {
       const ks = keyspaceFor(req.cell);
+      const uninstall = req.cell.inProcess ? installInMemoryServer(InMemoryMemcached.of(ks)) : undefined;
       const driver = createDriver(name, ks);
       await driver.open(req.servers, req.transport);
-      open = { cell: req.cell, ks, driver, statsServers: req.statsServers, pids: req.pids };
+      open = { cell: req.cell, ks, driver, statsServers: req.statsServers, pids: req.pids, uninstall };
       return undefined;
     }
     case 'run':
@@ -55,6 +66,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       );
     case 'close':
       await open?.driver.close();
+      open?.uninstall?.();
       open = undefined;
       return undefined;
     case 'memory':

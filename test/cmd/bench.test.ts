@@ -10,10 +10,19 @@ import { CELLS, DEFAULT_CLIENTS, FULL, MEMLINE_VARIANTS, type CellSpec } from '.
 import { chart } from '../../cmd/bench/chart.js';
 import { createDriver } from '../../cmd/bench/clients.js';
 import type { Driver, LaneOps, LaneSink } from '../../cmd/bench/driver.js';
+import {
+  IN_PROCESS_ADDRESS,
+  IN_PROCESS_HOST,
+  IN_PROCESS_PORT,
+  InMemoryMemcached,
+  installInMemoryServer,
+} from '../../cmd/bench/in-memory.js';
 import { Keyspace, storeAll } from '../../cmd/bench/keyspace.js';
 import { timedRun, type RunResult } from '../../cmd/bench/load.js';
 import { FAILED, MISMATCH, OK, RawBatch, RawConnection } from '../../cmd/bench/raw.js';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -135,14 +144,9 @@ describe('bench: the load generator', () => {
 
 describe("bench: memline's targets", () => {
   it('judges each cell by its own share of the raw socket: 0.9 at 50 in flight, 0.85 for getMulti, 0.8 elsewhere, none at 1', () => {
-    expect(['get-1', 'get-50', 'set-50', 'get-500', 'multi-10', 'mix-200'].map(rawTarget)).to.deep.equal([
-      undefined,
-      0.9,
-      0.9,
-      0.8,
-      0.85,
-      0.8,
-    ]);
+    expect(
+      ['get-1', 'get-50', 'set-50', 'get-500', 'multi-10', 'mix-200', 'inproc-get-500'].map(rawTarget),
+    ).to.deep.equal([undefined, 0.9, 0.9, 0.8, 0.85, 0.8, undefined]);
     const cell = (id: string, vsRaw: number): CellSummary =>
       ({ id, peerTarget: false, clients: [{ name: 'memline', median: 1, vsRaw }] }) as unknown as CellSummary;
     const judged = verdicts([
@@ -406,6 +410,106 @@ describe('bench: the report', () => {
     expect(verdict(1000, 900)).to.equal('0.90 ✓');
     expect(verdict(1000, 899)).to.equal('0.90 ✗');
     expect(verdict(1000, 1050)).to.equal('1.05 ✓');
+  });
+});
+
+describe('bench: the in-process cells (an in-memory memcached in the client process)', function () {
+  this.timeout(60_000);
+  let server: MemcachedProcess;
+  before(async () => {
+    server = await startMemcached();
+  });
+  after(() => server.stop());
+
+  // Every form the clients send, and what surrounds them: misses, quiet, sets, deletes, a set that
+  // changes a value already read, the same get with other opaques, an unknown command.
+  const script =
+    'ms a 3 F5 T0\r\nabc\r\n' +
+    'ms b 2 q\r\nxy\r\n' +
+    'mg a v f k O1\r\nmg a s v\r\nmg a v f c O2\r\nmg a v f c O33\r\n' +
+    'mg missing v f c k O3\r\nmg missing q k O4\r\nmg missing v\r\n' +
+    'mg b v f c q k O5\r\nmd b k O6\r\nmg b v O7\r\nmd b O8\r\nmd a q\r\nmg a v\r\n' +
+    'ms a 4 c k O9\r\nabcd\r\nmg a v f c O10\r\nmg a v c t k O11\r\nms c 0 F7 q\r\n\r\nmg c v f\r\n' +
+    'nonsense\r\nversion\r\nmn\r\n';
+  const normalized = (b: Buffer): string =>
+    b
+      .toString('latin1')
+      .replace(/ c\d+/g, ' c#')
+      .replace(/^VERSION \S+/m, 'VERSION');
+
+  it('answers the requests the clients send as memcached 1.6.18 does, byte for byte but the CAS values', async () => {
+    const real = await server.command(script, { until: 'MN\r\n' });
+    const uninstall = installInMemoryServer(new InMemoryMemcached());
+    let fake = Buffer.alloc(0);
+    try {
+      const socket = net.connect({ host: IN_PROCESS_HOST, port: IN_PROCESS_PORT });
+      await once(socket, 'connect');
+      const done = new Promise<void>((resolve) =>
+        socket.on('data', (chunk: Buffer) => {
+          fake = Buffer.concat([fake, chunk]);
+          if (fake.toString('latin1').endsWith('MN\r\n')) resolve();
+        }),
+      );
+      // In pieces that cut request lines and data blocks apart.
+      for (let i = 0; i < script.length; i += 7) socket.write(script.slice(i, i + 7));
+      await done;
+      socket.destroy();
+    } finally {
+      uninstall();
+    }
+    expect(real.toString('latin1')).to.include('VA 3 f5 ka O1\r\nabc\r\n'); // the script means what it says
+    expect(normalized(fake)).to.equal(normalized(real));
+  });
+
+  it('runs memline and both raw sockets with every value right, reads landing in memline memory and as data', async () => {
+    const small = new Keyspace(1000, 100, 100);
+    const large = new Keyspace(100, 10, 16 * 1024); // 50 values in flight span many 64 KiB reads
+    const cases: [CellSpec, Keyspace][] = [
+      [{ ...cellById('inproc-get-50'), keyCount: 1000 }, small],
+      [{ ...cellById('inproc-multi-10'), keyCount: 1000 }, small],
+      [{ ...cellById('inproc-get-50'), keyCount: 100, valueSize: 16 * 1024 }, large],
+    ];
+    for (const [cell, ks] of cases) {
+      for (const name of ['memline', 'raw', 'raw-contract'] as const) {
+        const uninstall = installInMemoryServer(InMemoryMemcached.of(ks));
+        const driver = createDriver(name, ks);
+        try {
+          await driver.open([IN_PROCESS_ADDRESS], {});
+          const r = await timedRun(driver, ks, cell, 20, 150, [], []);
+          expect(r, `${name} in ${cell.id}`).to.include({ mismatches: 0, errors: 0, stalled: 0 });
+          expect(r.units, `${name} in ${cell.id}`).to.be.greaterThan(cell.inFlight * ks.batchSize);
+        } finally {
+          await driver.close();
+          uninstall();
+        }
+      }
+    }
+  });
+
+  it('leaves every other connect to Node, and puts net.connect back when uninstalled', async () => {
+    const original = net.connect;
+    const uninstall = installInMemoryServer(new InMemoryMemcached());
+    try {
+      expect(net.connect).to.not.equal(original);
+      const socket = net.connect({ host: '127.0.0.1', port: Number(server.address.split(':')[1]) });
+      expect(socket).to.be.instanceOf(net.Socket);
+      await once(socket, 'connect');
+      socket.destroy();
+    } finally {
+      uninstall();
+    }
+    expect(net.connect).to.equal(original);
+  });
+
+  it('runs only when --cells names them (no target applies there: see the targets)', () => {
+    const all = parseOptions([]) as { cells: CellSpec[] };
+    expect(all.cells.some((c) => c.inProcess)).to.equal(false);
+    expect(all.cells.length).to.equal(CELLS.length - 3);
+    const picked = parseOptions(['--cells', 'inproc-get-500,get-50']) as { cells: CellSpec[] };
+    expect(picked.cells.map((c) => [c.id, c.inProcess])).to.deep.equal([
+      ['get-50', false],
+      ['inproc-get-500', true],
+    ]);
   });
 });
 
