@@ -105,9 +105,13 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
       .catch((err: unknown) => fail(entry, err, ctx));
   }
 
+  // An in-process cell gives each repeat fresh workers (unless profiling, which keeps one process):
+  // one process's JIT settles on code a few percent faster or slower than another's, for its whole
+  // life, so only a median over several processes measures the code rather than that luck.
+  const fresh = cell.inProcess && !profiled;
   const runOnce = async (entry: ClientRuns, r: number): Promise<void> => {
     if (entry.status !== 'ok') return;
-    const warmupMs = r === 0 ? opts.timing.firstWarmupMs : opts.timing.warmupMs;
+    const warmupMs = r === 0 || fresh ? opts.timing.firstWarmupMs : opts.timing.warmupMs;
     try {
       if (cell.op === 'set' && !cell.inProcess) await storeAll(plain, ks, true);
       const result = await pool
@@ -142,6 +146,18 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
     const active = entries.filter((e) => e.status === 'ok');
     const order = active.map((_, i) => active[(i + r) % active.length]); // a different first client each time
     if (cell.inProcess) {
+      if (fresh && r > 0) {
+        // Every worker started and open before any run begins: no run shares the core with a start.
+        await Promise.all(
+          active.map(async (entry) => {
+            await pool.replace(entry.name);
+            await pool
+              .get(entry.name)
+              .request(open, SLACK_MS)
+              .catch((err: unknown) => fail(entry, err, ctx));
+          }),
+        );
+      }
       // All at once, sharing the core: a change in the machine's speed meets every client alike, and
       // each one's CPU per call stays its own.
       await Promise.all(order.map((entry) => runOnce(entry, r)));
