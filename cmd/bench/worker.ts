@@ -49,7 +49,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       const ks = keyspaceFor(req.cell);
       const uninstall = req.cell.inProcess ? installInMemoryServer(InMemoryMemcached.of(ks)) : undefined;
       const driver = createDriver(name, ks);
-      await driver.open(req.servers, req.transport);
+      try {
+        await driver.open(req.servers, req.transport);
+      } catch (err) {
+        uninstall?.();
+        throw err;
+      }
       open = { cell: req.cell, ks, driver, statsServers: req.statsServers, pids: req.pids, uninstall };
       return undefined;
     }
