@@ -53,6 +53,8 @@ const SLACK_MS = 20_000;
  */
 export const LEAK_OPENED = 32;
 const LEAK_HELD = 256;
+/** The least warm-up of each client in an in-process cell, per client running at the same time. */
+const IN_PROCESS_WARMUP_MS = 500;
 
 export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRuns, ProfileSummary?]> {
   const { opts, pool, log } = ctx;
@@ -109,9 +111,15 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
   // one process's JIT settles on code a few percent faster or slower than another's, for its whole
   // life, so only a median over several processes measures the code rather than that luck.
   const fresh = cell.inProcess && !profiled;
-  const runOnce = async (entry: ClientRuns, r: number): Promise<void> => {
+  /** One timed run of `entry`; `together`: how many clients run at once (in-process cells). */
+  const runOnce = async (entry: ClientRuns, r: number, together = 1): Promise<void> => {
     if (entry.status !== 'ok') return;
-    const warmupMs = r === 0 || fresh ? opts.timing.firstWarmupMs : opts.timing.warmupMs;
+    // Clients that run together share the core while their code warms up: each gets half a second.
+    const warmupMs = cell.inProcess
+      ? Math.max(opts.timing.firstWarmupMs, IN_PROCESS_WARMUP_MS * together)
+      : r === 0
+        ? opts.timing.firstWarmupMs
+        : opts.timing.warmupMs;
     try {
       if (cell.op === 'set' && !cell.inProcess) await storeAll(plain, ks, true);
       const result = await pool
@@ -160,7 +168,7 @@ export async function runCell(ctx: CellContext, cell: CellSpec): Promise<[CellRu
       }
       // All at once, sharing the core: a change in the machine's speed meets every client alike, and
       // each one's CPU per call stays its own.
-      await Promise.all(order.map((entry) => runOnce(entry, r)));
+      await Promise.all(order.map((entry) => runOnce(entry, r, order.length)));
     } else {
       for (const entry of order) await runOnce(entry, r);
     }
