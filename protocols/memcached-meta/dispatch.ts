@@ -13,7 +13,7 @@ import { MetaCodec } from './codec.js';
 import { ReadCounters, type ReadCounts } from './counters.js';
 import { FEATURE_SINCE, FeatureCache, type FeatureName, type ServerFeatures } from './features.js';
 import type { MetaFrame } from './frame.js';
-import { wireKey } from './keys.js';
+import { wireKey, withoutRepeats } from './keys.js';
 import { HotKeys } from './hot-keys/hot-keys.js';
 import { hashedWireKey } from './long-keys.js';
 import { handBackWin } from './reads.js';
@@ -134,15 +134,9 @@ export class Dispatch {
     if (keys === null || typeof keys !== 'object' || typeof keys[Symbol.iterator] !== 'function') {
       throw new InvalidArgumentError('keys must be an iterable of strings');
     }
-    const seen = new Set<string>();
     const out: WireKey[] = [];
-    for (const key of keys) {
-      const wk = this.key(key);
-      if (seen.has(wk.token)) continue;
-      seen.add(wk.token);
-      out.push(wk);
-    }
-    return out;
+    for (const key of keys) out.push(this.key(key));
+    return withoutRepeats(out);
   }
 
   /** The key a request is routed by: with the client's prefix unless `hashKeyPrefix` is off. */

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import {
   MAX_BINARY_KEY_BYTES,
   decodeReturnedKey,
   keyMatches,
   wireKey,
+  withoutRepeats,
 } from '../../../protocols/memcached-meta/keys.js';
 import { thrown } from './helpers.js';
 
@@ -170,5 +172,50 @@ describe('wireKey', () => {
       expect(keyMatches(utf8, Buffer.from('ключ').toString('latin1'), false)).to.equal(true);
       expect(keyMatches(utf8, Buffer.from('клюk').toString('latin1'), false)).to.equal(false);
     });
+  });
+});
+
+describe('withoutRepeats (getMulti and deleteMulti send each key once)', () => {
+  const key = (token: string) => ({ token, base64: false, ascii: true, original: token });
+  /** What it replaces: a Set of the tokens, the first of each kept, in order. */
+  function reference(tokens: string[]): string[] {
+    const seen = new Set<string>();
+    return tokens.filter((t) => !seen.has(t) && seen.add(t) !== undefined);
+  }
+
+  it('keeps the first of each token, in order, and works in place', () => {
+    const wks = ['a', 'b', 'a', 'c', 'b', 'a'].map(key);
+    const first = wks[0];
+    const out = withoutRepeats(wks);
+    expect(out).to.equal(wks);
+    expect(out.map((wk) => wk.token)).to.deep.equal(['a', 'b', 'c']);
+    expect(out[0]).to.equal(first);
+    expect(withoutRepeats([]).length).to.equal(0);
+    expect(withoutRepeats([key('x')]).map((wk) => wk.token)).to.deep.equal(['x']);
+  });
+
+  it('matches a Set for any keys, many repeats, calls of any size in any order (its table is shared)', () => {
+    // Few distinct tokens make repeats and hash collisions common; sizes cross the shared table's cap.
+    const token = fc.oneof(
+      fc.constantFrom('a', 'b', 'k:1', 'k:2', 'ключ'),
+      fc.string({ minLength: 1, maxLength: 6 }),
+    );
+    const call = fc.oneof(
+      { weight: 5, arbitrary: fc.array(token, { maxLength: 300 }) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .integer({ min: 30_000, max: 40_000 })
+          .map((n) => Array.from({ length: n }, (_, i) => `k${i % 31_000}`)),
+      },
+    );
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 6 }), (calls) => {
+        for (const tokens of calls) {
+          expect(withoutRepeats(tokens.map(key)).map((wk) => wk.token)).to.deep.equal(reference(tokens));
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
