@@ -90,7 +90,7 @@ function readMulti(
       wks,
       so,
       options,
-      (wk) => MetaRequest.meta('mg', wk, mg, undefined, true),
+      (wk) => MetaRequest.read(wk, mg),
       (b, wk, reply) => {
         if (!(reply instanceof MetaFrame)) {
           // An Item (or null) the codec made, tagged and counted; undefined: no reply, a miss.

@@ -263,11 +263,12 @@ export class Dispatch {
     );
     return fanOut(parts, so, {
       request: (indexes, backend) => {
-        const items = indexes.map((i) => made(wks[i]));
-        if (asItems) {
-          const sink = this.serverOf(backend);
-          for (const item of items) item.itemSink = sink;
-        }
+        const sink = asItems ? this.serverOf(backend) : undefined;
+        const items = indexes.map((i) => {
+          const item = made(wks[i]);
+          if (sink !== undefined) item.itemSink = sink;
+          return item;
+        });
         return MetaRequest.batch(items);
       },
       onReply: (replies, indexes, backend) => {

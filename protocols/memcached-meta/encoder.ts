@@ -157,9 +157,16 @@ function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): Ba
   const mask = cursor.mask;
   let n = cursor.next;
   const state = new BatchState(n, items.length);
+  // The items of a call mostly share one flags string: whether it has its own `k` is asked once.
+  let flags: string | undefined;
+  let ownK = false;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    encodeMeta(item, item.flags.includes(' k') ? ' q' + opaqueToken(n) : quietToken(n), out);
+    if (item.flags !== flags) {
+      flags = item.flags;
+      ownK = flags.includes(' k');
+    }
+    encodeMeta(item, ownK ? ' q' + opaqueToken(n) : quietToken(n), out);
     n = (n + 1) & mask;
   }
   cursor.next = n;
