@@ -117,6 +117,8 @@ function readMulti(
       },
       // The near cache reads `h l t` from each frame; otherwise the codec makes the Items.
       !near,
+      // A plain read changes no item: one request per server, not one per key.
+      plain ? mg : undefined,
     );
     if (joined !== undefined) await Promise.all(joined);
     for (const [key, err] of tooLarge) errors.set(key, err);

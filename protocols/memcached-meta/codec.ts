@@ -185,7 +185,7 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
       const error = serverError(frame);
       if (req.kind !== RequestKind.Batch) return new FrameFailure(error, false);
       // Inside a quiet batch it carries no opaque, so it is kept until MN.
-      const state = batchState(slot, req.items?.length ?? 0);
+      const state = batchState(slot, req.itemCount);
       state.error ??= error;
       return MORE;
     }
@@ -229,10 +229,15 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 
   /** Approximate wire size, for the queued-bytes bound: the values dominate. */
   byteLength(req: MetaRequest): number {
-    if (req.items === undefined)
+    if (req.kind !== RequestKind.Batch)
       return 32 + (req.key?.token.length ?? 0) + req.flags.length + (req.value?.length ?? 0);
     let n = 4;
-    for (const item of req.items) n += this.byteLength(item) + 8;
+    const keys = req.readKeys;
+    if (keys !== undefined) {
+      for (const key of keys) n += 40 + key.token.length + req.flags.length;
+      return n;
+    }
+    for (const item of req.items!) n += this.byteLength(item) + 8;
     return n;
   }
 

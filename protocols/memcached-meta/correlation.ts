@@ -126,8 +126,7 @@ export function onBatchFrame(
   slot: ReplySlot,
   mask: number,
 ): FrameVerdict<unknown> {
-  const items = req.items ?? [];
-  const n = items.length;
+  const n = req.itemCount;
   const state = batchState(slot, n);
   if (frame.status === 'MN') {
     if (frame.line.length !== 2) return outOfSync(req, frame, 'opaque');
@@ -137,7 +136,7 @@ export function onBatchFrame(
   if (opaque < 0) return outOfSync(req, frame, 'opaque');
   const j = state.indexOf(opaque, mask);
   if (j >= n || opaque > mask) return outOfSync(req, frame, 'opaque');
-  const item = items[j];
+  const item = req.item(j);
   const failure = checkMeta(item, frame, opaque, true);
   if (failure !== undefined) return failure;
   if (frame.keyAt === -1) return outOfSync(req, frame, 'key');

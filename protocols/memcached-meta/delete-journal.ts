@@ -116,6 +116,7 @@ export class DeleteJournal {
    */
   watch(server: string, req: MetaRequest, sent: Promise<unknown>): void {
     if (req.kind === RequestKind.Batch) {
+      if (req.readKeys !== undefined) return; // plain reads only: nothing to follow
       const at: number[] = [];
       req.items!.forEach((item, i) => followed(item) && at.push(i));
       if (at.length === 0) return;

@@ -34,19 +34,19 @@ export function settleHit(
   if (entry === undefined) return false;
   const req = entry.req;
   const sink = req.itemSink;
-  if (sink !== undefined) {
+  if (sink !== undefined && req.kind === RequestKind.Meta) {
     if (scan.opaque !== entry.reply || scan.keyAt !== -1) return false;
     head.answer(hit(req.key!, value, scan, sink));
     return true;
   }
   const state = entry.reply;
   if (req.kind !== RequestKind.Batch || !(state instanceof BatchState) || src === undefined) return false;
-  return settleBatchHit(req.items!, state, scan, value, mask, src, from, to);
+  return settleBatchHit(req, state, scan, value, mask, src, from, to);
 }
 
 /** A getMulti item's hit: see onBatchFrame (correlation.ts), whose checks this repeats. */
 function settleBatchHit(
-  items: readonly MetaRequest[],
+  req: MetaRequest,
   state: BatchState,
   scan: ScannedFlags,
   value: Buffer,
@@ -58,11 +58,21 @@ function settleBatchHit(
   const opaque = scan.opaque;
   if (opaque < 0 || opaque > mask || scan.keyAt === -1) return false;
   const j = state.indexOf(opaque, mask);
-  if (j >= items.length) return false;
-  const item = items[j];
-  const sink = item.itemSink;
-  const key = item.key;
-  if (sink === undefined || item.command !== 'mg' || key === undefined) return false;
+  if (j >= req.itemCount) return false;
+  let sink: ItemSink | undefined;
+  let key: WireKey | undefined;
+  const keys = req.readKeys;
+  if (keys !== undefined) {
+    // A read batch: every item an `mg` of its key, with the batch's sink.
+    sink = req.itemSink;
+    key = keys[j];
+  } else {
+    const item = req.item(j);
+    if (item.command !== 'mg') return false;
+    sink = item.itemSink;
+    key = item.key;
+  }
+  if (sink === undefined || key === undefined) return false;
   if (!key.ascii || key.base64 || !keyTokenIs(src, from + scan.keyAt, to, key.token)) {
     return false;
   }

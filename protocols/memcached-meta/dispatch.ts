@@ -242,6 +242,12 @@ export class Dispatch {
      * is a frame.
      */
     asItems = false,
+    /**
+     * The requests are `mg <key><readFlags>` for every key and change no item (no `T`, `N` or `E`):
+     * outside routes each server's part is sent as one read batch (MetaRequest.readBatch), with no
+     * request object per key; `make` still makes them through routes.
+     */
+    readFlags?: string,
   ): Promise<Map<string, MemlineError>> {
     const made = (wk: WireKey): MetaRequest => {
       const req = make(wk);
@@ -264,6 +270,13 @@ export class Dispatch {
     return fanOut(parts, so, {
       request: (indexes, backend) => {
         const sink = asItems ? this.serverOf(backend) : undefined;
+        if (readFlags !== undefined) {
+          return MetaRequest.readBatch(
+            indexes.map((i) => wks[i]),
+            readFlags,
+            sink,
+          );
+        }
         const items = indexes.map((i) => {
           const item = made(wks[i]);
           if (sink !== undefined) item.itemSink = sink;

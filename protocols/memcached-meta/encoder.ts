@@ -4,7 +4,7 @@
  */
 import type { OutBuffer } from '../../lib/out-buffer.js';
 import { RequestKind } from './request.js';
-import type { MetaRequest } from './request.js';
+import type { MetaRequest, WireKey } from './request.js';
 import { BatchState, StatsState, type ReplyState } from './reply-state.js';
 
 /**
@@ -90,18 +90,27 @@ export function encodeRequest(req: MetaRequest, out: OutBuffer, cursor: OpaqueCu
   }
 }
 
+/** The bytes of a meta request (see {@link encodeLine}). */
+function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
+  encodeLine(req.command ?? 'mn', req.key, req.flags, req.value, end, out);
+}
+
 /**
  * `<cmd> <key> [<datalen>] [b]<flags><end>[<data>\r\n]` (`end`: what the encoder adds, then CRLF). The `b` comes right after the key
- * (or datalen): `me` reads it only there (docs/meta-protocol.md).
+ * (or datalen): `me` reads it only there (docs/meta-protocol.md). Takes the request's parts: a read
+ * batch's items have no request of their own.
  */
-function encodeMeta(req: MetaRequest, end: string, out: OutBuffer): void {
-  const key = req.key;
-  const value = req.value;
-  const isSet = req.command === 'ms' && value !== undefined;
+function encodeLine(
+  command: string,
+  key: WireKey | undefined,
+  flags: string,
+  value: Buffer | undefined,
+  end: string,
+  out: OutBuffer,
+): void {
+  const isSet = command === 'ms' && value !== undefined;
   // Written token by token: no request line is ever built as one string. An ASCII key (the usual
   // case) lets the whole line be written after one check for room.
-  const command = req.command ?? 'mn';
-  const flags = req.flags;
   if (key === undefined || key.ascii) {
     const length = isSet ? lengthToken(value.length) : '';
     const token = key === undefined ? '' : key.token;
@@ -153,9 +162,22 @@ function lengthToken(n: number): string {
  * `MN` proves the rest had none.
  */
 function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): BatchState {
-  const items = req.items ?? [];
   const mask = cursor.mask;
   let n = cursor.next;
+  const keys = req.readKeys;
+  if (keys !== undefined) {
+    const state = new BatchState(n, keys.length);
+    const flags = req.flags;
+    const ownK = flags.includes(' k');
+    for (let i = 0; i < keys.length; i++) {
+      encodeLine('mg', keys[i], flags, undefined, ownK ? ' q' + opaqueToken(n) : quietToken(n), out);
+      n = (n + 1) & mask;
+    }
+    cursor.next = n;
+    out.latin1('mn\r\n');
+    return state;
+  }
+  const items = req.items ?? [];
   const state = new BatchState(n, items.length);
   // The items of a call mostly share one flags string: whether it has its own `k` is asked once.
   let flags: string | undefined;

@@ -59,6 +59,8 @@ const KIND_MASK = 7;
 const IDEMPOTENT = 8;
 const OWN_OPAQUE = 16;
 const MUST_STORE = 32;
+/** A batch of plain reads sharing one flags string: its payload is the keys (see {@link MetaRequest.readBatch}). */
+const READ_BATCH = 64;
 
 /**
  * A request of the meta codec: built through the static factories, after validation, by the client
@@ -73,8 +75,8 @@ export class MetaRequest {
    */
   itemSink: ItemSink | undefined = undefined;
   readonly #bits: number;
-  /** {@link value} or {@link items}. */
-  readonly #payload: Buffer | readonly MetaRequest[] | undefined;
+  /** {@link value}, {@link items}, or a read batch's {@link readKeys}. */
+  readonly #payload: Buffer | readonly MetaRequest[] | readonly WireKey[] | undefined;
 
   private constructor(
     kind: RequestKind,
@@ -87,13 +89,18 @@ export class MetaRequest {
      * (`" v f c T30"`); for legacy commands, their arguments (`" 10"`, `" settings"`).
      */
     readonly flags: string,
-    payload: Buffer | readonly MetaRequest[] | undefined,
+    payload: Buffer | readonly MetaRequest[] | readonly WireKey[] | undefined,
     idempotent: boolean,
     ownOpaque = false,
     mustStore = false,
+    readBatch = false,
   ) {
     this.#bits =
-      kind | (idempotent ? IDEMPOTENT : 0) | (ownOpaque ? OWN_OPAQUE : 0) | (mustStore ? MUST_STORE : 0);
+      kind |
+      (idempotent ? IDEMPOTENT : 0) |
+      (ownOpaque ? OWN_OPAQUE : 0) |
+      (mustStore ? MUST_STORE : 0) |
+      (readBatch ? READ_BATCH : 0);
     this.#payload = payload;
   }
 
@@ -106,9 +113,33 @@ export class MetaRequest {
     return this.kind === RequestKind.Batch ? undefined : (this.#payload as Buffer | undefined);
   }
 
-  /** The commands of a batch. */
+  /**
+   * The commands of a batch. A read batch makes them from its keys on each call: the codec's busy
+   * paths read {@link readKeys} and {@link itemCount} instead, and {@link item} for one.
+   */
   get items(): readonly MetaRequest[] | undefined {
-    return this.kind === RequestKind.Batch ? (this.#payload as readonly MetaRequest[]) : undefined;
+    if (this.kind !== RequestKind.Batch) return undefined;
+    const keys = this.readKeys;
+    return keys === undefined ? (this.#payload as readonly MetaRequest[]) : keys.map((_, j) => this.item(j));
+  }
+
+  /** A read batch's keys, in item order (see {@link readBatch}); undefined for any other request. */
+  get readKeys(): readonly WireKey[] | undefined {
+    return (this.#bits & READ_BATCH) !== 0 ? (this.#payload as readonly WireKey[]) : undefined;
+  }
+
+  /** How many commands a batch holds (0 for any other request). */
+  get itemCount(): number {
+    return this.kind === RequestKind.Batch ? (this.#payload as readonly unknown[]).length : 0;
+  }
+
+  /** Command `j` of a batch: for a read batch, an `mg` of key `j` with the batch's flags and item sink. */
+  item(j: number): MetaRequest {
+    const keys = this.readKeys;
+    if (keys === undefined) return (this.#payload as readonly MetaRequest[])[j];
+    const item = MetaRequest.read(keys[j], this.flags);
+    item.itemSink = this.itemSink;
+    return item;
   }
 
   /**
@@ -155,6 +186,27 @@ export class MetaRequest {
   }
 
   /** Items are plain meta requests without `q`, `k` or `O`; the encoder adds them. */
+  /**
+   * A batch of plain reads, `mg <key><flags>` for each of `keys` (flags rendered without `O`, as for
+   * {@link read}), each hit going to `sink` when given: one request object for the whole batch, not
+   * one per key. Its own {@link itemSink} is the items' sink; it has no command and no key.
+   */
+  static readBatch(keys: readonly WireKey[], flags: string, sink: ItemSink | undefined): MetaRequest {
+    const req = new MetaRequest(
+      RequestKind.Batch,
+      undefined,
+      undefined,
+      flags,
+      keys,
+      true,
+      false,
+      false,
+      true,
+    );
+    req.itemSink = sink;
+    return req;
+  }
+
   static batch(items: readonly MetaRequest[]): MetaRequest {
     let idempotent = true;
     for (const item of items) idempotent &&= item.idempotent;

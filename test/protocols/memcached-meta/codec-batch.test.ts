@@ -1,11 +1,12 @@
 /** Batches: quiet items tagged with their key and consecutive opaques, fenced by `mn`. */
 import { expect } from 'chai';
-import { MORE } from '../../../lib/codec.js';
+import { FrameFailure, MORE } from '../../../lib/codec.js';
 import type { MetaFrame } from '../../../protocols/memcached-meta/frame.js';
 import { OutBuffer } from '../../../lib/out-buffer.js';
 
+import { wireKey } from '../../../protocols/memcached-meta/keys.js';
 import { MetaRequest } from '../../../protocols/memcached-meta/request.js';
-import { TestMetaCodec, batch, failure, meta, verdicts } from './codec-helpers.js';
+import { TestMetaCodec, batch, codec, failure, meta, verdicts } from './codec-helpers.js';
 import { LIMITS, frame } from './helpers.js';
 
 describe('MetaCodec batches', () => {
@@ -106,5 +107,43 @@ describe('MetaCodec batches', () => {
     const wrong = codec.onFrame(first, frame('HD ke O0\r\n'));
     failure(wrong, 'ERR_PROTOCOL', true);
     expect(codec.onFrame(second, frame('HD ke O0\r\n'))).to.equal(MORE);
+  });
+});
+
+describe('MetaCodec read batches (getMulti: keys, no request per key)', () => {
+  const keys = ['p1', 'p2', 'p3'].map((k) => wireKey(k, '', false));
+  /** The same reads, as a read batch or as items, each with its own sink; sent as a connection's first request. */
+  function both(flags: string) {
+    const sinks = [0, 1].map(() => ({ counts: { hits: 0, misses: 0 }, casTag: 0n }));
+    const readBatch = MetaRequest.readBatch(keys, flags, sinks[0]);
+    const items = keys.map((k) => MetaRequest.read(k, flags));
+    for (const item of items) item.itemSink = sinks[1];
+    const asItems = MetaRequest.batch(items);
+    for (const req of [readBatch, asItems]) codec.encode(req, new OutBuffer());
+    return { readBatch, asItems, sinks };
+  }
+
+  it('gives every verdict the same reads as items give: Items, misses, leases, out-of-sync replies', () => {
+    const wires = [
+      'VA 2 f0 c7 kp1 O0\r\nv1\r\nVA 2 f3 c9 kp3 O2\r\nv3\r\nMN\r\n', // hits, one key without a reply
+      'VA 0 f0 c7 W kp2 O1\r\n\r\nMN\r\n', // a lease placeholder: a miss
+      'VA 2 f0 c7 kp2 O0\r\nv1\r\n', // the wrong key for its opaque
+      'HD kp1 O0\r\nMN\r\n', // a status an mg with v cannot get
+      'VA 2 f0 c7 kp1 O7\r\nv1\r\n', // an opaque past the batch
+      'SERVER_ERROR out of memory\r\nMN\r\n', // fails the batch at MN
+    ];
+    for (const wire of wires) {
+      const { readBatch, asItems, sinks } = both(' v f c');
+      const shown = (v: unknown) => (v instanceof FrameFailure ? v.error.code : v);
+      expect(verdicts(readBatch, wire).map(shown), wire).to.deep.equal(verdicts(asItems, wire).map(shown));
+      expect(sinks[0].counts, wire).to.deep.equal(sinks[1].counts);
+    }
+  });
+
+  it('describes itself as the same batch, and counts the same bytes', () => {
+    const { readBatch, asItems } = both(' v f c');
+    expect(codec.describe(readBatch)).to.equal(codec.describe(asItems)).and.equal('batch of 3 mg');
+    expect(codec.byteLength(readBatch)).to.equal(codec.byteLength(asItems));
+    expect(codec.keys(readBatch)).to.deep.equal(['p1', 'p2', 'p3']);
   });
 });

@@ -216,14 +216,17 @@ describe('MetaDecoder settling reads at the FIFO head', () => {
    * Feeds `chunks` to a decoder whose FIFO head is a plain read of `k1` sent with opaque 5, or a
    * getMulti of `k0`, `k1`, `k2` sent with opaques 4, 5, 6; what came out.
    */
-  function decodeAtHead(chunks: Buffer[], batch: boolean) {
+  function decodeAtHead(chunks: Buffer[], batch: boolean, readBatch = false) {
     const counts = { hits: 0, misses: 0 };
     const sink = { counts, casTag: 0n, returnWin: () => undefined };
-    const reads = ['k0', 'k1', 'k2'].map((k) => MetaRequest.read(wireKey(k, '', false), ' v f c'));
+    const keys = ['k0', 'k1', 'k2'].map((k) => wireKey(k, '', false));
+    const reads = keys.map((k) => MetaRequest.read(k, ' v f c'));
     for (const r of reads) r.itemSink = sink;
     const state = new BatchState(4, reads.length);
+    // The getMulti as its client sends it (one read batch, no request per key) or as items.
+    const many = readBatch ? MetaRequest.readBatch(keys, ' v f c', sink) : MetaRequest.batch(reads);
     let head: { req: MetaRequest; reply: unknown } | undefined = batch
-      ? { req: MetaRequest.batch(reads), reply: state }
+      ? { req: many, reply: state }
       : { req: reads[1], reply: 5 };
     const shown = (item: unknown): unknown => {
       if (item === undefined) return undefined;
@@ -276,6 +279,11 @@ describe('MetaDecoder settling reads at the FIFO head', () => {
           expect(decodeAtHead(split, batch)).to.deep.equal(whole);
           // Byte by byte, the line is a copy: a getMulti item's hit is then left to the codec, as a frame.
           if (!batch) expect(decodeAtHead(byteByByte(wire), batch)).to.deep.equal(whole);
+          // A read batch (keys, no request per key) is settled exactly as the same reads as items.
+          if (batch) {
+            expect(decodeAtHead([wire], true, true)).to.deep.equal(whole);
+            expect(decodeAtHead(split, true, true)).to.deep.equal(whole);
+          }
         },
       ),
       RUNS,

@@ -156,6 +156,22 @@ describe('encodeRequest', () => {
 
     it('an empty batch is just mn', () => {
       expect(encode(MetaRequest.batch([])).toString()).to.equal('mn\r\n');
+      expect(encode(MetaRequest.readBatch([], ' v f c', undefined)).toString()).to.equal('mn\r\n');
+    });
+
+    it('a read batch (keys, no request per key) writes what the same reads as items write', () => {
+      const raw = Buffer.from([0, 1, 2]);
+      const keys = [textKey('a'), b64Key(raw), textKey('ü'), textKey('k:12')];
+      for (const flags of [' v f c', ' v f c h l t', ' v k', '']) {
+        const items = keys.map((k) => MetaRequest.read(k, flags));
+        expect(encode(MetaRequest.readBatch(keys, flags, undefined))).to.deep.equal(
+          encode(MetaRequest.batch(items)),
+        );
+      }
+      const batch = MetaRequest.readBatch(keys, ' v', undefined);
+      expect([batch.itemCount, batch.items!.length, batch.readKeys]).to.deep.equal([4, 4, keys]);
+      expect(batch.item(1)).to.include({ command: 'mg', key: keys[1], flags: ' v' });
+      expect(MetaRequest.batch([]).readKeys).to.equal(undefined);
     });
 
     it('writes indexes past 9 in decimal', () => {
