@@ -271,11 +271,9 @@ export class Dispatch {
       request: (indexes, backend) => {
         const sink = asItems ? this.serverOf(backend) : undefined;
         if (readFlags !== undefined) {
-          return MetaRequest.readBatch(
-            indexes.map((i) => wks[i]),
-            readFlags,
-            sink,
-          );
+          // A part of every key holds them in order (see partition): the call's own list will do.
+          const keys = indexes.length === wks.length ? wks : indexes.map((i) => wks[i]);
+          return MetaRequest.readBatch(keys, readFlags, sink);
         }
         const items = indexes.map((i) => {
           const item = made(wks[i]);

@@ -113,6 +113,19 @@ describe('lib/kit fan-out (scripted servers, toy line protocol)', () => {
       ]);
     });
 
+    it('splitByServer over one server gives it every item, in order, and nothing for no items', () => {
+      const c = lineCore([a.address], { distribution: () => 1 }); // one server: never asked
+      try {
+        const parts = splitByServer(c.cluster, ['b1', undefined, 'a1', 'b2']);
+        expect([...parts].map(([backend, i]) => [backend.server, i])).to.deep.equal([
+          [a.address, [0, 1, 2, 3]],
+        ]);
+        expect(splitByServer(c.cluster, []).size).to.equal(0);
+      } finally {
+        c.destroy();
+      }
+    });
+
     it('a request the caller refuses fails the call with nothing sent', async () => {
       const c = open();
       const sent = fanOut(splitByServer(c.cluster, ['a1', 'b1']), c.prepare(undefined), {
