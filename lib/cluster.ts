@@ -142,14 +142,11 @@ export class Cluster<Req, Res, Frame> {
    */
   partition(keys: readonly (string | undefined)[]): Map<Backend<Req, Res, Frame>, number[]> {
     const parts = new Map<Backend<Req, Res, Frame>, number[]>();
-    // One server owns every key: no key is looked at.
-    if (this.#backends.length === 1)
-      return keys.length === 0
-        ? parts
-        : parts.set(
-            this.#backends[0],
-            keys.map((_, i) => i),
-          );
+    if (this.#backends.length === 1) {
+      // One server owns every key: no key is looked at.
+      const all = keys.map((_, i) => i);
+      return all.length === 0 ? parts : parts.set(this.#backends[0], all);
+    }
     for (let i = 0; i < keys.length; i++) {
       const backend = this.backendFor(keys[i]);
       const part = parts.get(backend);
