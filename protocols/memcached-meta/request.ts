@@ -93,14 +93,14 @@ export class MetaRequest {
     idempotent: boolean,
     ownOpaque = false,
     mustStore = false,
-    readBatch = false,
+    ofKeys = false,
   ) {
     this.#bits =
       kind |
       (idempotent ? IDEMPOTENT : 0) |
       (ownOpaque ? OWN_OPAQUE : 0) |
       (mustStore ? MUST_STORE : 0) |
-      (readBatch ? READ_BATCH : 0);
+      (ofKeys ? READ_BATCH : 0);
     this.#payload = payload;
   }
 
@@ -123,7 +123,7 @@ export class MetaRequest {
     return keys === undefined ? (this.#payload as readonly MetaRequest[]) : keys.map((_, j) => this.item(j));
   }
 
-  /** A read batch's keys, in item order (see {@link readBatch}); undefined for any other request. */
+  /** A read batch's keys, in item order (see `MetaRequest.readBatch`); undefined for any other request. */
   get readKeys(): readonly WireKey[] | undefined {
     return (this.#bits & READ_BATCH) !== 0 ? (this.#payload as readonly WireKey[]) : undefined;
   }
@@ -185,7 +185,6 @@ export class MetaRequest {
     return new MetaRequest(RequestKind.Meta, 'mg', key, flags, undefined, true, false);
   }
 
-  /** Items are plain meta requests without `q`, `k` or `O`; the encoder adds them. */
   /**
    * A batch of plain reads, `mg <key><flags>` for each of `keys` (flags rendered without `O`, as for
    * {@link read}), each hit going to `sink` when given: one request object for the whole batch, not
@@ -207,6 +206,7 @@ export class MetaRequest {
     return req;
   }
 
+  /** Items are plain meta requests without `q`, `k` or `O`; the encoder adds them. */
   static batch(items: readonly MetaRequest[]): MetaRequest {
     let idempotent = true;
     for (const item of items) idempotent &&= item.idempotent;
