@@ -37,7 +37,7 @@ import { encodeRequest, opaqueCursor, type OpaqueCursor } from './encoder.js';
 import { batchState, sentOpaque } from './reply-state.js';
 import type { MetaFrame } from './frame.js';
 import { CredentialGuard, quotedForm, scrub } from './credential-guard.js';
-import { MetaRequest, RequestKind } from './request.js';
+import { MetaRequest, RequestKind, type WireKey } from './request.js';
 
 /** Options of {@link MetaCodec}. */
 export interface MetaCodecOptions extends DecoderLimits {
@@ -229,15 +229,11 @@ export class MetaCodec implements ProtocolCodec<MetaRequest, unknown, MetaFrame>
 
   /** Approximate wire size, for the queued-bytes bound: the values dominate. */
   byteLength(req: MetaRequest): number {
-    if (req.kind !== RequestKind.Batch)
-      return 32 + (req.key?.token.length ?? 0) + req.flags.length + (req.value?.length ?? 0);
+    if (req.kind !== RequestKind.Batch) return lineBytes(req.key, req.flags) + (req.value?.length ?? 0);
     let n = 4;
     const keys = req.readKeys;
-    if (keys !== undefined) {
-      for (const key of keys) n += 40 + key.token.length + req.flags.length;
-      return n;
-    }
-    for (const item of req.items!) n += this.byteLength(item) + 8;
+    if (keys !== undefined) for (const key of keys) n += lineBytes(key, req.flags) + 8;
+    else for (const item of req.items!) n += this.byteLength(item) + 8;
     return n;
   }
 
@@ -307,4 +303,9 @@ function serverError(frame: MetaFrame): MemlineError {
 function authFailure(frame: MetaFrame): FrameFailure {
   const reason = AUTH_REASONS.has(frame.line) ? ` (${frame.line})` : ` (${frame.status})`;
   return new FrameFailure(new AuthError('authentication refused by the server' + reason), true);
+}
+
+/** The estimated bytes of a request line for `key` with `flags` (command, opaque and CRLF: 32). */
+function lineBytes(key: WireKey | undefined, flags: string): number {
+  return 32 + (key?.token.length ?? 0) + flags.length;
 }

@@ -164,31 +164,24 @@ function lengthToken(n: number): string {
 function encodeBatch(req: MetaRequest, out: OutBuffer, cursor: OpaqueCursor): BatchState {
   const mask = cursor.mask;
   let n = cursor.next;
+  // A read batch holds keys (each an `mg` with the batch's flags), any other batch its items.
   const keys = req.readKeys;
-  if (keys !== undefined) {
-    const state = new BatchState(n, keys.length);
-    const flags = req.flags;
-    const ownK = flags.includes(' k');
-    for (let i = 0; i < keys.length; i++) {
-      encodeLine('mg', keys[i], flags, undefined, ownK ? ' q' + opaqueToken(n) : quietToken(n), out);
-      n = (n + 1) & mask;
-    }
-    cursor.next = n;
-    out.latin1('mn\r\n');
-    return state;
-  }
-  const items = req.items ?? [];
-  const state = new BatchState(n, items.length);
+  const items = keys === undefined ? (req.items ?? []) : undefined;
+  const count = req.itemCount;
+  const state = new BatchState(n, count);
   // The items of a call mostly share one flags string: whether it has its own `k` is asked once.
   let flags: string | undefined;
   let ownK = false;
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    if (item.flags !== flags) {
-      flags = item.flags;
+  for (let i = 0; i < count; i++) {
+    const item = items?.[i];
+    const itemFlags = item === undefined ? req.flags : item.flags;
+    if (itemFlags !== flags) {
+      flags = itemFlags;
       ownK = flags.includes(' k');
     }
-    encodeMeta(item, ownK ? ' q' + opaqueToken(n) : quietToken(n), out);
+    const end = ownK ? ' q' + opaqueToken(n) : quietToken(n);
+    if (item === undefined) encodeLine('mg', keys![i], flags, undefined, end, out);
+    else encodeMeta(item, end, out);
     n = (n + 1) & mask;
   }
   cursor.next = n;
