@@ -62,24 +62,8 @@ export class OutBuffer {
    * tokens of a request line) are copied by a loop: cheaper than a call into Node's string writer.
    */
   latin1(s: string): void {
-    this.#ensure(s.length);
-    this.put(s);
-  }
-
-  /**
-   * Makes room for `n` more bytes in the current slab, so that the writes of one request that fit
-   * in it ({@link put}) need no check of their own.
-   */
-  reserve(n: number): void {
-    this.#ensure(n);
-  }
-
-  /**
-   * {@link latin1} into room already {@link reserve}d: a request's tokens are written with one check
-   * for room instead of one each.
-   */
-  put(s: string): void {
     const n = s.length;
+    this.#ensure(n);
     if (n > SHORT_STRING) {
       this.#pos += (this.#slab as unknown as RawWrite).latin1Write(s, this.#pos);
       return;
@@ -88,6 +72,26 @@ export class OutBuffer {
     const at = this.#pos;
     for (let i = 0; i < n; i++) slab[at + i] = s.charCodeAt(i);
     this.#pos = at + n;
+  }
+
+  /**
+   * For a codec writing a line's bytes itself: makes room for `n` more bytes in the current slab and
+   * returns it, to be written from {@link end} on and then {@link commit}ted. No call per token and
+   * no check of room per token: the busiest requests are written this way.
+   */
+  room(n: number): Buffer {
+    this.#ensure(n);
+    return this.#slab;
+  }
+
+  /** Where the next byte goes in the slab {@link room} returned. */
+  get end(): number {
+    return this.#pos;
+  }
+
+  /** Ends a write through {@link room}: the bytes up to `end` are part of the batch. */
+  commit(end: number): void {
+    this.#pos = end;
   }
 
   /** Writes a string as UTF-8. */

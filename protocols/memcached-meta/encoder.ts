@@ -110,20 +110,23 @@ function encodeLine(
 ): void {
   const isSet = command === 'ms' && value !== undefined;
   // Written token by token: no request line is ever built as one string. An ASCII key (the usual
-  // case) lets the whole line be written after one check for room.
+  // case) lets the whole line go straight into the out buffer's slab after one check for room.
   if (key === undefined || key.ascii) {
     const length = isSet ? lengthToken(value.length) : '';
     const token = key === undefined ? '' : key.token;
-    out.reserve(command.length + token.length + length.length + flags.length + end.length + 3);
-    out.put(command);
+    const slab = out.room(command.length + token.length + length.length + flags.length + end.length + 3);
+    let at = ascii(slab, out.end, command);
     if (key !== undefined) {
-      out.put(' ');
-      out.put(token);
+      slab[at++] = SPACE;
+      at = ascii(slab, at, token);
     }
-    if (isSet) out.put(length);
-    if (key?.base64 === true) out.put(' b');
-    out.put(flags);
-    out.put(end);
+    if (isSet) at = ascii(slab, at, length);
+    if (key?.base64 === true) {
+      slab[at++] = SPACE;
+      slab[at++] = LOWER_B;
+    }
+    at = ascii(slab, at, flags);
+    out.commit(ascii(slab, at, end));
   } else {
     out.latin1(command);
     out.latin1(' ');
@@ -138,6 +141,16 @@ function encodeLine(
     out.bytes(value);
     out.bytes(CRLF);
   }
+}
+
+const SPACE = 0x20;
+const LOWER_B = 0x62;
+
+/** Writes `s` (ASCII) into `slab` at `at`, one byte per character; returns where it ends. */
+function ascii(slab: Buffer, at: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) slab[at + i] = s.charCodeAt(i);
+  return at + n;
 }
 
 /** The CRLF after a data block, as bytes: copying two bytes costs less than encoding a string. */

@@ -217,6 +217,26 @@ describe('encodeRequest', () => {
     expect(bytes.toString()).to.equal('version\r\nmg a v O0\r\nmn\r\n');
   });
 
+  it('lines written straight into the slab: each fits whole where the slab has room, and none is cut at a slab end', () => {
+    // A 40-byte slab holds one or two lines: most lines land at a slab's end and need a fresh one.
+    const out = new OutBuffer(40, 16);
+    const cursor = opaqueCursor(1024);
+    let expected = '';
+    for (let i = 0; i < 200; i++) {
+      const key = 'k'.repeat(1 + (i % 23));
+      const b64 = i % 7 === 0;
+      const wk = b64 ? b64Key(Buffer.from(key)) : textKey(key);
+      const value = i % 5 === 0 ? Buffer.from('v'.repeat(i % 11)) : undefined;
+      encodeRequest(MetaRequest.meta(value ? 'ms' : 'mg', wk, ' v f c', value, true), out, cursor);
+      const token = wk.token + (value ? ` ${value.length}` : '') + (b64 ? ' b' : '');
+      expected +=
+        `${value ? 'ms' : 'mg'} ${token} v f c O${i}\r\n` + (value ? `${value.toString()}\r\n` : '');
+    }
+    const taken = out.take();
+    const bytes = Array.isArray(taken) ? Buffer.concat(taken) : taken;
+    expect(bytes?.toString()).to.equal(expected);
+  });
+
   it('a connection cycles through its opaques: a batch takes one per item, me and mn none', () => {
     const cursor = opaqueCursor(4);
     const a = meta('mg', textKey('a'), ' v');
