@@ -6,6 +6,9 @@
 /**
  * Every client the benchmark knows, in the order the report shows them. `raw` and `raw-contract` are
  * the two ceilings (raw.ts): the least a client can send, and what memline's contract makes it send.
+ * `raw-promise` is `raw-contract` whose every call returns a promise, settled when its replies are in
+ * and awaited by the caller with `then`, as memline's calls are: the least a promise-returning client
+ * with memline's requests costs. It runs only in the cells that name it.
  * `memline` runs with its default options (no coalescing, no near cache); `memline-coalesce` with
  * coalescing on, `memline-near` with coalescing and a near cache: these two run only in the cells that
  * name them (the hot-key cells). `memline-signal` is memline with its defaults whose every call passes
@@ -17,6 +20,7 @@
 export const CLIENTS = [
   'raw',
   'raw-contract',
+  'raw-promise',
   'memline',
   'memline-coalesce',
   'memline-near',
@@ -33,7 +37,7 @@ export type ClientName = (typeof CLIENTS)[number];
 export const BASELINE_ENTRY = 'dist/protocols/memcached-meta/index.js';
 
 /** The ceilings, which no target is measured against but `raw`. */
-export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract'];
+export const CEILINGS: readonly ClientName[] = ['raw', 'raw-contract', 'raw-promise'];
 
 /** The clients that are neither memline nor the ceiling. */
 export const PEERS: readonly ClientName[] = ['memjs', 'memcached', 'memcache-client', 'memcache'];
@@ -46,8 +50,10 @@ export const MEMLINE_VARIANTS: readonly ClientName[] = [
   'memline-baseline',
 ];
 
-/** The clients a cell runs unless it says otherwise: all but the memline variants. */
-export const DEFAULT_CLIENTS: readonly ClientName[] = CLIENTS.filter((c) => !MEMLINE_VARIANTS.includes(c));
+/** The clients a cell runs unless it says otherwise: all but the memline variants and `raw-promise`. */
+export const DEFAULT_CLIENTS: readonly ClientName[] = CLIENTS.filter(
+  (c) => !MEMLINE_VARIANTS.includes(c) && c !== 'raw-promise',
+);
 
 /** `mix`: nine gets, then one set, in turn. */
 export type Operation = 'get' | 'set' | 'getMulti' | 'mix';
@@ -124,10 +130,16 @@ const cell = (spec: Omit<CellSpec, Defaulted> & Partial<CellSpec>): CellSpec => 
 const KiB = 1024;
 
 /** The clients of the in-process cells: those that speak the meta protocol through Node's `net`. */
-const IN_PROCESS_CLIENTS: readonly ClientName[] = ['raw', 'raw-contract', 'memline'];
+const IN_PROCESS_CLIENTS: readonly ClientName[] = ['raw', 'raw-contract', 'raw-promise', 'memline'];
 
-/** The clients of the cells that also measure calls sharing one AbortSignal (`memline-signal`). */
-const WITH_SIGNAL: readonly ClientName[] = [...DEFAULT_CLIENTS, 'memline-signal'];
+/** The clients of the single-key cells at 50 and 500 in flight, where the targets ask most of memline. */
+const WITH_PROMISE_CEILING: readonly ClientName[] = [...DEFAULT_CLIENTS, 'raw-promise'];
+
+/**
+ * The clients of the cells that also measure calls sharing one AbortSignal (`memline-signal`), and
+ * the promise ceiling.
+ */
+const WITH_SIGNAL: readonly ClientName[] = [...WITH_PROMISE_CEILING, 'memline-signal'];
 
 export const CELLS: readonly CellSpec[] = [
   cell({ id: 'get-1', title: 'get, 1 in flight', op: 'get', inFlight: 1, unit: 'gets/s' }),
@@ -149,8 +161,22 @@ export const CELLS: readonly CellSpec[] = [
     peerTarget: true,
     clients: WITH_SIGNAL,
   }),
-  cell({ id: 'set-50', title: 'set, 50 in flight', op: 'set', inFlight: 50, unit: 'sets/s' }),
-  cell({ id: 'set-500', title: 'set, 500 in flight', op: 'set', inFlight: 500, unit: 'sets/s' }),
+  cell({
+    id: 'set-50',
+    title: 'set, 50 in flight',
+    op: 'set',
+    inFlight: 50,
+    unit: 'sets/s',
+    clients: WITH_PROMISE_CEILING,
+  }),
+  cell({
+    id: 'set-500',
+    title: 'set, 500 in flight',
+    op: 'set',
+    inFlight: 500,
+    unit: 'sets/s',
+    clients: WITH_PROMISE_CEILING,
+  }),
   cell({ id: 'mix-200', title: '90% get / 10% set, 200 in flight', op: 'mix', inFlight: 200, unit: 'ops/s' }),
   // About 16 MB of values each, well inside memcached's 64 MB.
   cell({
@@ -202,6 +228,7 @@ export const CELLS: readonly CellSpec[] = [
     inFlight: 50,
     latency: true,
     unit: 'gets/s',
+    clients: WITH_PROMISE_CEILING,
   }),
   cell({
     id: 'cluster-50',

@@ -25,6 +25,8 @@ export function createDriver(name: ClientName, ks: Keyspace): Driver {
       return new RawDriver(ks, 'minimal');
     case 'raw-contract':
       return new RawDriver(ks, 'contract');
+    case 'raw-promise':
+      return new RawDriver(ks, 'contract', true);
     case 'memline':
       return new MemlineDriver(ks, name, {});
     case 'memline-coalesce':

@@ -58,7 +58,10 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** A ceiling: one {@link RawConnection} per server; key i goes to server i mod n. */
+/**
+ * A ceiling: one {@link RawConnection} per server; key i goes to server i mod n. With `promises`, each
+ * call returns a promise that its lane awaits (see {@link RawLane}).
+ */
 export class RawDriver implements Driver {
   readonly name: ClientName;
   readonly valueType = 'string';
@@ -67,8 +70,9 @@ export class RawDriver implements Driver {
   constructor(
     readonly ks: Keyspace,
     readonly dialect: Dialect,
+    readonly promises = false,
   ) {
-    this.name = dialect === 'minimal' ? 'raw' : 'raw-contract';
+    this.name = promises ? 'raw-promise' : dialect === 'minimal' ? 'raw' : 'raw-contract';
   }
 
   unsupported(): undefined {
@@ -80,7 +84,7 @@ export class RawDriver implements Driver {
   }
 
   lane(sink: LaneSink): LaneOps {
-    return new RawLane(this.ks, this.#conns, sink, this.dialect === 'contract');
+    return new RawLane(this.ks, this.#conns, sink, this.dialect === 'contract', this.promises);
   }
 
   readMulti(): undefined {
@@ -94,31 +98,42 @@ export class RawDriver implements Driver {
   }
 }
 
+/**
+ * One lane of a raw socket. Its replies come to {@link reply}; once a call has all of them, the lane
+ * hands the outcome to its sink. With `promises`, each call makes a promise when it starts, resolved
+ * when its last reply is in, and the sink hears of the outcome from the promise's `then`, as a caller
+ * of memline hears of it: the promise, its resolve function and the reaction are all this adds. The
+ * promise is made the way memline makes its callers' (one shared executor, no closure per call).
+ */
 class RawLane implements LaneOps, RawWaiter {
   #pending = 0;
   #bad = 0;
   #failed = 0;
+  /** The resolve function of the call in progress (with `promises`). */
+  #resolve: (() => void) | undefined = undefined;
+  readonly #settled = (): void => this.#finish();
 
   constructor(
     readonly ks: Keyspace,
     readonly conns: RawConnection[],
     readonly sink: LaneSink,
     readonly quietBatches: boolean,
+    readonly promises: boolean,
   ) {}
 
   get(i: number): void {
-    this.#pending = 1;
+    this.#start(1);
     this.conns[i % this.conns.length].get(this.ks.keys[i], this.ks.values[i], this);
   }
 
   set(i: number): void {
-    this.#pending = 1;
+    this.#start(1);
     this.conns[i % this.conns.length].set(this.ks.keys[i], this.ks.texts[i], this);
   }
 
   getMulti(b: number): void {
     const size = this.ks.batchSize;
-    this.#pending = size;
+    this.#start(size);
     const n = this.conns.length;
     if (!this.quietBatches) {
       for (let i = b * size, end = i + size; i < end; i++) {
@@ -132,12 +147,38 @@ class RawLane implements LaneOps, RawWaiter {
     for (let c = 0; c < Math.min(n, size); c++) this.conns[c].endBatch();
   }
 
+  /** A call of `replies` replies starts. */
+  #start(replies: number): void {
+    this.#pending = replies;
+    if (!this.promises) return;
+    // The shared executor hands the resolve function back to this lane (see bindLane).
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    binding = this;
+    void new Promise<void>(bindLane).then(this.#settled);
+  }
+
+  /** Takes the resolve function of the promise {@link #start} is making (see `bindLane`). */
+  bind(resolve: () => void): void {
+    this.#resolve = resolve;
+  }
+
   reply(outcome: Outcome): void {
     if (outcome !== 0) {
       if (outcome === FAILED) this.#failed++;
       else this.#bad++;
     }
     if (--this.#pending > 0) return;
+    const resolve = this.#resolve;
+    if (resolve === undefined) {
+      this.#finish();
+      return;
+    }
+    this.#resolve = undefined;
+    resolve();
+  }
+
+  /** The call has all its replies: its outcome goes to the sink (which may start the next call). */
+  #finish(): void {
     const bad = this.#bad;
     const failed = this.#failed;
     this.#bad = 0;
@@ -145,4 +186,13 @@ class RawLane implements LaneOps, RawWaiter {
     if (failed > 0) this.sink.error(new Error(`${failed} unexpected replies or a closed connection`));
     else this.sink.checked(bad);
   }
+}
+
+/** The lane whose promise is being made: promises are made one at a time. */
+let binding: RawLane | undefined;
+
+/** The one executor of every lane's promises: hands the resolve function to the lane, no closure per call. */
+function bindLane(resolve: () => void): void {
+  binding!.bind(resolve);
+  binding = undefined;
 }

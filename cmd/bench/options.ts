@@ -47,7 +47,9 @@ Markdown and a JSON report to bench-results/ and prints the Markdown.
   --clients <list>     comma-separated subset of: ${CLIENTS.join(', ')}
                        (default: all; memline-coalesce, coalescing on, and memline-near, with a
                        near cache too, run only in the hot-key cell zipf-200; memline-signal, every
-                       call passing one shared AbortSignal, only in get-50 and get-500)
+                       call passing one shared AbortSignal, only in get-50 and get-500;
+                       raw-promise, the contract socket with a promise per call, only in the
+                       get and set cells at 50 and 500 in flight, latency-50 and the inproc- cells)
   --cells <list>       comma-separated subset of: ${CELLS.map((c) => c.id).join(', ')}
                        (default: all but the inproc- cells, which run the clients against an
                        in-memory memcached in their own process: each client's own CPU per call,

@@ -21,6 +21,7 @@ import {
 const LABEL: Record<string, string> = {
   raw: 'raw socket',
   'raw-contract': "raw, memline's flags",
+  'raw-promise': "raw, memline's flags, a promise per call",
   'memline-coalesce': 'memline, coalescing',
   'memline-near': 'memline, coalescing + near cache',
   'memline-signal': 'memline, one AbortSignal',
@@ -108,6 +109,41 @@ function signalSection(data: BenchData): string[] {
   ];
 }
 
+/**
+ * memline against the promise ceiling (`raw-promise`, the contract socket with a promise per call),
+ * in the cells that ran both: what a promise per call leaves of the raw socket, and what memline
+ * costs beyond it.
+ */
+function promiseSection(data: BenchData): string[] {
+  const rows: string[] = [];
+  for (const { cell, clients } of data.cells) {
+    const both = ranBoth(clients, 'memline', 'raw-promise');
+    if (both === undefined) continue;
+    const raw = clients.find((c) => c.name === 'raw');
+    const [memline, promise] = both.map((c) => median(c.runs.map((r) => r.rate)));
+    const rawMedian =
+      raw === undefined || raw.runs.length === 0 ? undefined : median(raw.runs.map((r) => r.rate));
+    const cpu = both.map((c) => median(c.runs.map((r) => r.cpuUsPerUnit)));
+    rows.push(
+      `| ${cell.id} | ${rate(promise)} ${cell.unit} | ${rawMedian === undefined ? '—' : ratio(promise / rawMedian)} | ` +
+        `${ratio(memline / promise)} | ${ratio(cpu[0] / cpu[1])} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    '## A promise per call',
+    '',
+    '| cell | raw, a promise per call | it ÷ raw | memline ÷ it | memline CPU per op ÷ its |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    "The raw socket with memline's flags whose every call makes a promise, resolved when its replies " +
+      'are in and awaited with `then` (made as memline makes its own: one shared executor, no closure ' +
+      'per call), and nothing else: no validation, deadline, request object or Item. It ÷ raw is the most a ' +
+      "client that returns a promise per call and sends memline's requests could reach here.",
+  ];
+}
+
 /** The reports; `chartFile` is the name of the SVG chart beside them, which the Markdown links. */
 export function buildReports(
   data: BenchData,
@@ -183,6 +219,8 @@ function markdown(data: BenchData, cells: CellSummary[], judged: Verdict[], char
 
   const hot = cells.filter((c) => c.zipf > 0);
   if (hot.length > 0) out.push(...hotKeysSection(hot), '');
+  const promise = promiseSection(data);
+  if (promise.length > 0) out.push(...promise, '');
   const signal = signalSection(data);
   if (signal.length > 0) out.push(...signal, '');
   const against = baselineSection(data);

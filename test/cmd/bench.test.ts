@@ -20,6 +20,7 @@ import {
 import { Keyspace, storeAll } from '../../cmd/bench/keyspace.js';
 import { timedRun, type RunResult } from '../../cmd/bench/load.js';
 import { FAILED, MISMATCH, OK, RawBatch, RawConnection } from '../../cmd/bench/raw.js';
+import { createHook } from 'node:async_hooks';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -264,12 +265,29 @@ describe('bench: the cells', () => {
   it('runs memline-signal in get-50 and get-500, beside every client those cells ran before', () => {
     expect(DEFAULT_CLIENTS).to.not.include('memline-signal');
     for (const id of ['get-50', 'get-500']) {
-      expect(cellById(id).clients).to.have.members([...DEFAULT_CLIENTS, 'memline-signal']);
+      expect(cellById(id).clients).to.have.members([...DEFAULT_CLIENTS, 'raw-promise', 'memline-signal']);
     }
     expect(CELLS.filter((c) => c.clients.includes('memline-signal')).map((c) => c.id)).to.deep.equal([
       'get-50',
       'get-500',
     ]);
+  });
+
+  it('runs raw-promise (the promise ceiling) where the targets ask most of a promise per call, and in-process', () => {
+    expect(DEFAULT_CLIENTS).to.not.include('raw-promise');
+    expect(CELLS.filter((c) => c.clients.includes('raw-promise')).map((c) => c.id)).to.deep.equal([
+      'get-50',
+      'get-500',
+      'set-50',
+      'set-500',
+      'latency-50',
+      'inproc-get-50',
+      'inproc-get-500',
+      'inproc-multi-10',
+    ]);
+    for (const id of ['set-50', 'set-500', 'latency-50']) {
+      expect(cellById(id).clients).to.have.members([...DEFAULT_CLIENTS, 'raw-promise']);
+    }
   });
 
   it('has set at 500, the mix at 200, 16 KiB and 512 KiB gets, and TLS gets', () => {
@@ -390,6 +408,37 @@ describe('bench: the report', () => {
     expect(parsed.cells[1].clients.find((c) => c.name === 'memline-signal')?.runs).to.have.length(2);
   });
 
+  it('sets memline against the promise ceiling where both ran: it ÷ raw, memline ÷ it, and CPU per op', () => {
+    const ok = { status: 'ok', restarts: 0 } as const;
+    const cpuRuns = (rate: number, cpu: number): RunResult[] => [
+      { ...runOf(rate, null, null, null), cpuUsPerUnit: cpu },
+    ];
+    const cells: BenchData['cells'] = [
+      ...dataOf(cellById('get-500'), '', [
+        { name: 'raw', ...ok, runs: cpuRuns(1_000_000, 0.6) },
+        { name: 'raw-promise', ...ok, runs: cpuRuns(800_000, 0.75) },
+        { name: 'memline', ...ok, runs: cpuRuns(720_000, 0.9) },
+      ]).cells,
+      // No promise ceiling here: no row.
+      ...dataOf(cellById('get-1'), '', [{ name: 'memline', ...ok, runs: cpuRuns(15_000, 30) }]).cells,
+    ];
+    const { markdown } = buildReports(
+      { ...dataOf(cellById('get-500'), 'npm run bench', []), cells },
+      'chart.svg',
+    );
+    const start = markdown.indexOf('## A promise per call');
+    expect(start).to.be.greaterThan(-1);
+    const section = markdown.slice(start, markdown.indexOf('\n## ', start + 1));
+    expect(section).to.include('| get-500 | 800.0k gets/s | 0.80 | 0.90 | 1.20 |');
+    expect(section).to.not.include('| get-1 |');
+    expect(markdown).to.include("raw, memline's flags, a promise per call");
+    const none = buildReports(
+      dataOf(cellById('get-1'), '', [{ name: 'memline', ...ok, runs: cpuRuns(1, 1) }]),
+      'c.svg',
+    );
+    expect(none.markdown).to.not.include('## A promise per call');
+  });
+
   it('has no AbortSignal section when no cell ran both memline and memline-signal', () => {
     const runs = [runOf(100, null, null, null)];
     const only = (name: 'memline' | 'memline-signal'): BenchData =>
@@ -461,7 +510,7 @@ describe('bench: the in-process cells (an in-memory memcached in the client proc
     expect(normalized(fake)).to.equal(normalized(real));
   });
 
-  it('runs memline and both raw sockets with every value right, reads landing in memline memory and as data', async () => {
+  it('runs memline and the raw sockets with every value right, reads landing in memline memory and as data', async () => {
     const small = new Keyspace(1000, 100, 100);
     const large = new Keyspace(100, 10, 16 * 1024); // 50 values in flight span many 64 KiB reads
     const cases: [CellSpec, Keyspace][] = [
@@ -470,7 +519,7 @@ describe('bench: the in-process cells (an in-memory memcached in the client proc
       [{ ...cellById('inproc-get-50'), keyCount: 100, valueSize: 16 * 1024 }, large],
     ];
     for (const [cell, ks] of cases) {
-      for (const name of ['memline', 'raw', 'raw-contract'] as const) {
+      for (const name of ['memline', 'raw', 'raw-contract', 'raw-promise'] as const) {
         const uninstall = installInMemoryServer(InMemoryMemcached.of(ks));
         const driver = createDriver(name, ks);
         try {
@@ -484,6 +533,37 @@ describe('bench: the in-process cells (an in-memory memcached in the client proc
         }
       }
     }
+  });
+
+  it('raw-promise makes a promise per call and raw-contract none: the one difference between the two', async () => {
+    const ks = new Keyspace(1000, 100, 100);
+    const cell = { ...cellById('inproc-get-50'), keyCount: 1000 };
+    const promisesPerCall: Record<string, number> = {};
+    for (const name of ['raw-contract', 'raw-promise'] as const) {
+      const uninstall = installInMemoryServer(InMemoryMemcached.of(ks));
+      const driver = createDriver(name, ks);
+      let promises = 0;
+      const hook = createHook({
+        init(_id, type) {
+          if (type === 'PROMISE') promises++;
+        },
+      });
+      try {
+        await driver.open([IN_PROCESS_ADDRESS], {});
+        hook.enable();
+        const r = await timedRun(driver, ks, cell, 20, 150, [], []);
+        hook.disable();
+        expect(r).to.include({ mismatches: 0, errors: 0, stalled: 0 });
+        promisesPerCall[name] = promises / r.calls;
+      } finally {
+        hook.disable();
+        await driver.close();
+        uninstall();
+      }
+    }
+    // One for the call and one for its then; the harness's own few are spread over thousands of calls.
+    expect(promisesPerCall['raw-promise']).to.be.within(2, 2.1);
+    expect(promisesPerCall['raw-contract']).to.be.below(0.1);
   });
 
   it('leaves every other connect to Node, and puts net.connect back when uninstalled', async () => {
