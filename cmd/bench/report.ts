@@ -2,7 +2,7 @@
  * The Markdown and JSON reports.
  */
 import { LEAK_OPENED } from './cell.js';
-import { CLIENTS } from './cells.js';
+import { CLIENTS, type CellSpec, type ClientName } from './cells.js';
 import type { BenchData } from './bench.js';
 import { chart } from './chart.js';
 import type { MemoryResult } from './memory.js';
@@ -43,38 +43,61 @@ function ranBoth<C extends { name: string; runs: readonly unknown[] }>(
   return [first, second];
 }
 
+type ClientRuns = BenchData['cells'][number]['clients'][number];
+
+/**
+ * A section comparing clients `a` and `b` in each cell where both ran: a row per such cell (`row`
+ * gets the cell, the two clients' entries and all of the cell's), under `title` and the table's
+ * `header` (its two Markdown lines), with `note` below; nothing when no cell ran both.
+ */
+function pairSection(
+  data: BenchData,
+  [a, b]: [ClientName, ClientName],
+  title: string,
+  header: readonly [string, string],
+  row: (cell: CellSpec, first: ClientRuns, second: ClientRuns, clients: readonly ClientRuns[]) => string,
+  note: string,
+): string[] {
+  const rows: string[] = [];
+  for (const { cell, clients } of data.cells) {
+    const both = ranBoth(clients, a, b);
+    if (both !== undefined) rows.push(row(cell, both[0], both[1], clients));
+  }
+  if (rows.length === 0) return [];
+  return [`## ${title}`, '', ...header, ...rows, '', note];
+}
+
+/** The median rate of a client's runs. */
+const medianRate = (c: ClientRuns): number => median(c.runs.map((r) => r.rate));
+
 /**
  * This build's memline against the `--baseline` build, cell by cell: the ratio of the medians, and
  * the ratio of each pair of runs (run k of each: the runs alternate, so a pair is close in time and
  * shares the machine's state, where medians over the cell can drift with it).
  */
 function baselineSection(data: BenchData): string[] {
-  const rows: string[] = [];
-  for (const { cell, clients } of data.cells) {
-    const both = ranBoth(clients, 'memline', 'memline-baseline');
-    if (both === undefined) continue;
-    const [now, base] = both;
-    const pairs = Math.min(now.runs.length, base.runs.length);
-    const ratios: number[] = [];
-    for (let k = 0; k < pairs; k++) ratios.push(now.runs[k].rate / base.runs[k].rate);
-    ratios.sort((a, b) => a - b);
-    const nowMedian = median(now.runs.map((r) => r.rate));
-    const baseMedian = median(base.runs.map((r) => r.rate));
-    rows.push(
-      `| ${cell.id} | ${rate(nowMedian)} | ${rate(baseMedian)} | ${ratio(nowMedian / baseMedian)} | ` +
-        `${ratio(median(ratios))} | ${ratios.map((r) => ratio(r)).join(' ')} |`,
-    );
-  }
-  if (rows.length === 0) return [];
-  return [
-    '## This build against the baseline build',
-    '',
-    '| cell | memline | baseline | ÷ (medians) | ÷ (median of pairs) | ÷ per pair, sorted |',
-    '| --- | ---: | ---: | ---: | ---: | --- |',
-    ...rows,
-    '',
+  return pairSection(
+    data,
+    ['memline', 'memline-baseline'],
+    'This build against the baseline build',
+    [
+      '| cell | memline | baseline | ÷ (medians) | ÷ (median of pairs) | ÷ per pair, sorted |',
+      '| --- | ---: | ---: | ---: | ---: | --- |',
+    ],
+    (cell, now, base) => {
+      const pairs = Math.min(now.runs.length, base.runs.length);
+      const ratios: number[] = [];
+      for (let k = 0; k < pairs; k++) ratios.push(now.runs[k].rate / base.runs[k].rate);
+      ratios.sort((x, y) => x - y);
+      const nowMedian = medianRate(now);
+      const baseMedian = medianRate(base);
+      return (
+        `| ${cell.id} | ${rate(nowMedian)} | ${rate(baseMedian)} | ${ratio(nowMedian / baseMedian)} | ` +
+        `${ratio(median(ratios))} | ${ratios.map((r) => ratio(r)).join(' ')} |`
+      );
+    },
     'A pair is run k of each build; the two alternate within a cell (in the in-process cells they run at the same time), so each pair shares the moment.',
-  ];
+  );
 }
 
 /**
@@ -82,31 +105,27 @@ function baselineSection(data: BenchData): string[] {
  * where both ran: the medians and their ratio, judged against {@link SIGNAL_TARGET}.
  */
 function signalSection(data: BenchData): string[] {
-  const rows: string[] = [];
-  for (const { cell, clients } of data.cells) {
-    const both = ranBoth(clients, 'memline', 'memline-signal');
-    if (both === undefined) continue;
-    const [plain, signal] = both;
-    const plainMedian = median(plain.runs.map((r) => r.rate));
-    const signalMedian = median(signal.runs.map((r) => r.rate));
-    const r = signalMedian / plainMedian;
-    rows.push(
-      `| ${cell.id} | ${rate(plainMedian)} ${cell.unit} | ${rate(signalMedian)} ${cell.unit} | ` +
-        `${ratio(r)} ${r >= SIGNAL_TARGET ? '✓' : '✗'} |`,
-    );
-  }
-  if (rows.length === 0) return [];
-  return [
-    '## Calls sharing one AbortSignal',
-    '',
-    '| cell | memline, no signal | memline, one AbortSignal | signal ÷ no signal |',
-    '| --- | ---: | ---: | ---: |',
-    ...rows,
-    '',
+  return pairSection(
+    data,
+    ['memline', 'memline-signal'],
+    'Calls sharing one AbortSignal',
+    [
+      '| cell | memline, no signal | memline, one AbortSignal | signal ÷ no signal |',
+      '| --- | ---: | ---: | ---: |',
+    ],
+    (cell, plain, signal) => {
+      const plainMedian = medianRate(plain);
+      const signalMedian = medianRate(signal);
+      const r = signalMedian / plainMedian;
+      return (
+        `| ${cell.id} | ${rate(plainMedian)} ${cell.unit} | ${rate(signalMedian)} ${cell.unit} | ` +
+        `${ratio(r)} ${r >= SIGNAL_TARGET ? '✓' : '✗'} |`
+      );
+    },
     "Every get, set and getMulti of `memline-signal` passes `{ signal }`, one AbortController's signal " +
       'made once per worker, never aborted, shared by every call in flight. ' +
       `Target: ≥ ${SIGNAL_TARGET} × memline without a signal (within 10%); ✓ met, ✗ missed.`,
-  ];
+  );
 }
 
 /**
@@ -115,33 +134,29 @@ function signalSection(data: BenchData): string[] {
  * costs beyond it.
  */
 function promiseSection(data: BenchData): string[] {
-  const rows: string[] = [];
-  for (const { cell, clients } of data.cells) {
-    const both = ranBoth(clients, 'memline', 'raw-promise');
-    if (both === undefined) continue;
-    const raw = clients.find((c) => c.name === 'raw');
-    const [memline, promise] = both.map((c) => median(c.runs.map((r) => r.rate)));
-    const rawMedian =
-      raw === undefined || raw.runs.length === 0 ? undefined : median(raw.runs.map((r) => r.rate));
-    const cpu = both.map((c) => median(c.runs.map((r) => r.cpuUsPerUnit)));
-    rows.push(
-      `| ${cell.id} | ${rate(promise)} ${cell.unit} | ${rawMedian === undefined ? '—' : ratio(promise / rawMedian)} | ` +
-        `${ratio(memline / promise)} | ${ratio(cpu[0] / cpu[1])} |`,
-    );
-  }
-  if (rows.length === 0) return [];
-  return [
-    '## A promise per call',
-    '',
-    '| cell | raw, a promise per call | it ÷ raw | memline ÷ it | memline CPU per op ÷ its |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...rows,
-    '',
+  return pairSection(
+    data,
+    ['memline', 'raw-promise'],
+    'A promise per call',
+    [
+      '| cell | raw, a promise per call | it ÷ raw | memline ÷ it | memline CPU per op ÷ its |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    ],
+    (cell, memline, promise, clients) => {
+      const raw = clients.find((c) => c.name === 'raw');
+      const promiseMedian = medianRate(promise);
+      const vsRaw = raw === undefined || raw.runs.length === 0 ? '—' : ratio(promiseMedian / medianRate(raw));
+      const cpu = (c: ClientRuns): number => median(c.runs.map((r) => r.cpuUsPerUnit));
+      return (
+        `| ${cell.id} | ${rate(promiseMedian)} ${cell.unit} | ${vsRaw} | ` +
+        `${ratio(medianRate(memline) / promiseMedian)} | ${ratio(cpu(memline) / cpu(promise))} |`
+      );
+    },
     "The raw socket with memline's flags whose every call makes a promise, resolved when its replies " +
       'are in and awaited with `then` (made as memline makes its own: one shared executor, no closure ' +
       'per call), and nothing else: no validation, deadline, request object or Item. It ÷ raw is the most a ' +
       "client that returns a promise per call and sends memline's requests could reach here.",
-  ];
+  );
 }
 
 /** The reports; `chartFile` is the name of the SVG chart beside them, which the Markdown links. */
