@@ -2,7 +2,7 @@
  * Request bytes. Everything in a {@link MetaRequest} was validated when it was built (keys by
  * `keys.ts`, flags by `flags.ts`), so encoding never fails and never inspects a value.
  */
-import type { OutBuffer } from '../../lib/out-buffer.js';
+import { putLatin1, type OutBuffer } from '../../lib/out-buffer.js';
 import { RequestKind } from './request.js';
 import type { MetaRequest, WireKey } from './request.js';
 import { BatchState, StatsState, type ReplyState } from './reply-state.js';
@@ -115,18 +115,18 @@ function encodeLine(
     const length = isSet ? lengthToken(value.length) : '';
     const token = key === undefined ? '' : key.token;
     const slab = out.room(command.length + token.length + length.length + flags.length + end.length + 3);
-    let at = ascii(slab, out.end, command);
+    let at = putLatin1(slab, out.end, command);
     if (key !== undefined) {
       slab[at++] = SPACE;
-      at = ascii(slab, at, token);
+      at = putLatin1(slab, at, token);
     }
-    if (isSet) at = ascii(slab, at, length);
+    if (isSet) at = putLatin1(slab, at, length);
     if (key?.base64 === true) {
       slab[at++] = SPACE;
       slab[at++] = LOWER_B;
     }
-    at = ascii(slab, at, flags);
-    out.commit(ascii(slab, at, end));
+    at = putLatin1(slab, at, flags);
+    out.commit(putLatin1(slab, at, end));
   } else {
     out.latin1(command);
     out.latin1(' ');
@@ -145,13 +145,6 @@ function encodeLine(
 
 const SPACE = 0x20;
 const LOWER_B = 0x62;
-
-/** Writes `s` (ASCII) into `slab` at `at`, one byte per character; returns where it ends. */
-function ascii(slab: Buffer, at: number, s: string): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) slab[at + i] = s.charCodeAt(i);
-  return at + n;
-}
 
 /** The CRLF after a data block, as bytes: copying two bytes costs less than encoding a string. */
 const CRLF = Buffer.from('\r\n', 'latin1');
